@@ -1,0 +1,104 @@
+"""Composable interaction filters over a polars frame with ``user``, ``item`` and optional ``rating``/``timestamp``.
+
+Each filter returns the filtered frame; :class:`FilterLog` records how many rows each one removed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+
+from llmrec_cli.errors import LLMRecError
+
+
+@dataclass
+class FilterLog:
+    steps: list[dict] = field(default_factory=list)
+
+    def record(self, name: str, before: pl.DataFrame, after: pl.DataFrame) -> pl.DataFrame:
+        self.steps.append(
+            {
+                "filter": name,
+                "rows_removed": before.height - after.height,
+                "rows": after.height,
+                "users": after["user"].n_unique() if after.height else 0,
+                "items": after["item"].n_unique() if after.height else 0,
+            }
+        )
+        return after
+
+
+def check_ratings(df: pl.DataFrame, source: str) -> None:
+    if "rating" in df.columns:
+        nan = df["rating"].is_nan() | df["rating"].is_null()
+        if nan.any():
+            row = int(nan.arg_true()[0])
+            raise LLMRecError(
+                f"{source}: rating is missing or NaN at row {row} ({int(nan.sum())} rows in all); "
+                "fix or drop those rows, or prepare without a rating column"
+            )
+
+
+def min_rating(df: pl.DataFrame, threshold: float) -> pl.DataFrame:
+    """Keep interactions rated >= threshold (RLMRec drops ratings < 3 on Amazon and Yelp)."""
+    if "rating" not in df.columns:
+        raise LLMRecError(f"--min-rating {threshold}: the source has no rating column; drop the option or pass --rating-col")
+    return df.filter(pl.col("rating") >= threshold)
+
+
+def dedupe(df: pl.DataFrame) -> pl.DataFrame:
+    """One row per (user, item): the earliest when timestamps exist (implicit feedback is binary)."""
+    if "timestamp" in df.columns:
+        df = df.sort("timestamp", maintain_order=True, nulls_last=True)
+    return df.unique(["user", "item"], keep="first", maintain_order=True)
+
+
+def _to_unix(value: str | int, option: str) -> int:
+    if isinstance(value, int):
+        return value
+    try:
+        d = dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        raise LLMRecError(f"{option} {value!r}: expected a date such as 2018-01-31 or unix seconds") from None
+    if d.tzinfo is None:
+        d = d.replace(tzinfo=dt.timezone.utc)
+    return int(d.timestamp())
+
+
+def time_window(df: pl.DataFrame, start: str | int | None, end: str | int | None) -> pl.DataFrame:
+    """Keep start <= timestamp < end (either bound optional)."""
+    if "timestamp" not in df.columns:
+        raise LLMRecError("--start/--end: the source has no timestamp column; pass --time-col or drop the options")
+    if start is not None:
+        df = df.filter(pl.col("timestamp") >= _to_unix(start, "--start"))
+    if end is not None:
+        df = df.filter(pl.col("timestamp") < _to_unix(end, "--end"))
+    return df
+
+
+def sample_users(df: pl.DataFrame, size: float, seed: int) -> pl.DataFrame:
+    """Keep a seeded uniform sample of users: a fraction when ``size`` < 1, else a count."""
+    users = df["user"].unique().sort()
+    n = round(size * users.len()) if size < 1 else int(size)
+    if size <= 0 or n <= 0:
+        raise LLMRecError(f"--user-sample {size}: must be a fraction in (0, 1) or a positive user count")
+    if n >= users.len():
+        return df
+    rng = np.random.default_rng(seed)
+    keep = users.gather(np.sort(rng.choice(users.len(), size=n, replace=False)))
+    return df.filter(pl.col("user").is_in(keep.implode()))
+
+
+def k_core(df: pl.DataFrame, user_k: int, item_k: int) -> pl.DataFrame:
+    """Iteratively drop users with < user_k and items with < item_k interactions until both hold."""
+    if user_k <= 1 and item_k <= 1:
+        return df
+    while True:
+        before = df.height
+        df = df.filter(pl.len().over("user") >= user_k)
+        df = df.filter(pl.len().over("item") >= item_k)
+        if df.height == before:
+            return df

@@ -1,0 +1,49 @@
+"""Process-wide settings chosen on the command line (workdir, seed, device), passed explicitly to stages."""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from llmrec_cli.errors import LLMRecError
+
+DEFAULT_WORKDIR = "llmrec-work"
+DEFAULT_SEED = 2023  # RLMRec's seed; stages with their own recipe seed use it unless --seed is given
+
+
+@dataclass
+class Globals:
+    workdir: Path = Path(DEFAULT_WORKDIR)
+    seed: int | None = None
+    device: str = "auto"
+    verbose: int = 0
+
+    def seed_or(self, default: int = DEFAULT_SEED) -> int:
+        return default if self.seed is None else self.seed
+
+
+def resolve_device(name: str = "auto") -> str:
+    """'auto' -> 'cuda' when a GPU is visible, else 'cpu'. 'cuda' without a GPU is an error, not a silent fallback."""
+    import torch
+
+    name = name.lower()
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise LLMRecError("--device cuda: no CUDA device is visible to torch; use --device auto or --device cpu")
+    if name not in ("cpu", "cuda") and not name.startswith("cuda:"):
+        raise LLMRecError(f"--device {name}: expected auto, cpu, cuda or cuda:N")
+    return name
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch (CPU and CUDA) so that a rerun with the same seed gives the same numbers."""
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    os.environ.setdefault("PYTHONHASHSEED", str(seed))
