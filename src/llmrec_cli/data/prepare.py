@@ -59,6 +59,8 @@ class PrepareResult:
 
 def config_from_recipe(name: str | None, recipe_path: Path | None, overrides: dict) -> PrepareConfig:
     """Recipe values, then every override that is not None (command-line options win)."""
+    if name is None and recipe_path is None and overrides.get("source") is not None:
+        name = "custom"  # a bare --source is read as a generic CSV/Parquet table
     recipe, folder = recipes.load(name, recipe_path)
     src, flt, spl = recipe["source"], recipe.get("filters", {}), recipe.get("split", {})
     source = src.get("path")

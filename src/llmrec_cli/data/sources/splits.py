@@ -125,7 +125,8 @@ def read(folder: Path, options: dict) -> PresplitSource:
         path = folder / names[split]
         for arr, n, what in ((rows, n_users, "user"), (cols, n_items, "item")):
             if arr.size and (arr.min() < 0 or arr.max() >= n):
-                raise LLMRecError(f"{path}: {what} id {int(arr.max() if arr.max() >= n else arr.min())} is out of range 0..{n - 1}; the split files disagree on the id space")
+                bad = int(arr.max() if arr.max() >= n else arr.min())
+                raise LLMRecError(f"{path}: {what} id {bad} is out of range 0..{n - 1} (the id space has {n} {what}s); the split files disagree on the id space")
         df = pl.DataFrame({"user_id": rows.astype(np.int32), "item_id": cols.astype(np.int32)})
         dup = df.height - df.unique().height
         if dup:
@@ -138,23 +139,22 @@ def read(folder: Path, options: dict) -> PresplitSource:
 
 
 def _id_space(folder: Path, pairs: dict, shape: tuple[int, int] | None, names: dict) -> tuple[int, int]:
-    if shape is not None:
-        return shape
+    """Users x items: meta.pkl when present (checked against the matrices), else the matrix shape, else the
+    largest id seen in the splits and the maps."""
     meta = _read_meta(folder)
     if meta is not None:
+        if shape is not None and meta != shape:
+            raise LLMRecError(f"{folder / 'meta.pkl'}: says {meta[0]} users x {meta[1]} items but the split matrices are {shape[0]} x {shape[1]}; fix meta.pkl")
         return meta
+    if shape is not None:
+        return shape
     n_users = max(int(r.max()) + 1 if r.size else 0 for r, _ in pairs.values())
     n_items = max(int(c.max()) + 1 if c.size else 0 for _, c in pairs.values())
-    for fname, col in (("user_map.parquet", 0), ("item_map.parquet", 1)):
-        path = folder / fname
-        if path.exists():
-            size = pl.read_parquet(path, columns=["internal_id"]).height
-            if col == 0:
-                n_users = max(n_users, size)
-            else:
-                n_items = max(n_items, size)
-    if (folder / "items.parquet").exists():
-        n_items = max(n_items, pl.read_parquet(folder / "items.parquet", columns=["item_id"]).height)
+    if (folder / "user_map.parquet").exists():
+        n_users = max(n_users, pl.read_parquet(folder / "user_map.parquet", columns=["internal_id"]).height)
+    for fname, col in (("item_map.parquet", "internal_id"), ("items.parquet", "item_id")):
+        if (folder / fname).exists():
+            n_items = max(n_items, pl.read_parquet(folder / fname, columns=[col]).height)
     return n_users, n_items
 
 

@@ -1,0 +1,76 @@
+"""The contract every graph CF backbone follows, so the trainer and the alignments (Con, Gen) work with all six.
+
+A backbone owns the user and item ID tables (stacked as one ego table: users 0..I-1, then items) and its own
+propagation and loss. The trainer adds RLMRec's L2 term over *all* parameters (spec §3.2) and the alignment loss.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from llmrec_cli.rlmrec.graph import InteractionGraph
+
+
+@dataclass
+class Batch:
+    users: torch.Tensor  # int64 (B,)
+    pos: torch.Tensor  # int64 (B,) item ids (0..J-1)
+    neg: torch.Tensor  # int64 (B,) item ids, never a training positive of the user
+
+
+class Backbone(nn.Module):
+    """Subclasses set ``name`` and implement :meth:`propagate` and :meth:`loss`."""
+
+    name = "backbone"
+
+    def __init__(self, graph: InteractionGraph, hp: dict, device: str | torch.device = "cpu"):
+        super().__init__()
+        self.graph = graph
+        self.hp = dict(hp)
+        self.n_users, self.n_items = graph.n_users, graph.n_items
+        self.dim = int(hp.get("embedding_dim", 32))
+        self.user_emb = nn.Parameter(nn.init.xavier_uniform_(torch.empty(self.n_users, self.dim)))
+        self.item_emb = nn.Parameter(nn.init.xavier_uniform_(torch.empty(self.n_items, self.dim)))
+
+    @property
+    def out_dim(self) -> int:
+        """Width of the final representation (32; GCCF: (layers + 1) * 32)."""
+        return self.dim
+
+    def ego(self) -> torch.Tensor:
+        """The (I+J, d) ID embedding table, users first."""
+        return torch.cat([self.user_emb, self.item_emb], dim=0)
+
+    def propagate(self, ego: torch.Tensor, training: bool) -> torch.Tensor:
+        """Final (I+J, out_dim) representations of the main (clean) view. ``training`` enables edge drop etc."""
+        raise NotImplementedError
+
+    def loss(self, batch: Batch, ego: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """The backbone's own loss parts (without the L2 term) and the final representations used for scoring,
+        computed from ``ego`` (the ID table, possibly with RLMRec-Gen's mask token in some rows)."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def final_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(users, items) representations for ranking: full graph, no dropout, no perturbation."""
+        out = self.propagate(self.ego(), training=False)
+        return out[: self.n_users], out[self.n_users :]
+
+
+def bpr_loss(user_e: torch.Tensor, pos_e: torch.Tensor, neg_e: torch.Tensor) -> torch.Tensor:
+    """mean softplus(s_neg - s_pos) with dot-product scores."""
+    pos = (user_e * pos_e).sum(-1)
+    neg = (user_e * neg_e).sum(-1)
+    return torch.nn.functional.softplus(neg - pos).mean()
+
+
+def infonce(anchor: torch.Tensor, positive: torch.Tensor, candidates: torch.Tensor, temperature: float) -> torch.Tensor:
+    """sum_i [ -cos(a_i, p_i)/t + log sum_c exp(cos(a_i, c)/t) ] (spec §4; SSLRec cal_infonce_loss). Not averaged."""
+    a = torch.nn.functional.normalize(anchor, dim=-1)
+    p = torch.nn.functional.normalize(positive, dim=-1)
+    c = torch.nn.functional.normalize(candidates, dim=-1)
+    pos = (a * p).sum(-1) / temperature
+    return (torch.logsumexp(a @ c.T / temperature, dim=-1) - pos).sum()
