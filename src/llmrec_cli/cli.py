@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import warnings
 from pathlib import Path
 from typing import Optional
 
@@ -135,9 +136,102 @@ def stats_table(dataset: str, stats: dict) -> Table:
     return table
 
 
+# ----------------------------------------------------------------------------------------------- RLMRec
+@app.command("train-rlmrec")
+def train_rlmrec(
+    ctx: typer.Context,
+    dataset: str = typer.Option(..., "--dataset", "-d", help="A prepared dataset (llmrec prepare)."),
+    backbone: str = typer.Option("lightgcn", help="gccf, lightgcn, sgl, simgcl, dccf or autocf."),
+    align: str = typer.Option("none", help="none (base), con (RLMRec-Con) or gen (RLMRec-Gen)."),
+    embeddings: Optional[str] = typer.Option(
+        None, help="Semantic vectors for con/gen: an embed output folder (or its encoder name), or random:DIM."
+    ),
+    config: Optional[Path] = typer.Option(None, "--config", help="A TOML file overriding configs/rlmrec values."),
+    set_: list[str] = typer.Option([], "--set", help="Override one hyperparameter, e.g. --set layers=2 (repeatable)."),
+    epochs: Optional[int] = typer.Option(None, help="Maximum epochs (default 3000: early stopping decides)."),
+    run_id: Optional[str] = typer.Option(None, help="Run folder name under <workdir>/runs/ (default from the options)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from its last checkpoint."),
+    force: bool = typer.Option(False, "--force", help="Retrain even when the run is up to date (discards it)."),
+) -> None:
+    """Train a graph CF backbone with BPR, optionally aligned with LLM profile embeddings (RLMRec-Con / -Gen)."""
+    from llmrec_cli.rlmrec import config as rl_config
+    from llmrec_cli.rlmrec import train
+
+    g = _globals(ctx)
+    overrides = rl_config.parse_set(set_)
+    if epochs is not None:
+        overrides["max_epochs"] = epochs
+    hp = rl_config.resolve(backbone, align, dataset, config, overrides)
+    req = train.TrainRequest(dataset, hp, embeddings, g.seed_or(), g.device, run_id, resume, force)
+    result = train.run(req, g.workdir) if backbone == "semantic" else _train_with_progress(req, g.workdir)
+    if result.up_to_date:
+        console.print(f"[green]up to date[/green]: {result.run_dir} (use --force to retrain)")
+    else:
+        console.print(f"best epoch {result.best_epoch} of {result.epochs_run}, {result.seconds_per_epoch:.2f} s/epoch")
+    console.print(metrics_table({result.run_dir.name: result.metrics}))
+    console.print(f"run: {result.run_dir}")
+
+
+def _train_with_progress(req, workdir: Path):
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from llmrec_cli.rlmrec import train
+
+    columns = [TextColumn("epoch {task.completed:>4.0f}"), BarColumn(), TextColumn("{task.fields[info]}"), TimeElapsedColumn()]
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task("train", total=int(req.hp["max_epochs"]), info="")
+        last_valid = {"text": ""}
+
+        def on_epoch(row: dict) -> None:
+            losses = " ".join(f"{k[5:]}={v:.4f}" for k, v in row.items() if k.startswith("loss_"))
+            if "valid_recall@20" in row:
+                last_valid["text"] = f"valid R@20={row['valid_recall@20']:.4f} N@20={row.get('valid_ndcg@20', 0):.4f}"
+            progress.update(task, completed=row["epoch"] + 1, info=f"{losses} {last_valid['text']} ({row['seconds']:.2f}s)")
+
+        return train.run(req, workdir, on_epoch)
+
+
+@app.command()
+def evaluate(
+    ctx: typer.Context,
+    runs: list[Path] = typer.Argument(..., help="Run folders (or names under <workdir>/runs/)."),
+    split: str = typer.Option("test", help="test or valid."),
+    k: list[int] = typer.Option([], "--k", help="Cut-offs (repeatable); default 5 10 20 (RLMRec) or 20 40 100 (CLLM4Rec)."),
+    recall_denominator: Optional[str] = typer.Option(
+        None, help="all (|T_u|, RLMRec) or min_k (min(k, |T_u|), CLLM4Rec); default: the run's paper."
+    ),
+) -> None:
+    """Full-rank evaluation (training items masked); writes metrics.json and a per-user Parquet per run."""
+    from llmrec_cli.evaluate import stage
+
+    g = _globals(ctx)
+    if split not in ("test", "valid"):
+        raise LLMRecError(f"--split {split!r}: choose test or valid")
+    if recall_denominator not in (None, "all", "min_k"):
+        raise LLMRecError(f"--recall-denominator {recall_denominator!r}: choose all or min_k")
+    results = {}
+    for run in runs:
+        ev = stage.run_one(run, g.workdir, split, k or None, recall_denominator)
+        results[ev.run_dir.name] = ev.metrics
+    console.print(metrics_table(results, title=f"{split} metrics"))
+
+
+def metrics_table(results: dict[str, dict], title: str = "test metrics") -> Table:
+    """Runs side by side: one column per run, one row per metric."""
+    table = Table(title=title)
+    table.add_column("metric")
+    for name in results:
+        table.add_column(name, justify="right")
+    names = list(dict.fromkeys(m for r in results.values() for m in r))
+    for metric in names:
+        table.add_row(metric, *[f"{r.get(metric, float('nan')):.4f}" for r in results.values()])
+    return table
+
+
 # ----------------------------------------------------------------------------------------------- entry point
 def main() -> None:
     """Console-script entry: bad input is one line on stderr and exit code 2, never a traceback."""
+    warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
     try:
         app()
     except LLMRecError as exc:

@@ -1,0 +1,64 @@
+"""The `evaluate` stage: full-rank metrics of one or more finished runs on the test (or validation) split.
+
+A run folder holds its learned vectors (users.parquet, items.parquet: dot-product scoring) and a manifest naming
+the dataset. Writes ``metrics.json`` and ``per_user_<split>.parquet`` into each run folder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from llmrec_cli import artifacts
+from llmrec_cli.data.dataset import Dataset
+from llmrec_cli.errors import LLMRecError
+from llmrec_cli.evaluate.scoring import evaluate_vectors
+
+DEFAULT_KS = {"all": (5, 10, 20), "min_k": (20, 40, 100)}
+
+
+@dataclass
+class Evaluation:
+    run_dir: Path
+    model: str
+    dataset: str
+    split: str
+    metrics: dict[str, float]
+    n_users: int
+
+
+def load_vectors(path: Path, entity: str) -> torch.Tensor:
+    df = artifacts.read_parquet(path, artifacts.vectors_schema(entity)).sort(artifacts.entity_id(entity))
+    return torch.from_numpy(np.array(df["vector"].to_numpy(), dtype=np.float32))
+
+
+def run_one(run_dir: Path, workdir: Path, split: str = "test", ks=None, recall_denominator: str | None = None, device: str = "cpu") -> Evaluation:
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        candidate = Path(workdir) / "runs" / str(run_dir)
+        if not candidate.is_dir():
+            raise LLMRecError(f"{run_dir}: no such run folder (nor {candidate}); list runs with `ls {Path(workdir) / 'runs'}`")
+        run_dir = candidate
+    manifest = artifacts.read_manifest(run_dir)
+    if manifest is None:
+        raise LLMRecError(f"{run_dir}: no manifest.json, the run did not finish; resume it with --resume")
+    config = manifest.get("config", {})
+    dataset = Dataset.load(workdir, config["dataset"])
+    previous = artifacts.read_json(run_dir / "metrics.json") if (run_dir / "metrics.json").exists() else {}
+    denominator = recall_denominator or previous.get("recall_denominator", "all")
+    ks = tuple(ks) if ks else DEFAULT_KS.get(denominator, (5, 10, 20))
+    users = load_vectors(run_dir / "users.parquet", "user").to(device)
+    items = load_vectors(run_dir / "items.parquet", "item").to(device)
+    if users.shape[0] != dataset.n_users or items.shape[0] != dataset.n_items:
+        raise LLMRecError(f"{run_dir}: vectors cover {users.shape[0]} users x {items.shape[0]} items but dataset '{dataset.name}' has {dataset.n_users} x {dataset.n_items}; retrain the run")
+    per_user, means = evaluate_vectors(users, items, dataset, split, ks, denominator)
+    artifacts.write_parquet(per_user, run_dir / f"per_user_{split}.parquet")
+    doc = {**previous, "recall_denominator": denominator, "dataset": dataset.name,
+           "dataset_manifest_sha256": dataset.manifest_sha256, "ks": list(ks), "n_users_evaluated": per_user.height}
+    doc["metrics" if split == "test" else "valid_metrics"] = means
+    doc.setdefault("model", manifest.get("stage", "?"))
+    artifacts.write_json(doc, run_dir / "metrics.json")
+    return Evaluation(run_dir, doc["model"], dataset.name, split, means, per_user.height)

@@ -1,0 +1,349 @@
+"""The `train-rlmrec` stage: BPR training of a graph backbone with optional Con/Gen alignment (RLMRec spec §3.3).
+
+Each epoch draws one negative per training edge, shuffles, and takes Adam steps on batches of 4096. Validation
+runs when epoch % eval_every == 0; the state with the best validation Recall@20 (strictly greater) is kept and
+training stops after ``patience`` evaluations without improvement. A checkpoint written atomically after every
+epoch holds the model, optimiser, RNG states and history, so ``--resume`` continues a killed run and ends with the
+same metrics as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import math
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import polars as pl
+import torch
+
+from llmrec_cli import artifacts
+from llmrec_cli.data.dataset import Dataset
+from llmrec_cli.errors import LLMRecError
+from llmrec_cli.evaluate.scoring import evaluate_vectors
+from llmrec_cli.rlmrec import sampling, semantic
+from llmrec_cli.rlmrec.graph import InteractionGraph
+from llmrec_cli.runtime import resolve_device, seed_everything
+
+STAGE = "train-rlmrec"
+CHECKPOINT = "checkpoint.pt"
+BACKBONE_CLASSES = {
+    "gccf": "llmrec_cli.rlmrec.backbones.gccf:GCCF",
+    "lightgcn": "llmrec_cli.rlmrec.backbones.lightgcn:LightGCN",
+    "sgl": "llmrec_cli.rlmrec.backbones.sgl:SGL",
+    "simgcl": "llmrec_cli.rlmrec.backbones.simgcl:SimGCL",
+    "dccf": "llmrec_cli.rlmrec.backbones.dccf:DCCF",
+    "autocf": "llmrec_cli.rlmrec.backbones.autocf:AutoCF",
+}
+
+
+@dataclass
+class TrainRequest:
+    dataset: str
+    hp: dict  # resolved hyperparameters (rlmrec.config.resolve), recorded in the manifest
+    embeddings: str | None = None
+    seed: int = 2023
+    device: str = "auto"
+    run_id: str | None = None
+    resume: bool = False
+    force: bool = False
+
+    @property
+    def backbone(self) -> str:
+        return self.hp["backbone"]
+
+    @property
+    def align(self) -> str:
+        return self.hp["align"]
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    up_to_date: bool
+    metrics: dict = field(default_factory=dict)
+    best_epoch: int = -1
+    epochs_run: int = 0
+    seconds_per_epoch: float = 0.0
+
+
+def default_run_id(req: TrainRequest) -> str:
+    parts = [req.dataset, req.backbone, req.align]
+    if (req.align != "none" or req.backbone == "semantic") and req.embeddings:
+        parts.append(Path(req.embeddings.replace(":", "")).name)
+    return "-".join(parts) + f"-s{req.seed}"
+
+
+def backbone_class(name: str):
+    module, cls = BACKBONE_CLASSES[name].split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def build_alignment(align: str, hp: dict, out_dim: int, sem_dim: int):
+    from llmrec_cli.rlmrec import align as align_mod
+
+    if align == "con":
+        return align_mod.ConAlignment(sem_dim, out_dim, hp)
+    if align == "gen":
+        return align_mod.GenAlignment(int(hp.get("embedding_dim", 32)), out_dim, sem_dim, hp)
+    return None
+
+
+# ------------------------------------------------------------------------------------------------ the run
+def run(req: TrainRequest, workdir: Path, on_epoch: Callable[[dict], None] | None = None) -> TrainResult:
+    ds = Dataset.load(workdir, req.dataset)
+    if (req.align != "none" or req.backbone == "semantic") and not req.embeddings:
+        raise LLMRecError(f"--align {req.align} / --backbone {req.backbone} needs --embeddings (an embed output folder, or random:DIM for speed tests)")
+    needs_sem = req.align != "none" or req.backbone == "semantic"
+    sem = semantic.load(req.embeddings, workdir, req.dataset, ds.n_users, ds.n_items, req.seed) if needs_sem else None
+    run_dir = Path(workdir) / "runs" / (req.run_id or default_run_id(req))
+    config = {"dataset": req.dataset, "seed": req.seed, "embeddings": sem.source if sem else None, **req.hp}
+    inputs = ds.files() + (sem.files if sem else [])
+    if not req.force and artifacts.up_to_date(run_dir, STAGE, config, inputs):
+        return TrainResult(run_dir, True, artifacts.read_json(run_dir / "metrics.json").get("metrics", {}))
+    _prepare_run_dir(run_dir, config, req)
+    if req.backbone == "semantic":
+        return _semantic_only(ds, sem, req, config, run_dir, inputs)
+    trainer = Trainer(ds, sem, req, config, run_dir)
+    return trainer.fit(inputs, on_epoch)
+
+
+def _semantic_only(ds: Dataset, sem, req: TrainRequest, config: dict, run_dir: Path, inputs: list[Path]) -> TrainResult:
+    """No training: write the normalised profile embeddings as the run's vectors and score them (cosine)."""
+    from llmrec_cli.rlmrec.baselines import semantic_only_vectors
+
+    clock = artifacts.Stopwatch()
+    users, items = semantic_only_vectors(sem.users, sem.items)
+    write_vectors(run_dir, users, items)
+    ks = req.hp.get("ks", [5, 10, 20])
+    _, test = evaluate_vectors(users, items, ds, "test", ks, "all")
+    _, valid = evaluate_vectors(users, items, ds, "valid", ks, "all")
+    doc = {"split": "test", "model": "semantic-only (cosine)", "dataset": ds.name, "dataset_manifest_sha256": ds.manifest_sha256,
+           "recall_denominator": "all", "metrics": test, "valid_metrics": valid, "config": config}
+    artifacts.write_json(doc, run_dir / "metrics.json")
+    manifest = artifacts.Manifest(STAGE, config, artifacts.describe_inputs(inputs), ["users.parquet", "items.parquet", "metrics.json"],
+                                  {"users": ds.n_users, "items": ds.n_items}, clock.seconds, {"kind": "vectors", "scoring": "cosine"})
+    artifacts.write_json(manifest.to_dict(), run_dir / artifacts.MANIFEST)
+    return TrainResult(run_dir, False, test, 0, 0, 0.0)
+
+
+def _prepare_run_dir(run_dir: Path, config: dict, req: TrainRequest) -> None:
+    ckpt = run_dir / CHECKPOINT
+    if req.force and run_dir.exists():
+        shutil.rmtree(run_dir)
+    elif ckpt.exists() and not req.resume:
+        raise LLMRecError(
+            f"{run_dir}: an unfinished run is there (checkpoint.pt); pass --resume to continue it or --force to start over"
+        )
+    elif ckpt.exists():
+        saved = torch.load(ckpt, map_location="cpu", weights_only=False)
+        if saved.get("config_sha256") != artifacts.config_hash(config):
+            raise LLMRecError(f"{ckpt}: was written with a different config; rerun with the same options or use --force")
+    elif (run_dir / artifacts.MANIFEST).exists() and not req.force:
+        shutil.rmtree(run_dir)  # a finished run whose inputs or config changed: start over
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+
+class Trainer:
+    def __init__(self, ds: Dataset, sem, req: TrainRequest, config: dict, run_dir: Path):
+        self.ds, self.req, self.hp, self.config, self.run_dir = ds, req, req.hp, config, run_dir
+        self.device = torch.device(resolve_device(req.device))
+        seed_everything(req.seed)
+        users, items = ds.pairs("train")
+        self.graph = InteractionGraph.from_arrays(users, items, ds.n_users, ds.n_items)
+        self.model = backbone_class(req.backbone)(self.graph, self.hp, device=self.device).to(self.device)
+        self.sem_users = sem.users.to(self.device) if sem else None
+        self.sem_items = sem.items.to(self.device) if sem else None
+        self.alignment = build_alignment(req.align, self.hp, self.model.out_dim, sem.dim if sem else 0)
+        if self.alignment is not None:
+            self.alignment.to(self.device)
+        self.optimizer = torch.optim.Adam(self.parameters(), lr=float(self.hp["lr"]))
+        self.generator = torch.Generator().manual_seed(req.seed)
+        self.sampler = _sampler(self.graph)
+        self.valid_exclude = ds.csr("train")
+        self.epoch, self.history, self.best, self.bad_evals = 0, [], None, 0
+
+    def parameters(self):
+        params = list(self.model.parameters())
+        return params + (list(self.alignment.parameters()) if self.alignment is not None else [])
+
+    # ---------------------------------------------------------------------------------------- one step
+    def step(self, batch) -> dict[str, float]:
+        ego = self.model.ego()
+        masked = None
+        if self.req.align == "gen":
+            ego, masked = self.alignment.mask(ego, self.generator)
+        parts, final = self.model.loss(batch, ego)
+        if self.req.align == "con":
+            parts["align"] = self.alignment.loss(final, batch, self.sem_users, self.sem_items)
+        elif self.req.align == "gen":
+            parts["align"] = self.alignment.loss(final, masked, self.sem_users, self.sem_items)
+        parts["reg"] = float(self.hp["reg_weight"]) * sum(p.pow(2).sum() for p in self.parameters())
+        loss = sum(parts.values())
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return {k: float(v.detach()) for k, v in parts.items()}
+
+    def train_epoch(self) -> dict[str, float]:
+        self.model.train()
+        totals: dict[str, float] = {}
+        n = 0
+        for batch in self.sampler.epoch_batches(int(self.hp["batch_size"]), self.generator, self.device):
+            for k, v in self.step(batch).items():
+                totals[k] = totals.get(k, 0.0) + v
+            n += 1
+        return {f"loss_{k}": v / max(n, 1) for k, v in totals.items()}
+
+    # ---------------------------------------------------------------------------------------- evaluation
+    def evaluate(self, split: str) -> dict[str, float]:
+        self.model.eval()
+        with torch.no_grad():
+            users, items = self.model.final_embeddings()
+        _, means = evaluate_vectors(
+            users, items, self.ds, split, self.hp["ks"], "all", int(self.hp["eval_batch_size"]), self.valid_exclude
+        )
+        self.model.train()
+        return means
+
+    # ---------------------------------------------------------------------------------------- loop
+    def fit(self, inputs: list[Path], on_epoch=None) -> TrainResult:
+        clock = artifacts.Stopwatch()
+        self._maybe_resume()
+        max_epochs, every, patience = int(self.hp["max_epochs"]), int(self.hp["eval_every"]), int(self.hp["patience"])
+        stopped = self.bad_evals >= patience
+        while self.epoch < max_epochs and not stopped:
+            start = time.perf_counter()
+            row = {"epoch": self.epoch, **self.train_epoch()}
+            row["seconds"] = time.perf_counter() - start
+            if self.epoch % every == 0:
+                stopped = self._validate(row) >= patience
+            self.history.append(row)
+            self.epoch += 1
+            self._save_checkpoint()
+            if on_epoch:
+                on_epoch(row)
+        return self._finish(inputs, clock.seconds)
+
+    def _validate(self, row: dict) -> int:
+        means = self.evaluate("valid")
+        row.update({f"valid_{k}": v for k, v in means.items()})
+        key = "recall@20" if "recall@20" in means else next(k for k in means if k.startswith("recall@"))
+        if self.best is None or means[key] > self.best["score"]:
+            self.best = {"epoch": self.epoch, "score": means[key], "state": self._state_copy()}
+            self.bad_evals = 0
+        else:
+            self.bad_evals += 1
+        return self.bad_evals
+
+    def _state_copy(self) -> dict:
+        state = {"model": copy.deepcopy(self.model.state_dict())}
+        if self.alignment is not None:
+            state["align"] = copy.deepcopy(self.alignment.state_dict())
+        return state
+
+    def _load_state(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        if self.alignment is not None and "align" in state:
+            self.alignment.load_state_dict(state["align"])
+
+    # ---------------------------------------------------------------------------------------- checkpoints
+    def _save_checkpoint(self) -> None:
+        payload = {
+            "config_sha256": artifacts.config_hash(self.config),
+            "epoch": self.epoch,
+            "current": self._state_copy(),
+            "optimizer": self.optimizer.state_dict(),
+            "best": self.best,
+            "bad_evals": self.bad_evals,
+            "history": self.history,
+            "rng": {
+                "generator": self.generator.get_state(),
+                "torch": torch.get_rng_state(),
+                "cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None,
+                "numpy": np.random.get_state(),
+            },
+        }
+        with artifacts.atomic_path(self.run_dir / CHECKPOINT) as tmp:
+            torch.save(payload, tmp)
+
+    def _maybe_resume(self) -> None:
+        path = self.run_dir / CHECKPOINT
+        if not path.exists():
+            return
+        saved = torch.load(path, map_location=self.device, weights_only=False)
+        self._load_state(saved["current"])
+        self.optimizer.load_state_dict(saved["optimizer"])
+        self.epoch, self.best, self.bad_evals, self.history = saved["epoch"], saved["best"], saved["bad_evals"], saved["history"]
+        rng = saved["rng"]
+        self.generator.set_state(rng["generator"].cpu())
+        torch.set_rng_state(rng["torch"].cpu())
+        if rng["cuda"] is not None and self.device.type == "cuda":
+            torch.cuda.set_rng_state_all([s.cpu() for s in rng["cuda"]])
+        np.random.set_state(rng["numpy"])
+
+    # ---------------------------------------------------------------------------------------- outputs
+    def _finish(self, inputs: list[Path], wall: float) -> TrainResult:
+        if self.best is not None:
+            self._load_state(self.best["state"])
+        valid = self.evaluate("valid")
+        test = self.evaluate("test")
+        self.model.eval()
+        with torch.no_grad():
+            users, items = self.model.final_embeddings()
+        write_vectors(self.run_dir, users, items)
+        artifacts.write_parquet(history_frame(self.history), self.run_dir / "history.parquet", artifacts.HISTORY)
+        best_epoch = self.best["epoch"] if self.best else self.epoch - 1
+        seconds = [r["seconds"] for r in self.history]
+        metrics_doc = {
+            "split": "test",
+            "model": f"{self.req.backbone}+{self.req.align}",
+            "dataset": self.ds.name,
+            "dataset_manifest_sha256": self.ds.manifest_sha256,
+            "recall_denominator": "all",
+            "metrics": test,
+            "valid_metrics": valid,
+            "best_epoch": best_epoch,
+            "epochs_run": self.epoch,
+            "config": self.config,
+        }
+        artifacts.write_json(metrics_doc, self.run_dir / "metrics.json")
+        manifest = artifacts.Manifest(
+            stage=STAGE,
+            config=self.config,
+            inputs=artifacts.describe_inputs(inputs),
+            outputs=["users.parquet", "items.parquet", "history.parquet", "metrics.json"],
+            counts={"users": self.ds.n_users, "items": self.ds.n_items, "train_edges": self.graph.n_edges, "epochs_run": self.epoch, "best_epoch": best_epoch},
+            wall_seconds=wall,
+            extra={"kind": "vectors", "scoring": "dot", "device": str(self.device), "seconds_per_epoch": float(np.mean(seconds)) if seconds else 0.0},
+        )
+        artifacts.write_json(manifest.to_dict(), self.run_dir / artifacts.MANIFEST)
+        (self.run_dir / CHECKPOINT).unlink(missing_ok=True)
+        return TrainResult(self.run_dir, False, test, best_epoch, self.epoch, float(np.mean(seconds)) if seconds else 0.0)
+
+
+def _sampler(graph: InteractionGraph) -> sampling.NegativeSampler:
+    try:
+        return sampling.NegativeSampler(graph)
+    except ValueError as exc:
+        raise LLMRecError(f"negative sampling: {exc}") from None
+
+
+def write_vectors(run_dir: Path, users: torch.Tensor, items: torch.Tensor) -> None:
+    for entity, table in (("user", users), ("item", items)):
+        arr = table.detach().float().cpu().numpy()
+        df = pl.DataFrame(
+            {artifacts.entity_id(entity): np.arange(arr.shape[0], dtype=np.int32), "vector": arr}
+        ).with_columns(pl.col("vector").cast(pl.Array(pl.Float32, arr.shape[1])))
+        artifacts.write_parquet(df, run_dir / f"{entity}s.parquet", artifacts.vectors_schema(entity))
+
+
+def history_frame(rows: list[dict]) -> pl.DataFrame:
+    df = pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame({"epoch": [], "seconds": []})
+    casts = [pl.col("epoch").cast(pl.Int32), pl.col("seconds").cast(pl.Float64)]
+    return df.with_columns(casts)
