@@ -53,6 +53,10 @@ class Backbone(nn.Module):
         computed from ``ego`` (the ID table, possibly with RLMRec-Gen's mask token in some rows)."""
         raise NotImplementedError
 
+    def pick(self, table: torch.Tensor, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Rows of the batch's users, positive items and negative items in an (I+J, ...) node table."""
+        return table[batch.users], table[self.n_users + batch.pos], table[self.n_users + batch.neg]
+
     @torch.no_grad()
     def final_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(users, items) representations for ranking: full graph, no dropout, no perturbation."""

@@ -1,0 +1,216 @@
+"""DCCF: disentangled intents plus adaptive graph- and intent-aware augmentation (RLMRec spec §4, §6; code:
+encoder/models/general_cf/dccf.py of HKUDS/RLMRec).
+
+Per layer l with input E^l: gnn = G E^l (G = D^-1/2 A D^-1/2, no self-loops); int = softmax(E^l W) W^T per side
+(users W_u, items W_i, both 32 x K); two adaptive graphs on the edges of A with alpha = (cos(x_h, x_t) + 1) / 2
+for x = gnn (graph view) and x = int (intent view), row-normalised by their row sums; gaa / iaa = those graphs
+times E^l; E^{l+1} = gnn + int + gaa + iaa + E^l. Final e = sum_{l=0..L} E^l.
+
+The module also holds the sparse kernels shared with AutoCF (autocf.py imports them): every graph here is a
+sorted, duplicate-free, symmetric edge pattern, so the transpose of any weighting of it is the same CSR structure
+with permuted values. That gives a spmm whose backward is one more CSR spmm (no COO->CSR conversion, no
+per-edge gather of d-wide rows on the CPU), and an edge-wise dot product ("SDDMM") for per-edge scores.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.autograd.function import once_differentiable
+
+from llmrec_cli.rlmrec.backbones.base import Backbone, Batch, bpr_loss, infonce
+from llmrec_cli.rlmrec.graph import InteractionGraph
+
+
+# ------------------------------------------------------------------------------------------------ sparse kernels
+class EdgePattern:
+    """A symmetric sparsity pattern on n nodes: edges sorted by (row, col) without duplicates, the CSR row pointer,
+    and ``perm`` mapping edge e = (r, c) to the index of its reverse edge (c, r)."""
+
+    def __init__(self, rows: torch.Tensor, cols: torch.Tensor, crow: torch.Tensor, perm: torch.Tensor, n: int):
+        self.rows, self.cols, self.crow, self.perm, self.n = rows, cols, crow, perm, n
+
+    @classmethod
+    def from_sorted(cls, rows: torch.Tensor, cols: torch.Tensor, n: int) -> "EdgePattern":
+        """Pattern from edges already sorted by (row, col) and unique; raises if it is not symmetric."""
+        keys = rows * n + cols
+        counts = torch.bincount(rows, minlength=n)
+        crow = torch.zeros(n + 1, dtype=torch.int64, device=rows.device)
+        crow[1:] = torch.cumsum(counts, 0)
+        reverse = cols * n + rows
+        perm = torch.searchsorted(keys, reverse).clamp_(max=max(keys.numel() - 1, 0))
+        if keys.numel() and not bool((keys[perm] == reverse).all()):
+            raise ValueError("EdgePattern needs a symmetric edge set")
+        return cls(rows, cols, crow, perm, n)
+
+    @classmethod
+    def from_keys(cls, keys: torch.Tensor, n: int) -> "EdgePattern":
+        """Pattern from (possibly repeated, unsorted) keys row * n + col."""
+        keys = torch.unique(keys)  # sorted
+        return cls.from_sorted(keys // n, keys % n, n)
+
+    @property
+    def nnz(self) -> int:
+        return int(self.rows.numel())
+
+    def to(self, device) -> "EdgePattern":
+        return EdgePattern(self.rows.to(device), self.cols.to(device), self.crow.to(device), self.perm.to(device), self.n)
+
+    def csr(self, values: torch.Tensor) -> torch.Tensor:
+        """The n x n sparse CSR matrix with ``values`` (one per edge, in pattern order)."""
+        return torch.sparse_csr_tensor(self.crow, self.cols, values, (self.n, self.n), check_invariants=False)
+
+
+def _edge_dot_kernel(pattern: EdgePattern, a: torch.Tensor, b: torch.Tensor, sampled: bool | None = None) -> torch.Tensor:
+    """<a[r_e], b[c_e]> for every edge, no autograd. On the CPU torch's sampled_addmm avoids materialising two
+    (nnz x d) gathers; elsewhere (CUDA) the gathers are cheap and the most portable choice."""
+    if sampled is None:
+        sampled = a.device.type == "cpu"
+    if sampled:
+        zeros = pattern.csr(a.new_zeros(pattern.nnz))
+        return torch.sparse.sampled_addmm(zeros, a.contiguous(), b.contiguous().T, beta=0.0).values()
+    return (a[pattern.rows] * b[pattern.cols]).sum(-1)
+
+
+class _EdgeDot(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, a, b, pattern, sampled):
+        ctx.pattern = pattern
+        ctx.save_for_backward(a, b)
+        return _edge_dot_kernel(pattern, a, b, sampled)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        p = ctx.pattern
+        grad = grad.contiguous()
+        ga = torch.sparse.mm(p.csr(grad), b) if ctx.needs_input_grad[0] else None
+        gb = torch.sparse.mm(p.csr(grad[p.perm]), a) if ctx.needs_input_grad[1] else None
+        return ga, gb, None, None
+
+
+class _SpMM(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, values, x, pattern, sampled):
+        ctx.pattern, ctx.sampled = pattern, sampled
+        ctx.save_for_backward(values, x)
+        return torch.sparse.mm(pattern.csr(values), x)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad):
+        values, x = ctx.saved_tensors
+        p = ctx.pattern
+        grad = grad.contiguous()
+        gv = _edge_dot_kernel(p, grad, x, ctx.sampled) if ctx.needs_input_grad[0] else None
+        gx = torch.sparse.mm(p.csr(values[p.perm]), grad) if ctx.needs_input_grad[1] else None
+        return gv, gx, None, None
+
+
+def edge_dot(pattern: EdgePattern, a: torch.Tensor, b: torch.Tensor, sampled: bool | None = None) -> torch.Tensor:
+    """Differentiable per-edge scores <a[r_e], b[c_e]> (nnz,)."""
+    return _EdgeDot.apply(a, b, pattern, sampled)
+
+
+def spmm(pattern: EdgePattern, values: torch.Tensor, x: torch.Tensor, sampled: bool | None = None) -> torch.Tensor:
+    """Differentiable (in both ``values`` and ``x``) product M x with M[r_e, c_e] = values[e]."""
+    return _SpMM.apply(values, x.contiguous(), pattern, sampled)
+
+
+def symmetric_norm_values(pattern: EdgePattern, eps: float = 0.0) -> torch.Tensor:
+    """Edge values of D^-1/2 A D^-1/2 for the binary adjacency of ``pattern`` (zero degree -> 0; spec §3.1)."""
+    deg = torch.bincount(pattern.rows, minlength=pattern.n).to(torch.float32)
+    inv_sqrt = torch.where(deg > 0, (deg + eps).clamp_min(1e-12).pow(-0.5), torch.zeros_like(deg))
+    return inv_sqrt[pattern.rows] * inv_sqrt[pattern.cols]
+
+
+def graph_pattern(graph: InteractionGraph, device=None) -> EdgePattern:
+    """The user-item adjacency A = [[0, R], [R^T, 0]] as an EdgePattern (users 0..I-1, items I..I+J-1)."""
+    rows, cols = graph.edge_index()
+    return EdgePattern.from_keys(rows * graph.n_nodes + cols, graph.n_nodes).to(device or "cpu")
+
+
+# ------------------------------------------------------------------------------------------------ DCCF pieces
+def adaptive_weights(pattern: EdgePattern, x: torch.Tensor) -> torch.Tensor:
+    """Row-normalised adaptive edge weights (spec §4 DCCF; code _adaptive_mask): alpha_e = (cos(x_h, x_t) + 1) / 2,
+    value_e = alpha_e / sum_{e' in row h} alpha_e' (a zero row sum gives 0)."""
+    xn = F.normalize(x, dim=1)
+    alpha = (edge_dot(pattern, xn, xn) + 1.0) / 2.0
+    row_sum = alpha.new_zeros(pattern.n).index_add_(0, pattern.rows, alpha)
+    inv = torch.where(row_sum > 0, row_sum.clamp_min(torch.finfo(row_sum.dtype).tiny).reciprocal(), torch.zeros_like(row_sum))
+    return alpha * inv[pattern.rows]
+
+
+def intent_embeddings(e: torch.Tensor, intents: torch.Tensor) -> torch.Tensor:
+    """softmax(E W, over the K intents) W^T (spec §4 DCCF, intent-aware aggregation)."""
+    return torch.softmax(e @ intents, dim=1) @ intents.T
+
+
+class DCCF(Backbone):
+    """Hyperparameters: layers, intent_num, cl_weight, cl_temperature, embedding_dim (spec §6)."""
+
+    name = "dccf"
+
+    def __init__(self, graph: InteractionGraph, hp: dict, device: str | torch.device = "cpu"):
+        super().__init__(graph, hp, device)
+        self.layers = int(hp.get("layers", 2))
+        self.intent_num = int(hp.get("intent_num", 128))
+        self.cl_weight = float(hp.get("cl_weight", 1e-3))
+        self.temperature = float(hp.get("cl_temperature", 0.1))
+        self.user_intent = nn.Parameter(nn.init.xavier_uniform_(torch.empty(self.dim, self.intent_num)))
+        self.item_intent = nn.Parameter(nn.init.xavier_uniform_(torch.empty(self.dim, self.intent_num)))
+        pattern = graph_pattern(graph, device)
+        # buffers (not persistent) so that .to(device) moves the graph with the parameters
+        for name in ("rows", "cols", "crow", "perm"):
+            self.register_buffer(f"_{name}", getattr(pattern, name), persistent=False)
+        self.register_buffer("_norm_values", symmetric_norm_values(pattern), persistent=False)
+
+    def pattern(self) -> EdgePattern:
+        """The edge pattern of A on the current device (the edge list behind G and both adaptive graphs)."""
+        return EdgePattern(self._rows, self._cols, self._crow, self._perm, self.graph.n_nodes)
+
+    def _forward(self, ego: torch.Tensor):
+        """Final representations and the per-layer (gnn, int, gaa, iaa) lists used by the contrastive loss."""
+        p = self.pattern()
+        embeds = [ego]
+        views: dict[str, list[torch.Tensor]] = {"gnn": [], "int": [], "gaa": [], "iaa": []}
+        for _ in range(self.layers):
+            e = embeds[-1]
+            gnn = spmm(p, self._norm_values, e)
+            users, items = torch.split(e, [self.n_users, self.n_items], 0)
+            intent = torch.cat([intent_embeddings(users, self.user_intent), intent_embeddings(items, self.item_intent)])
+            gaa = spmm(p, adaptive_weights(p, gnn), e)
+            iaa = spmm(p, adaptive_weights(p, intent), e)
+            for key, value in zip(("gnn", "int", "gaa", "iaa"), (gnn, intent, gaa, iaa)):
+                views[key].append(value)
+            embeds.append(gnn + intent + gaa + iaa + e)
+        return torch.stack(embeds).sum(0), views
+
+    def propagate(self, ego: torch.Tensor, training: bool) -> torch.Tensor:
+        return self._forward(ego)[0]
+
+    def contrastive_loss(self, batch: Batch, views: dict[str, list[torch.Tensor]]) -> torch.Tensor:
+        """Sum over layers of InfoNCE(gnn, v, v) for v in (int, gaa, iaa), on the unique batch users and the unique
+        batch positives (candidates: the same node set), every term divided by |U_b| (spec §4 DCCF; the code drops
+        SSLRec's negative items)."""
+        users = torch.unique(batch.users)
+        items = torch.unique(batch.pos) + self.n_users
+        loss = views["gnn"][0].new_zeros(())
+        for layer in range(self.layers):
+            for nodes in (users, items):
+                anchor = views["gnn"][layer][nodes]
+                for key in ("int", "gaa", "iaa"):
+                    other = views[key][layer][nodes]
+                    loss = loss + infonce(anchor, other, other, self.temperature)
+        return loss / users.numel()
+
+    def loss(self, batch: Batch, ego: torch.Tensor):
+        """BPR + cl_weight * L_cl (the trainer adds the L2 term)."""
+        final, views = self._forward(ego)
+        user_e = final[batch.users]
+        pos_e = final[batch.pos + self.n_users]
+        neg_e = final[batch.neg + self.n_users]
+        parts = {"bpr": bpr_loss(user_e, pos_e, neg_e), "cl": self.cl_weight * self.contrastive_loss(batch, views)}
+        return parts, final
