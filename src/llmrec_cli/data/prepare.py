@@ -168,8 +168,9 @@ def _from_raw(data: RawSource, cfg: PrepareConfig) -> tuple[dict[str, pl.DataFra
     if df.height == 0:
         raise LLMRecError(f"{where}: the source has no interactions; check the file")
     filters.check_ratings(df, where)
+    df, vocab = _encode_ids(df)
     log = filters.FilterLog()
-    log.steps.append({"filter": "read", "rows_removed": 0, "rows": df.height, "users": df["user"].n_unique(), "items": df["item"].n_unique()})
+    log.steps.append({"filter": "read", "rows_removed": 0, "rows": df.height, "users": vocab["user"].len(), "items": vocab["item"].len()})
     if cfg.dedupe:
         df = log.record("dedupe (user, item)", df, filters.dedupe(df))
     if cfg.min_rating is not None:
@@ -191,26 +192,51 @@ def _from_raw(data: RawSource, cfg: PrepareConfig) -> tuple[dict[str, pl.DataFra
     if df.height == 0:
         raise LLMRecError(f"{where}: no interactions left after filtering; loosen --min-rating, --start/--end or --user-sample")
     parts = split.split(df, cfg.split, cfg.ratios, cfg.seed, cfg.min_eval)
-    return _densify(parts, data, cfg), log.steps
+    return _densify(parts, data, cfg, vocab), log.steps
 
 
-def _densify(parts: dict[str, pl.DataFrame], data: RawSource, cfg: PrepareConfig) -> dict[str, pl.DataFrame]:
-    """Raw ids -> dense 0..n-1 ids (sorted by raw id), keeping the raw ids and text in users/items tables."""
+def _encode_ids(df: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, pl.Series]]:
+    """Raw string ids -> integer codes in raw-id sort order (filters.id_codes), plus the sorted ids to decode them.
+
+    Every filter and splitter then sorts, samples and groups integers, with the same results as on the strings.
+    """
+    vocab = {}
+    for column in ("user", "item"):
+        codes, vocab[column] = filters.id_codes(df[column])
+        df = df.with_columns(codes)
+    return df, vocab
+
+
+def _densify(parts: dict[str, pl.DataFrame], data: RawSource, cfg: PrepareConfig, vocab: dict[str, pl.Series]) -> dict[str, pl.DataFrame]:
+    """Id codes -> dense 0..n-1 ids (sorted by raw id), keeping the raw ids and text in users/items tables."""
     everything = pl.concat([parts[s] for s in SPLITS])
-    users = everything.select(pl.col("user").unique().sort()).with_row_index("user_id").with_columns(pl.col("user_id").cast(pl.Int32))
-    items = everything.select(pl.col("item").unique().sort()).with_row_index("item_id").with_columns(pl.col("item_id").cast(pl.Int32))
+    users, user_ids = _dense_ids(everything["user"], vocab["user"], "user")
+    items, item_ids = _dense_ids(everything["item"], vocab["item"], "item")
+
+    def relabel(df: pl.DataFrame) -> pl.DataFrame:
+        return df.with_columns(
+            user_id=pl.Series(user_ids[df["user"].to_numpy()]), item_id=pl.Series(item_ids[df["item"].to_numpy()])
+        )
+
     tables: dict[str, pl.DataFrame] = {}
     keep = [c for c in ("rating", "timestamp") if c in everything.columns]
     for name in SPLITS:
-        df = parts[name].join(users, on="user", how="left").join(items, on="item", how="left")
-        tables[name] = df.select("user_id", "item_id", *keep).sort(["user_id", "item_id"])
+        tables[name] = relabel(parts[name]).select("user_id", "item_id", *keep).sort(["user_id", "item_id"])
     tables["users"] = _entity_table(users, data.users, "user", {})
     tables["items"] = _entity_table(items, data.items, "item", cfg.item_columns)
     if "review" in everything.columns:
-        reviews = everything.filter(pl.col("review").is_not_null() & (pl.col("review").str.strip_chars() != ""))
-        reviews = reviews.join(users, on="user").join(items, on="item")
+        reviews = relabel(everything.filter(pl.col("review").is_not_null() & (pl.col("review").str.strip_chars() != "")))
         tables["reviews"] = reviews.select("user_id", "item_id", pl.col("review").alias("text"), *keep).sort(["user_id", "item_id"])
     return tables
+
+
+def _dense_ids(codes: pl.Series, vocab: pl.Series, entity: str) -> tuple[pl.DataFrame, np.ndarray]:
+    """The kept ids as a (``<entity>_id``, raw id) table, and the code -> dense id lookup array."""
+    present = np.zeros(vocab.len(), dtype=bool)
+    present[codes.to_numpy()] = True
+    dense = (np.cumsum(present) - 1).astype(np.int32)
+    table = pl.DataFrame({f"{entity}_id": np.arange(int(present.sum()), dtype=np.int32), entity: vocab.filter(pl.Series(present))})
+    return table, dense
 
 
 def _entity_table(ids: pl.DataFrame, text: pl.DataFrame | None, entity: str, columns: dict) -> pl.DataFrame:

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.autograd.function import once_differentiable
 
-from llmrec_cli.rlmrec.backbones.base import Backbone, Batch, bpr_loss, infonce
+from llmrec_cli.rlmrec.backbones.base import Backbone, Batch, bpr_loss
 from llmrec_cli.rlmrec.graph import InteractionGraph
 
 
@@ -119,6 +119,36 @@ def spmm(pattern: EdgePattern, values: torch.Tensor, x: torch.Tensor, sampled: b
     return _SpMM.apply(values, x.contiguous(), pattern, sampled)
 
 
+class _RowLogSumExp(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, a, b, chunk):
+        out = torch.cat([torch.logsumexp(a[i : i + chunk] @ b.T, dim=1) for i in range(0, a.shape[0], chunk)])
+        ctx.chunk = chunk
+        ctx.save_for_backward(a, b, out)
+        return out
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad):
+        a, b, out = ctx.saved_tensors
+        ga, gb = torch.empty_like(a), torch.zeros_like(b)
+        for i in range(0, a.shape[0], ctx.chunk):
+            rows = slice(i, i + ctx.chunk)
+            # d lse_i / d s_ij = softmax_ij, recomputed from the saved lse instead of keeping the m x n scores
+            p = (a[rows] @ b.T).sub_(out[rows, None]).exp_().mul_(grad[rows, None])
+            ga[rows] = p @ b
+            gb.addmm_(p.T, a[rows])
+        return ga, gb, None
+
+
+def row_logsumexp(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """logsumexp(a @ b.T, dim=1) without materialising the (m x n) score matrix for backward: rows are processed in
+    chunks of about 4M scores (cache-sized on the CPU) and the softmax is recomputed in backward. Used for the big
+    contrastive denominators of DCCF (InfoNCE) and AutoCF (C(n, X))."""
+    budget = 1 << (22 if a.device.type == "cpu" else 26)
+    return _RowLogSumExp.apply(a, b, max(1, budget // max(b.shape[0], 1)))
+
+
 def symmetric_norm_values(pattern: EdgePattern, eps: float = 0.0) -> torch.Tensor:
     """Edge values of D^-1/2 A D^-1/2 for the binary adjacency of ``pattern`` (zero degree -> 0; spec §3.1)."""
     deg = torch.bincount(pattern.rows, minlength=pattern.n).to(torch.float32)
@@ -141,6 +171,14 @@ def adaptive_weights(pattern: EdgePattern, x: torch.Tensor) -> torch.Tensor:
     row_sum = alpha.new_zeros(pattern.n).index_add_(0, pattern.rows, alpha)
     inv = torch.where(row_sum > 0, row_sum.clamp_min(torch.finfo(row_sum.dtype).tiny).reciprocal(), torch.zeros_like(row_sum))
     return alpha * inv[pattern.rows]
+
+
+def infonce_same_set(anchor: torch.Tensor, view: torch.Tensor, temperature: float) -> torch.Tensor:
+    """base.infonce(anchor, view, view, t) (spec §4; SSLRec cal_infonce_loss), with the (n x n) denominator through
+    row_logsumexp: this is where DCCF spends most of its step on the CPU."""
+    a = F.normalize(anchor, dim=-1) / temperature  # scale the (n x d) side, not the (n x n) logits
+    v = F.normalize(view, dim=-1)
+    return (row_logsumexp(a, v) - (a * v).sum(-1)).sum()
 
 
 def intent_embeddings(e: torch.Tensor, intents: torch.Tensor) -> torch.Tensor:
@@ -202,8 +240,7 @@ class DCCF(Backbone):
             for nodes in (users, items):
                 anchor = views["gnn"][layer][nodes]
                 for key in ("int", "gaa", "iaa"):
-                    other = views[key][layer][nodes]
-                    loss = loss + infonce(anchor, other, other, self.temperature)
+                    loss = loss + infonce_same_set(anchor, views[key][layer][nodes], self.temperature)
         return loss / users.numel()
 
     def loss(self, batch: Batch, ego: torch.Tensor):

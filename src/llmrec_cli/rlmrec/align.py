@@ -1,0 +1,93 @@
+"""RLMRec's two alignments between CF representations and fixed LLM-profile semantic vectors (spec §5).
+
+Con (§5.2): InfoNCE between each CF vector and the MLP-projected (down to the CF width) semantic vector of the same
+node. Gen (§5.3): mask a fraction of all nodes' ID embeddings with one learnable token, propagate, lift the masked
+nodes' outputs with an MLP to the semantic width and reconstruct their semantic vectors with an InfoNCE.
+Both are modules of their own so the trainer's L2 term covers their parameters (spec §3.2).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from llmrec_cli.rlmrec.backbones.base import Batch, infonce
+
+
+def mlp(d_in: int, d_out: int, hidden: int) -> nn.Sequential:
+    """Linear -> LeakyReLU(0.01) -> Linear, xavier_uniform weights, PyTorch-default biases (spec §3.2)."""
+    net = nn.Sequential(nn.Linear(d_in, hidden), nn.LeakyReLU(0.01), nn.Linear(hidden, d_out))
+    for layer in (net[0], net[2]):
+        nn.init.xavier_uniform_(layer.weight)
+    return net
+
+
+class ConAlignment(nn.Module):
+    """RLMRec-Con (spec §5.2). sigma_down: d_s -> (d_s + d_out)//2 -> d_out.
+
+    L_con = [InfoNCE(e_u, p_u, all I projected users) + InfoNCE(e_pos, p_pos, the B projected positives)
+             + InfoNCE(e_neg, p_neg, the B projected negatives)] / B, candidates keeping duplicates; returned times
+    kd_weight. ``use_negatives`` false (AutoCF_plus) drops the third term; it defaults to hp["use_negatives"] or true.
+    """
+
+    def __init__(self, sem_dim: int, out_dim: int, hp: dict, use_negatives: bool | None = None):
+        super().__init__()
+        self.kd_weight = float(hp["kd_weight"])
+        self.kd_temperature = float(hp["kd_temperature"])
+        self.use_negatives = bool(hp.get("use_negatives", True) if use_negatives is None else use_negatives)
+        self.down = mlp(sem_dim, out_dim, (sem_dim + out_dim) // 2)
+
+    def loss(self, final: torch.Tensor, batch: Batch, sem_users: torch.Tensor, sem_items: torch.Tensor) -> torch.Tensor:
+        n_users, b, t = sem_users.shape[0], batch.users.numel(), self.kd_temperature
+        # Project only the rows the loss reads: every user (the anchor candidates) and the batch's distinct items;
+        # the MLP is row-wise, so this equals projecting everything and indexing.
+        items = torch.cat([batch.pos, batch.neg]) if self.use_negatives else batch.pos
+        uniq, where = torch.unique(items, return_inverse=True)
+        proj = self.down(torch.cat([sem_users, sem_items[uniq]]))
+        p_users, p_items = proj[:n_users], proj[n_users:][where]
+        loss = infonce(final[batch.users], p_users[batch.users], p_users, t)
+        p_pos = p_items[:b]
+        loss = loss + infonce(final[n_users + batch.pos], p_pos, p_pos, t)
+        if self.use_negatives:
+            p_neg = p_items[b:]
+            loss = loss + infonce(final[n_users + batch.neg], p_neg, p_neg, t)
+        return self.kd_weight * loss / b
+
+
+class GenAlignment(nn.Module):
+    """RLMRec-Gen (spec §5.3). One zero-initialised mask token (1 x d) shared by users and items;
+    sigma_up: d_out -> (d_s + d_out)//2 -> d_s on the masked nodes' final representations.
+
+    L_gen = -mean_i log( exp(c_ii/t) / (sum_{j masked} exp(c_ij/t) + 1e-8) + 1e-8 ), c_ij = cos(up(e_i), s_j),
+    s pooled over users and items; returned times recon_weight.
+    """
+
+    def __init__(self, dim: int, out_dim: int, sem_dim: int, hp: dict):
+        super().__init__()
+        self.mask_ratio = float(hp["mask_ratio"])
+        self.recon_weight = float(hp["recon_weight"])
+        self.re_temperature = float(hp["re_temperature"])
+        self.mask_token = nn.Parameter(torch.zeros(1, dim))
+        self.up = mlp(out_dim, sem_dim, (sem_dim + out_dim) // 2)
+
+    def mask(self, ego: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(ego with M = max(int(n * mask_ratio), 1) random rows replaced by the mask token, their indices).
+        Rows are drawn without replacement among all users and items; on the generator's device, then moved."""
+        n = ego.shape[0]
+        m = max(int(n * self.mask_ratio), 1)
+        gen_device = generator.device if generator is not None else ego.device
+        idx = torch.randperm(n, generator=generator, device=gen_device)[:m].to(ego.device)
+        return ego.index_copy(0, idx, self.mask_token.expand(m, -1)), idx
+
+    def loss(self, final: torch.Tensor, idx: torch.Tensor, sem_users: torch.Tensor, sem_items: torch.Tensor) -> torch.Tensor:
+        n_users = sem_users.shape[0]
+        # L_gen is invariant to the order of the masked set: put users first to read each semantic table apart.
+        users, items = idx[idx < n_users], idx[idx >= n_users]
+        sem = torch.cat([sem_users[users], sem_items[items - n_users]])
+        z = F.normalize(self.up(final[torch.cat([users, items])]), dim=1)
+        s = F.normalize(sem, dim=1)
+        logits = z @ s.T / self.re_temperature
+        mole = torch.exp((z * s).sum(1) / self.re_temperature)
+        deno = torch.exp(logits).sum(1)
+        return self.recon_weight * -torch.log(mole / (deno + 1e-8) + 1e-8).mean()
