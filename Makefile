@@ -8,7 +8,7 @@ WORKDIR ?= llmrec-work
 SHARED ?= ../shared/data
 LLMREC := $(PYTHON) -m llmrec_cli.cli --workdir $(WORKDIR)
 
-.PHONY: setup setup-test demo test bench-prepare clean
+.PHONY: setup setup-test demo test bench-prepare bench-rlmrec-speed bench-rlmrec-quality clean
 
 setup:
 	$(PIP) install -q $(TORCH) -e .
@@ -18,12 +18,20 @@ setup-test:
 
 demo: setup-test
 	$(LLMREC) prepare --dataset demo
+	$(LLMREC) train-rlmrec --dataset demo --backbone lightgcn --run-id demo-lightgcn
+	$(LLMREC) evaluate demo-lightgcn
 
 test: setup-test
 	$(PYTHON) -m pytest
 
 bench-prepare: setup-test
 	$(PYTHON) benchmarks/prepare_scale.py
+
+bench-rlmrec-speed: setup-test
+	$(PYTHON) benchmarks/rlmrec_speed.py --source $(SHARED)/amazon-book
+
+bench-rlmrec-quality: setup-test
+	$(PYTHON) benchmarks/rlmrec_quality.py --source $(SHARED)/amazon-book --workdir $(WORKDIR)
 
 clean:
 	rm -rf $(WORKDIR) .pytest_cache

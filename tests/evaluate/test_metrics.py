@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import polars as pl
 import pytest
 import scipy.sparse as sp
 import torch
@@ -120,9 +121,24 @@ def test_truth_formats_agree():
     dense = np.zeros((4, 10), dtype=np.float32)
     dense[list(rows), list(cols)] = 1
     expected, _ = evaluate_topk(TOPK, TRUTH, ks=(1, 3))
-    for truth in (sp.csr_matrix(dense), torch.from_numpy(dense).to_sparse_csr(), torch.from_numpy(dense).to_sparse()):
+    frame = pl.DataFrame({"user_id": rows, "item_id": cols})
+    formats = (
+        sp.csr_matrix(dense),
+        torch.from_numpy(dense).to_sparse_csr(),
+        torch.from_numpy(dense).to_sparse(),
+        torch.from_numpy(dense),
+        frame,
+    )
+    for truth in formats:
         got, _ = evaluate_topk(torch.tensor(TOPK), truth, ks=(1, 3))
         assert got.equals(expected)
+
+
+def test_stored_zeros_are_not_truth():
+    truth = sp.csr_matrix((np.array([1.0, 0.0]), (np.array([0, 0]), np.array([1, 2]))), shape=(1, 5))
+    per_user, _ = evaluate_topk([[2, 1]], truth, ks=(2,))
+    assert per_user["n_truth"].to_list() == [1]
+    assert per_user["mrr@2"].to_list() == pytest.approx([1 / 2])
 
 
 def test_users_argument_maps_rows_to_user_ids():

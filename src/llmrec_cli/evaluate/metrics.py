@@ -36,16 +36,21 @@ class GroundTruth:
 
     @classmethod
     def from_any(cls, truth) -> "GroundTruth":
-        """From a torch sparse tensor, a scipy sparse matrix or a sequence of item collections indexed by user id."""
+        """From a torch tensor (sparse or dense 0/1), a scipy sparse matrix, a polars frame with user_id and
+        item_id columns, or a sequence of item collections indexed by user id. Stored zeros are not relevant."""
         if isinstance(truth, GroundTruth):
             return truth
         if isinstance(truth, torch.Tensor):
             coo = truth.to_sparse_coo().coalesce().cpu()
-            users, items = coo.indices().numpy()
+            users, items = coo.indices()[:, coo.values() != 0].numpy()
             return cls(users, items, truth.shape[0])
         if hasattr(truth, "tocoo"):
             coo = truth.tocoo()
-            return cls(np.asarray(coo.row), np.asarray(coo.col), coo.shape[0])
+            nonzero = coo.data != 0
+            return cls(np.asarray(coo.row)[nonzero], np.asarray(coo.col)[nonzero], coo.shape[0])
+        if isinstance(truth, pl.DataFrame):
+            users, items = truth["user_id"].to_numpy(), truth["item_id"].to_numpy()
+            return cls(users, items, int(users.max()) + 1 if users.size else 0)
         return cls.from_item_lists(truth)
 
     @classmethod
@@ -84,7 +89,8 @@ def evaluate_topk(
     """Per-user metrics and their means over evaluated users (those with >= 1 ground-truth item).
 
     ``topk``: (U, >= max(ks)) item ids, best first; row r belongs to ``users[r]`` (default: user id r).
-    ``truth``: torch sparse / scipy sparse users x items, or a sequence of item collections indexed by user id.
+    ``truth``: users x items torch tensor (sparse or dense) or scipy sparse matrix, a polars frame (user_id,
+    item_id), or a sequence of item collections indexed by user id.
     Returns (per_user, means): per_user has columns user_id, n_truth and one ``<metric>@<k>`` column per metric and
     cut-off (metrics: recall, ndcg, precision, hit_rate, mrr); means maps the same column names to floats
     (NaN when no user is evaluated).

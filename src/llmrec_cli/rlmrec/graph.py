@@ -83,6 +83,15 @@ def _keep_entries(crow, col, val, keep, shape) -> torch.Tensor:
     return torch.sparse_csr_tensor(kept_before[crow], col[keep], val[keep], shape, check_invariants=False)
 
 
+def _mm(adj: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """adj @ x. On CPU, ``adj @ x`` zero-fills a result and copies it out; addmm with beta=0 writes into an empty
+    tensor instead (about a third faster at RLMRec's sizes)."""
+    if x.device.type != "cpu":
+        return adj @ x
+    out = x.new_empty(adj.shape[0], x.shape[1])
+    return torch.addmm(out, adj, x, beta=0.0, out=out)
+
+
 class _SpMM(torch.autograd.Function):
     """y = A x with dx = A^T dy, A^T supplied by the caller. torch's own backward for CSR @ dense is about 10x
     slower than the forward on CPU, which would dominate a LightGCN step."""
@@ -90,11 +99,11 @@ class _SpMM(torch.autograd.Function):
     @staticmethod
     def forward(ctx, adj, adj_t, x):
         ctx.adj_t = adj_t
-        return adj @ x
+        return _mm(adj, x)
 
     @staticmethod
     def backward(ctx, grad):
-        return None, None, ctx.adj_t @ grad
+        return None, None, _mm(ctx.adj_t, grad)
 
 
 def spmm(op: tuple[torch.Tensor, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
@@ -121,8 +130,9 @@ class Adjacency(nn.Module):
         n = adj.shape[0]
         tperm = torch.searchsorted(row * n + col, col * n + row)  # CSR order is sorted by (row, col)
         self.shape = tuple(adj.shape)
-        self.register_buffer("crow", crow, persistent=False)
-        self.register_buffer("col", col, persistent=False)
+        index = torch.int32 if val.numel() < 2**31 else torch.int64  # int64 indices are converted on every product
+        self.register_buffer("crow", crow.to(index), persistent=False)
+        self.register_buffer("col", col.to(index), persistent=False)
         self.register_buffer("val", val, persistent=False)
         self.register_buffer("tperm", tperm, persistent=False)
 

@@ -138,7 +138,7 @@ def _meta_fast(path: Path, record: dict) -> pl.DataFrame | None:
     schema.update({name: pl.List(pl.String) for name in lists} | {name: pl.String for name in main})
     try:
         raw = pl.scan_ndjson(path, schema=schema).collect(engine="streaming")
-    except jsonl.POLARS_ERRORS:
+    except (*jsonl.POLARS_ERRORS, OSError):
         return None
     parts = [pl.concat_list(pl.col(n)) for n in main] + [pl.col(n).fill_null([]) for n in lists]
     categories = pl.concat_list(parts) if len(parts) > 1 else parts[0]

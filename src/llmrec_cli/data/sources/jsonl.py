@@ -102,6 +102,8 @@ def read_json_lines(path: Path, schema: dict[str, pl.DataType]) -> pl.DataFrame:
         return pl.scan_ndjson(path, schema=schema).collect(engine="streaming")
     except POLARS_ERRORS as exc:
         raise locate_bad_line(path, schema, exc) from None
+    except OSError as exc:
+        raise LLMRecError(f"{path}: cannot read ({exc}); the file is truncated or corrupt, download it again") from None
 
 
 def locate_bad_line(path: Path, schema: dict, exc: Exception) -> LLMRecError:
@@ -191,3 +193,16 @@ def unique_strings(values) -> list[str]:
 def python_table(path: Path, schema: dict[str, pl.DataType], row: Callable[[dict], tuple | None]) -> pl.DataFrame:
     """A Python-parsed file as a frame: ``row`` maps a record to a tuple in schema order, or None to skip it."""
     return frame_from_rows((r for _, rec in records(path) if (r := row(rec)) is not None), schema)
+
+
+def dates_to_seconds(dates: pl.Series, formats: tuple[str, ...], example: str, path: Path, field: str) -> pl.Series:
+    """Date strings in any of ``formats`` (read as UTC) -> int64 unix seconds; an unreadable date is an error."""
+    parsed = pl.coalesce([dates.str.to_datetime(fmt, time_zone="UTC", strict=False) for fmt in formats])
+    parsed = dates.to_frame().select(parsed.alias(field)).to_series()
+    bad = parsed.is_null() & dates.is_not_null()
+    if bad.any():
+        row = int(bad.arg_true()[0])
+        raise LLMRecError(
+            f"{path}: record {row + 1} has {field} {dates[row]!r}, not a date like {example!r}; fix that record"
+        )
+    return parsed.dt.epoch("s").alias(field)

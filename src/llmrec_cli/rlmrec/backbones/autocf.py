@@ -22,7 +22,6 @@ from llmrec_cli.rlmrec.backbones.dccf import (
     EdgePattern,
     edge_dot,
     graph_pattern,
-    row_logsumexp,
     spmm,
     symmetric_norm_values,
 )
@@ -158,7 +157,7 @@ class AutoCF(Backbone):
         masked[self._randint(n, int(n * self.keep_rate), ego.device)] = True
         masked_nodes = masked.nonzero().squeeze(1)
         encoder = EdgePattern.from_sorted(full.rows[keep], full.cols[keep], n)
-        enc_values = symmetric_norm_values(encoder, eps=1e-12)
+        enc_values = symmetric_norm_values(encoder)
         a = masked_nodes[self._randint(masked_nodes.numel(), full.nnz, ego.device)]
         b = masked_nodes[self._randint(masked_nodes.numel(), full.nnz, ego.device)]
         loops = torch.arange(n, device=ego.device)
@@ -207,10 +206,10 @@ class AutoCF(Backbone):
         items = torch.unique(batch.pos)
         all_users, all_items = final[: self.n_users], final[self.n_users :]
         u = final[users]
-        c_users = row_logsumexp(u, all_users).mean()
-        c_items = row_logsumexp(all_items[items], all_items).mean()
+        c_users = torch.logsumexp(u @ all_users.T, dim=1).mean()
+        c_items = torch.logsumexp(all_items[items] @ all_items.T, dim=1).mean()
         # mean over the B batch rows == count-weighted mean over the unique users (same rows repeated)
-        c_batch = (row_logsumexp(u, all_items) * counts).sum() / batch.users.numel()
+        c_batch = (torch.logsumexp(u @ all_items.T, dim=1) * counts).sum() / batch.users.numel()
         return self.ssl_reg * (c_users + c_items) + c_batch
 
     def loss(self, batch: Batch, ego: torch.Tensor):

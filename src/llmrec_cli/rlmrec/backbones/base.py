@@ -55,7 +55,9 @@ class Backbone(nn.Module):
 
     def pick(self, table: torch.Tensor, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Rows of the batch's users, positive items and negative items in an (I+J, ...) node table."""
-        return table[batch.users], table[self.n_users + batch.pos], table[self.n_users + batch.neg]
+        # one gather (and so one scatter in backward) instead of three
+        rows = table[torch.cat([batch.users, self.n_users + batch.pos, self.n_users + batch.neg])]
+        return rows.split(batch.users.numel())
 
     @torch.no_grad()
     def final_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
