@@ -13,6 +13,7 @@ from llmrec_cli.rlmrec.backbones.dccf import (
     adaptive_weights,
     edge_dot,
     infonce_same_set,
+    row_logsumexp,
     spmm,
 )
 from llmrec_cli.rlmrec.graph import InteractionGraph
@@ -162,3 +163,18 @@ def test_infonce_same_set_equals_base_infonce():
     torch.manual_seed(4)
     a, v = torch.randn(9, 4), torch.randn(9, 4)
     torch.testing.assert_close(infonce_same_set(a, v, 0.3), infonce(a, v, v, 0.3))
+
+
+@pytest.mark.parametrize("chunk_rows", [None, 5])
+def test_row_logsumexp_matches_torch_in_value_and_gradient(chunk_rows):
+    torch.manual_seed(5)
+    a = torch.randn(37, 6, requires_grad=True)
+    b = torch.randn(23, 6, requires_grad=True)
+    w = torch.randn(37)
+    got = row_logsumexp(a, b, chunk_rows)
+    grads = torch.autograd.grad((got * w).sum(), [a, b])
+    want = torch.logsumexp(a @ b.T, dim=1)
+    ref_grads = torch.autograd.grad((want * w).sum(), [a, b])
+    torch.testing.assert_close(got, want)
+    for g, r in zip(grads, ref_grads):
+        torch.testing.assert_close(g, r)

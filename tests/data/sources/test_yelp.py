@@ -3,6 +3,7 @@
 import calendar
 import gzip
 import json
+import time
 
 import polars as pl
 import pytest
@@ -18,8 +19,6 @@ def write_lines(path, records):
 
 
 def utc(text, fmt="%Y-%m-%d %H:%M:%S"):
-    import time
-
     return calendar.timegm(time.strptime(text, fmt))
 
 

@@ -37,7 +37,12 @@ def iter_lines(path: Path) -> Iterator[tuple[int, bytes]]:
                 if line.strip():
                     yield number, line
     except (OSError, EOFError) as exc:
-        raise LLMRecError(f"{path}: truncated or corrupt gzip ({exc}); download the file again") from None
+        raise unreadable(path, exc) from None
+
+
+def unreadable(path: Path, exc: Exception) -> LLMRecError:
+    what = "truncated or corrupt gzip" if path.suffix == ".gz" else "cannot read the file"
+    return LLMRecError(f"{path}: {what} ({exc}); download or copy the file again")
 
 
 def parse_line(line: bytes, path: Path, number: int) -> dict:
@@ -79,6 +84,11 @@ def records(path: Path) -> Iterator[tuple[int, dict]]:
         yield number, parse_line(line, path, number)
 
 
+def python_table(path: Path, schema: dict[str, pl.DataType], row: Callable[[dict], tuple | None]) -> pl.DataFrame:
+    """A Python-parsed file as a frame: ``row`` maps a record to a tuple in schema order, or None to skip it."""
+    return frame_from_rows((r for _, rec in records(path) if (r := row(rec)) is not None), schema)
+
+
 def frame_from_rows(rows: Iterator[tuple], schema: dict[str, pl.DataType]) -> pl.DataFrame:
     """Rows of Python values (one tuple per record, in schema order) -> one frame, built a block at a time."""
     frames, block = [], []
@@ -103,7 +113,7 @@ def read_json_lines(path: Path, schema: dict[str, pl.DataType]) -> pl.DataFrame:
     except POLARS_ERRORS as exc:
         raise locate_bad_line(path, schema, exc) from None
     except OSError as exc:
-        raise LLMRecError(f"{path}: cannot read ({exc}); the file is truncated or corrupt, download it again") from None
+        raise unreadable(path, exc) from None
 
 
 def locate_bad_line(path: Path, schema: dict, exc: Exception) -> LLMRecError:
@@ -132,7 +142,7 @@ def _line_blocks(path: Path) -> Iterator[bytes]:
                     yield chunk[:cut]
                 tail = chunk[cut:]
     except (OSError, EOFError) as exc:
-        raise LLMRecError(f"{path}: truncated or corrupt gzip ({exc}); download the file again") from None
+        raise unreadable(path, exc) from None
     if tail:
         yield tail
 
@@ -188,11 +198,6 @@ def unique_strings(values) -> list[str]:
         elif value is not None and str(value).strip():
             out.setdefault(str(value).strip(), None)
     return list(out)
-
-
-def python_table(path: Path, schema: dict[str, pl.DataType], row: Callable[[dict], tuple | None]) -> pl.DataFrame:
-    """A Python-parsed file as a frame: ``row`` maps a record to a tuple in schema order, or None to skip it."""
-    return frame_from_rows((r for _, rec in records(path) if (r := row(rec)) is not None), schema)
 
 
 def dates_to_seconds(dates: pl.Series, formats: tuple[str, ...], example: str, path: Path, field: str) -> pl.Series:

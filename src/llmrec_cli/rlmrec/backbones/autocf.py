@@ -22,6 +22,7 @@ from llmrec_cli.rlmrec.backbones.dccf import (
     EdgePattern,
     edge_dot,
     graph_pattern,
+    row_logsumexp,
     spmm,
     symmetric_norm_values,
 )
@@ -61,8 +62,9 @@ class GraphTransformerLayer(nn.Module):
 
 
 def local_subgraph_scores(pattern: EdgePattern, degree: torch.Tensor, ego: torch.Tensor) -> torch.Tensor:
-    """sigmoid(<norm(sub), norm(E)>) with sub the mean of the 1- and 2-hop neighbourhood sums of the all-ones
-    adjacency B (spec §4 AutoCF step 1, code LocalGraph; the "- E" terms are the code's, kept verbatim)."""
+    """<norm(sub), norm(E)> per node, the logit of the code's score sigmoid(.), with sub the mean of the 1- and 2-hop
+    neighbourhood sums over the all-ones adjacency B (spec §4 AutoCF step 1, code LocalGraph; its "- E"
+    corrections are kept verbatim)."""
     ones = ego.new_ones(pattern.nnz)
     order = degree.unsqueeze(1)
     first = spmm(pattern, ones, ego) - ego
@@ -206,10 +208,10 @@ class AutoCF(Backbone):
         items = torch.unique(batch.pos)
         all_users, all_items = final[: self.n_users], final[self.n_users :]
         u = final[users]
-        c_users = torch.logsumexp(u @ all_users.T, dim=1).mean()
-        c_items = torch.logsumexp(all_items[items] @ all_items.T, dim=1).mean()
+        c_users = row_logsumexp(u, all_users).mean()
+        c_items = row_logsumexp(all_items[items], all_items).mean()
         # mean over the B batch rows == count-weighted mean over the unique users (same rows repeated)
-        c_batch = (torch.logsumexp(u @ all_items.T, dim=1) * counts).sum() / batch.users.numel()
+        c_batch = (row_logsumexp(u, all_items) * counts).sum() / batch.users.numel()
         return self.ssl_reg * (c_users + c_items) + c_batch
 
     def loss(self, batch: Batch, ego: torch.Tensor):

