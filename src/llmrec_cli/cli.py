@@ -87,7 +87,7 @@ def prepare(
     review_col: Optional[str] = typer.Option(None, help="table format: the review text column."),
     items_path: Optional[Path] = typer.Option(None, "--items", help="table format: an item text table (CSV/Parquet)."),
     items_key: Optional[str] = typer.Option(None, help="Item id column of --items (default: --item-col)."),
-    meta_path: Optional[Path] = typer.Option(None, "--meta", help="amazon format: the metadata file (title, description)."),
+    meta_path: Optional[Path] = typer.Option(None, "--meta", help="amazon or steam format: the item metadata file (titles, descriptions, tags)."),
     min_rating: Optional[float] = typer.Option(None, help="Drop interactions rated below this (RLMRec: 3)."),
     kcore: Optional[int] = typer.Option(None, help="Iterative k-core on users and items (RLMRec: 10)."),
     user_k: Optional[int] = typer.Option(None, help="k-core threshold for users only (overrides --kcore)."),
@@ -226,6 +226,15 @@ def metrics_table(results: dict[str, dict], title: str = "test metrics") -> Tabl
     for metric in names:
         table.add_row(metric, *[f"{r.get(metric, float('nan')):.4f}" for r in results.values()])
     return table
+
+
+from llmrec_cli.profile.commands import register as _register_profile  # noqa: E402
+
+_register_profile(app, console, _globals)
+
+from llmrec_cli.embed.commands import register as _register_embed  # noqa: E402
+
+_register_embed(app, console, _globals)
 
 
 # ----------------------------------------------------------------------------------------------- entry point

@@ -178,3 +178,11 @@ def test_row_logsumexp_matches_torch_in_value_and_gradient(chunk_rows):
     torch.testing.assert_close(got, want)
     for g, r in zip(grads, ref_grads):
         torch.testing.assert_close(g, r)
+
+
+def test_row_logsumexp_refuses_a_second_backward():
+    a = torch.randn(4, 3, requires_grad=True)
+    out = row_logsumexp(a, torch.randn(5, 3)).sum()
+    out.backward(retain_graph=True)
+    with pytest.raises(RuntimeError, match="single backward"):
+        out.backward()

@@ -62,16 +62,19 @@ class GroundTruth:
 
     def n_items_of(self, users: np.ndarray) -> np.ndarray:
         """|T_u| for each user (0 for ids beyond the ground-truth matrix)."""
-        inside = users < self.counts.size
+        inside = (users >= 0) & (users < self.counts.size)
+        if not inside.any():
+            return np.zeros(users.shape, dtype=np.int64)
         return np.where(inside, self.counts[np.where(inside, users, 0)], 0)
 
     def contains(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         """Boolean array of the broadcast shape: item in T_user (negative or out-of-range items never are)."""
+        if self.keys.size == 0:
+            return np.zeros(np.broadcast_shapes(users.shape, items.shape), dtype=bool)
         valid = (items >= 0) & (items < self.key_base)
         query = users.astype(np.int64) * self.key_base + np.where(valid, items, 0)
-        pos = np.searchsorted(self.keys, query)
-        found = self.keys[np.minimum(pos, self.keys.size - 1)] == query if self.keys.size else np.zeros_like(valid)
-        return found & valid
+        pos = np.minimum(np.searchsorted(self.keys, query), self.keys.size - 1)
+        return (self.keys[pos] == query) & valid
 
 
 def users_with_truth(truth) -> torch.Tensor:

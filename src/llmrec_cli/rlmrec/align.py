@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from llmrec_cli.rlmrec.backbones.base import Batch, infonce
+from llmrec_cli.rlmrec.backbones.base import Batch, infonce_indexed
 
 
 def mlp(d_in: int, d_out: int, hidden: int) -> nn.Sequential:
@@ -44,14 +44,13 @@ class ConAlignment(nn.Module):
         # the MLP is row-wise, so this equals projecting everything and indexing.
         items = torch.cat([batch.pos, batch.neg]) if self.use_negatives else batch.pos
         uniq, where = torch.unique(items, return_inverse=True)
-        proj = self.down(torch.cat([sem_users, sem_items[uniq]]))
-        p_users, p_items = proj[:n_users], proj[n_users:][where]
-        loss = infonce(final[batch.users], p_users[batch.users], p_users, t)
-        p_pos = p_items[:b]
-        loss = loss + infonce(final[n_users + batch.pos], p_pos, p_pos, t)
+        p_users, p_items = self.down(sem_users), self.down(sem_items[uniq])[where]
+        e_users, e_items = final[batch.users], final[n_users + items]
+        rows = torch.arange(b, device=final.device)  # positive k of the pos/neg terms is candidate k
+        loss = infonce_indexed(e_users, p_users, batch.users, t)
+        loss = loss + infonce_indexed(e_items[:b], p_items[:b], rows, t)
         if self.use_negatives:
-            p_neg = p_items[b:]
-            loss = loss + infonce(final[n_users + batch.neg], p_neg, p_neg, t)
+            loss = loss + infonce_indexed(e_items[b:], p_items[b:], rows, t)
         return self.kd_weight * loss / b
 
 

@@ -103,7 +103,8 @@ def bpr_epoch(
     generator: torch.Generator | None = None,
     device: str | torch.device = "cpu",
 ) -> Iterator[Batch]:
-    """One epoch of shuffled (u, pos, neg) batches; builds a throw-away :class:`NegativeSampler` (keep one for loops)."""
+    """One epoch of shuffled (u, pos, neg) batches. Builds a throw-away :class:`NegativeSampler`: training loops
+    should keep one sampler and call its :meth:`~NegativeSampler.epoch_batches` every epoch."""
     return NegativeSampler(graph).epoch_batches(batch_size, generator, device)
 
 

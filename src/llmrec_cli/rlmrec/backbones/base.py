@@ -80,3 +80,40 @@ def infonce(anchor: torch.Tensor, positive: torch.Tensor, candidates: torch.Tens
     c = torch.nn.functional.normalize(candidates, dim=-1)
     pos = (a * p).sum(-1) / temperature
     return (torch.logsumexp(a @ c.T / temperature, dim=-1) - pos).sum()
+
+
+def infonce_indexed(anchor: torch.Tensor, candidates: torch.Tensor, positive: torch.Tensor, temperature: float) -> torch.Tensor:
+    """:func:`infonce` for the case where anchor i's positive is the candidate row ``positive[i]`` (every RLMRec
+    use: SGL/SimGCL views, Con): sum_i [ log sum_c exp(cos(a_i, c)/t) - cos(a_i, c_{positive[i]})/t ]."""
+    a = torch.nn.functional.normalize(anchor, dim=-1) / temperature
+    c = torch.nn.functional.normalize(candidates, dim=-1)
+    return _IndexedInfoNCE.apply(a, c, positive)
+
+
+class _IndexedInfoNCE(torch.autograd.Function):
+    """sum_i [logsumexp_j S_ij - S_i,pos_i] with S = a c^T. The (B, N) logit matrix is the whole cost at d = 32,
+    so it is written once: exp(S - rowmax) in place in forward, turned into softmax - onehot in place in backward
+    (3x faster than the logsumexp form on CPU, 1.3x the three matmuls). Hence one backward per forward: a second
+    one (retain_graph) raises instead of returning wrong gradients."""
+
+    @staticmethod
+    def forward(ctx, a, c, pos):
+        s = a @ c.T
+        picked = s.gather(1, pos[:, None])
+        rowmax = s.amax(1, keepdim=True)
+        s.sub_(rowmax).exp_()
+        total = s.sum(1, keepdim=True)
+        ctx.save_for_backward(a, c, pos)
+        ctx.exp_s, ctx.total = s, total
+        return (rowmax + total.log() - picked).sum()
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        if ctx.exp_s is None:
+            raise RuntimeError("infonce_indexed: second backward through the same graph (its logits were reused in place)")
+        a, c, pos = ctx.saved_tensors
+        p = ctx.exp_s.div_(ctx.total)
+        ctx.exp_s = None
+        p[torch.arange(p.shape[0], device=p.device), pos] -= 1.0
+        return (p @ c) * grad, (p.T @ a) * grad, None

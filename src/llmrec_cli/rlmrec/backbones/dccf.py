@@ -55,14 +55,15 @@ class EdgePattern:
         return int(self.rows.numel())
 
     def to(self, device) -> "EdgePattern":
-        return EdgePattern(self.rows.to(device), self.cols.to(device), self.crow.to(device), self.perm.to(device), self.n)
+        moved = (t.to(device) for t in (self.rows, self.cols, self.crow, self.perm))
+        return EdgePattern(*moved, self.n)
 
     def csr(self, values: torch.Tensor) -> torch.Tensor:
         """The n x n sparse CSR matrix with ``values`` (one per edge, in pattern order)."""
         return torch.sparse_csr_tensor(self.crow, self.cols, values, (self.n, self.n), check_invariants=False)
 
 
-def _edge_dot_kernel(pattern: EdgePattern, a: torch.Tensor, b: torch.Tensor, sampled: bool | None = None) -> torch.Tensor:
+def _edge_dot_kernel(pattern: EdgePattern, a: torch.Tensor, b: torch.Tensor, sampled: bool | None) -> torch.Tensor:
     """<a[r_e], b[c_e]> for every edge, no autograd. On the CPU torch's sampled_addmm avoids materialising two
     (nnz x d) gathers; elsewhere (CUDA) the gathers are cheap and the most portable choice."""
     if sampled is None:
@@ -122,32 +123,40 @@ def spmm(pattern: EdgePattern, values: torch.Tensor, x: torch.Tensor, sampled: b
 class _RowLogSumExp(torch.autograd.Function):
     @staticmethod
     def forward(ctx, a, b, chunk):
-        out = torch.cat([torch.logsumexp(a[i : i + chunk] @ b.T, dim=1) for i in range(0, a.shape[0], chunk)])
-        ctx.chunk = chunk
-        ctx.save_for_backward(a, b, out)
-        return out
+        lse, probs = [], []
+        for i in range(0, a.shape[0], chunk):
+            s = a[i : i + chunk] @ b.T
+            top = s.amax(1, keepdim=True)
+            z = s.sub_(top).exp_().sum(1, keepdim=True)
+            probs.append(s.div_(z))  # softmax rows: d lse_i / d s_ij
+            lse.append((top + z.log()).squeeze(1))
+        ctx.chunk, ctx.probs = chunk, probs
+        ctx.save_for_backward(a, b)
+        return torch.cat(lse) if lse else a.new_zeros(0)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad):
-        a, b, out = ctx.saved_tensors
+        a, b = ctx.saved_tensors
+        probs, ctx.probs = ctx.probs, None  # scaled in place below, so a second backward must not reuse them
+        if probs is None:
+            raise RuntimeError("row_logsumexp supports a single backward pass")
         ga, gb = torch.empty_like(a), torch.zeros_like(b)
-        for i in range(0, a.shape[0], ctx.chunk):
+        for p, i in zip(probs, range(0, a.shape[0], ctx.chunk)):
             rows = slice(i, i + ctx.chunk)
-            # d lse_i / d s_ij = softmax_ij, recomputed from the saved lse instead of keeping the m x n scores
-            p = (a[rows] @ b.T).sub_(out[rows, None]).exp_().mul_(grad[rows, None])
+            p.mul_(grad[rows, None])
             ga[rows] = p @ b
             gb.addmm_(p.T, a[rows])
         return ga, gb, None
 
 
 def row_logsumexp(a: torch.Tensor, b: torch.Tensor, chunk_rows: int | None = None) -> torch.Tensor:
-    """logsumexp(a @ b.T, dim=1), differentiable in a and b, without keeping the (m x n) scores: rows go in chunks
-    of about 2M scores and backward recomputes them. On the CPU this is ~2.5x faster than torch.logsumexp on the
-    3000 x 11000 matrices of AutoCF / DCCF (fresh 100+ MB temporaries cost more in page faults than one extra
-    d = 32 matmul); on CUDA one chunk covers the usual sizes."""
+    """logsumexp(a @ b.T, dim=1), differentiable in a and b. Rows go in chunks of about 4M scores, each turned into
+    its softmax in place and kept for backward (the gradient is softmax-weighted). On the CPU this is ~3x faster
+    than torch.logsumexp on the 3000 x 11000 matrices of AutoCF / DCCF: far fewer full passes and fresh 100+ MB
+    temporaries; memory is the same m x n floats autograd would keep. On CUDA one chunk covers the usual sizes."""
     if chunk_rows is None:
-        chunk_rows = max(1, (1 << (21 if a.device.type == "cpu" else 26)) // max(b.shape[0], 1))
+        chunk_rows = max(1, (1 << (22 if a.device.type == "cpu" else 26)) // max(b.shape[0], 1))
     return _RowLogSumExp.apply(a, b, chunk_rows)
 
 
@@ -171,7 +180,8 @@ def adaptive_weights(pattern: EdgePattern, x: torch.Tensor) -> torch.Tensor:
     xn = F.normalize(x, dim=1)
     alpha = (edge_dot(pattern, xn, xn) + 1.0) / 2.0
     row_sum = alpha.new_zeros(pattern.n).index_add_(0, pattern.rows, alpha)
-    inv = torch.where(row_sum > 0, row_sum.clamp_min(torch.finfo(row_sum.dtype).tiny).reciprocal(), torch.zeros_like(row_sum))
+    inv = row_sum.clamp_min(torch.finfo(row_sum.dtype).tiny).reciprocal()
+    inv = torch.where(row_sum > 0, inv, torch.zeros_like(row_sum))
     return alpha * inv[pattern.rows]
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from llmrec_cli.rlmrec.backbones.base import Backbone, Batch, bpr_loss, infonce
+from llmrec_cli.rlmrec.backbones.base import Backbone, Batch, bpr_loss, infonce_indexed
 from llmrec_cli.rlmrec.backbones.lightgcn import layer_sum
 from llmrec_cli.rlmrec.graph import Adjacency, InteractionGraph
 
@@ -49,9 +49,9 @@ class SimGCL(Backbone):
         view1, view2 = self.perturbed(ego), self.perturbed(ego)
         final = self.propagate(ego, training=True)
         u1, pos1, _ = self.pick(view1, batch)
-        u2, pos2, _ = self.pick(view2, batch)
         users2, items2 = view2[: self.n_users], view2[self.n_users :]
+        # the view-2 positive of each anchor is its own row among the candidates
         t = self.cl_temperature
-        cl = infonce(u1, u2, users2, t) + infonce(pos1, pos2, items2, t)
+        cl = infonce_indexed(u1, users2, batch.users, t) + infonce_indexed(pos1, items2, batch.pos, t)
         parts = {"bpr": bpr_loss(*self.pick(final, batch)), "cl": self.cl_weight * cl / batch.users.numel()}
         return parts, final

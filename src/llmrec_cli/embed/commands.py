@@ -1,0 +1,60 @@
+"""`llmrec embed`: the typer command over :func:`llmrec_cli.embed.stage.run`."""
+
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+
+def _progress_callback(progress: Progress):
+    tasks: dict[str, int] = {}
+
+    def on_progress(entity: str, advance: int, total: int) -> None:
+        if entity not in tasks:
+            tasks[entity] = progress.add_task(f"{entity}s", total=total)
+        progress.update(tasks[entity], advance=advance)
+
+    return on_progress
+
+
+def register(app: typer.Typer, console: Console, get_globals: Callable) -> None:
+    @app.command()
+    def embed(
+        ctx: typer.Context,
+        dataset: str = typer.Option(..., "--dataset", "-d", help="A prepared and profiled dataset."),
+        profiles: Optional[str] = typer.Option(None, "--profiles", help="Prompt set id under <workdir>/profiles/<dataset>/ (default: the only one), or a profiles folder."),
+        encoder: str = typer.Option("local", "--encoder", help="local (all-MiniLM-L6-v2, offline) or openai (any /v1/embeddings endpoint)."),
+        model: Optional[str] = typer.Option(None, "--model", help="local: a sentence-transformers folder; openai: the model, e.g. text-embedding-ada-002."),
+        base_url: Optional[str] = typer.Option(None, "--base-url", help="openai: the API root, e.g. https://api.openai.com/v1."),
+        api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env", help="openai: the environment variable holding the key (never written anywhere)."),
+        concurrency: int = typer.Option(8, "--concurrency", help="openai: batches in flight at once."),
+        batch_size: int = typer.Option(128, "--batch-size", help="Texts per batch (sorted by length first)."),
+        name: Optional[str] = typer.Option(None, "--name", help="Output folder under <workdir>/embeddings/<dataset>/ (default: the encoder's name)."),
+        shuffle: bool = typer.Option(False, "--shuffle", help="Permute vectors among users and among items (seeded): the shuffled-profile control."),
+        missing: str = typer.Option("none", "--missing", help="Entities without a profile: none (embed the text 'None', as RLMRec) or error."),
+        force: bool = typer.Option(False, "--force", help="Re-embed even when up to date."),
+    ) -> None:
+        """Embed the profiles' summarization text into fixed semantic vectors for RLMRec (Con/Gen)."""
+        from llmrec_cli.embed import stage
+        from llmrec_cli.runtime import resolve_device
+
+        g = get_globals(ctx)
+        req = stage.EmbedRequest(dataset, profiles, encoder, model, base_url, api_key_env, concurrency, batch_size, name,
+                                 shuffle, missing, resolve_device(g.device) if encoder == "local" else "cpu", force, g.seed_or())
+        with Progress(TextColumn("{task.description:<6}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                      console=console) as progress:
+            result = stage.run(req, g.workdir, _progress_callback(progress))
+        if result.up_to_date:
+            console.print(f"[green]up to date[/green]: {result.folder} (use --force to re-embed)")
+        table = Table(title="embeddings")
+        for h in ("entity", "vectors", "missing profiles"):
+            table.add_column(h, justify="left" if h == "entity" else "right")
+        for entity in ("items", "users"):
+            c = result.counts.get(entity, {})
+            table.add_row(entity, f"{c.get('vectors', 0):,}", f"{c.get('missing_profiles', 0):,}")
+        console.print(table)
+        console.print(f"wrote {result.folder}")

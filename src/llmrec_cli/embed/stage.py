@@ -1,0 +1,191 @@
+"""The `embed` stage: profile summarizations -> fixed semantic vectors s_u, s_v (rlmrec.md §2.4).
+
+Only the ``summarization`` text is embedded. Texts are sorted by length before batching (less padding), the vectors
+put back in id order, and written per the vectors contract (id + fixed-size list<float32>) with the dimension in
+the manifest. An entity whose profile failed is embedded from the text "None", RLMRec's own marker for a profile the
+LLM could not write (``--missing error`` refuses instead). ``--shuffle`` permutes the vectors among users and among
+items with a seeded permutation: the paper's shuffled-profile control.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import polars as pl
+
+from llmrec_cli import artifacts
+from llmrec_cli.data.dataset import Dataset
+from llmrec_cli.errors import LLMRecError
+
+STAGE = "embed"
+MISSING_TEXT = "None"
+ENCODERS = ("local", "openai")
+
+
+@dataclass
+class EmbedRequest:
+    dataset: str
+    profiles: str | None = None  # a prompt-set id under <workdir>/profiles/<dataset>/, or a profiles folder
+    encoder: str = "local"
+    model: str | None = None  # local: a sentence-transformers folder (default: the packaged MiniLM); openai: model name
+    base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    concurrency: int = 8
+    batch_size: int = 128
+    name: str | None = None  # output folder under <workdir>/embeddings/<dataset>/
+    shuffle: bool = False
+    missing: str = "none"
+    device: str = "cpu"
+    force: bool = False
+    seed: int = 2023
+
+
+@dataclass
+class EmbedResult:
+    folder: Path
+    up_to_date: bool = False
+    counts: dict = field(default_factory=dict)
+
+
+def profiles_folder(workdir: Path, dataset: str, profiles: str | None) -> Path:
+    if profiles and Path(profiles).is_dir():
+        return Path(profiles)
+    root = Path(workdir) / "profiles" / dataset
+    if profiles:
+        folder = root / profiles
+        if not (folder / artifacts.MANIFEST).is_file():
+            raise LLMRecError(f"--profiles {profiles}: no finished profiles in {folder}; run `llmrec profile --dataset {dataset} --prompt {profiles}`")
+        return folder
+    found = sorted(p.parent for p in root.glob(f"*/{artifacts.MANIFEST}"))
+    if not found:
+        raise LLMRecError(f"{root}: no profiles for dataset '{dataset}'; run `llmrec profile --dataset {dataset}` first (or pass --profiles FOLDER)")
+    if len(found) > 1:
+        raise LLMRecError(f"{root}: several profile sets ({', '.join(p.name for p in found)}); choose one with --profiles")
+    return found[0]
+
+
+def create_encoder(req: EmbedRequest):
+    if req.encoder not in ENCODERS:
+        raise LLMRecError(f"--encoder {req.encoder}: choose one of {', '.join(ENCODERS)}")
+    if req.encoder == "openai":
+        from llmrec_cli.embed.openai import OpenAIEncoder
+
+        return OpenAIEncoder(req.base_url, req.model, req.api_key_env, req.concurrency)
+    from llmrec_cli.embed.local import LocalEncoder
+
+    return LocalEncoder(req.model, req.device)
+
+
+def encoder_name(req: EmbedRequest) -> str:
+    if req.encoder == "openai":
+        from llmrec_cli.embed.openai import OpenAIEncoder
+
+        return OpenAIEncoder(req.base_url, req.model).name
+    from llmrec_cli.embed.local import DEFAULT_NAME
+
+    return DEFAULT_NAME if req.model is None else Path(req.model).name.lower()
+
+
+def _check(req: EmbedRequest) -> None:
+    if req.missing not in ("none", "error"):
+        raise LLMRecError(f"--missing {req.missing}: choose none (embed the text 'None') or error")
+    if req.batch_size < 1 or req.concurrency < 1:
+        raise LLMRecError("--batch-size and --concurrency must be at least 1")
+    if req.encoder not in ENCODERS:
+        raise LLMRecError(f"--encoder {req.encoder}: choose one of {', '.join(ENCODERS)}")
+
+
+def run(req: EmbedRequest, workdir: Path, on_progress: Callable[[str, int, int], None] | None = None, encoder=None) -> EmbedResult:
+    _check(req)
+    ds = Dataset.load(workdir, req.dataset)
+    source = profiles_folder(workdir, req.dataset, req.profiles)
+    name = req.name or encoder_name(req) + ("-shuffled" if req.shuffle else "")
+    folder = Path(workdir) / "embeddings" / req.dataset / name
+    inputs = [source / "items.parquet", source / "users.parquet", ds.folder / "users.parquet", ds.folder / "items.parquet"]
+    config = {k: v for k, v in asdict(req).items() if k not in ("force", "concurrency", "device")}
+    config.update(profiles_source=str(source.resolve()), name=name)
+    if not req.force and artifacts.up_to_date(folder, STAGE, config, inputs):
+        return EmbedResult(folder, True, (artifacts.read_manifest(folder) or {}).get("counts", {}))
+    clock = artifacts.Stopwatch()
+    texts = {e: summaries(source, e, n, req.missing) for e, n in (("item", ds.n_items), ("user", ds.n_users))}
+    encoder = encoder or create_encoder(req)
+    vectors = {}
+    for entity in ("item", "user"):  # items first, as in profile
+        ordered, n_missing = texts[entity]
+        vectors[entity] = embed_texts(encoder, ordered, req.batch_size, _entity_progress(on_progress, entity, len(ordered)))
+    shuffle_note = {}
+    if req.shuffle:
+        vectors, shuffle_note = shuffle_vectors(vectors, req.seed)
+    dim = int(vectors["item"].shape[1])
+    counts = {f"{e}s": {"vectors": int(vectors[e].shape[0]), "missing_profiles": texts[e][1]} for e in ("item", "user")}
+    manifest = artifacts.Manifest(STAGE, config, artifacts.describe_inputs(inputs), ["items.parquet", "users.parquet"], counts,
+                                  0.0, {"dimension": dim, "encoder": getattr(encoder, "model_id", name), "profiles": str(source),
+                                        "embedded_text": "summarization", "normalized": req.encoder == "local",
+                                        "shuffle": shuffle_note or None})
+    with artifacts.staged_dir(folder) as tmp:
+        for entity in ("item", "user"):
+            write_vectors(vectors[entity], entity, tmp / f"{entity}s.parquet")
+        manifest.wall_seconds = clock.seconds
+        artifacts.write_json(manifest.to_dict(), tmp / artifacts.MANIFEST)
+    return EmbedResult(folder, False, {**counts, "dimension": dim, "seconds": round(clock.seconds, 2)})
+
+
+def _entity_progress(on_progress, entity: str, total: int):
+    if on_progress is None:
+        return None
+    on_progress(entity, 0, total)
+    return lambda n: on_progress(entity, n, total)
+
+
+def summaries(folder: Path, entity: str, n: int, missing: str) -> tuple[list[str], int]:
+    """The summarization of every id 0..n-1 (``None`` text where the profile is missing) and how many are missing."""
+    path = folder / f"{entity}s.parquet"
+    df = artifacts.read_parquet(path, artifacts.profiles_schema(entity))
+    id_col = artifacts.entity_id(entity)
+    if df.height and (df[id_col].min() < 0 or df[id_col].max() >= n):
+        raise LLMRecError(f"{path}: {entity} ids outside 0..{n - 1}; these profiles belong to another preparation of the dataset")
+    if df[id_col].n_unique() != df.height:
+        raise LLMRecError(f"{path}: duplicate {id_col} values; regenerate the profiles")
+    texts = [MISSING_TEXT] * n
+    for i, text in zip(df[id_col].to_list(), df["summarization"].to_list()):
+        texts[i] = text if text and text.strip() else MISSING_TEXT
+    n_missing = n - df.height
+    if n_missing and missing == "error":
+        raise LLMRecError(
+            f"{path}: {n_missing} of {n} {entity}s have no profile (see failures.parquet); rerun `llmrec profile "
+            "--retry-failures`, or embed them as 'None' with --missing none"
+        )
+    return texts, n_missing
+
+
+def embed_texts(encoder, texts: list[str], batch_size: int, on_batch=None) -> np.ndarray:
+    """Embed in batches of similar length; rows come back in the order of ``texts``."""
+    if not texts:
+        raise LLMRecError("nothing to embed: the dataset has no entities")
+    order = np.argsort([len(t) for t in texts], kind="stable")
+    batches = [[texts[i] for i in order[s:s + batch_size]] for s in range(0, len(order), batch_size)]
+    parts = encoder.encode_batches(batches, on_batch)
+    stacked = np.concatenate(parts, axis=0).astype(np.float32, copy=False)
+    out = np.empty_like(stacked)
+    out[order] = stacked
+    return out
+
+
+def shuffle_vectors(vectors: dict[str, np.ndarray], seed: int) -> tuple[dict[str, np.ndarray], dict]:
+    """Reassign each entity another entity's vector (users among users, items among items), seeded."""
+    out, note = {}, {"seed": seed, "method": "numpy default_rng([seed, stream]).permutation per entity type"}
+    for stream, entity in enumerate(("item", "user"), start=1):
+        perm = np.random.default_rng([seed, stream]).permutation(vectors[entity].shape[0])
+        out[entity] = vectors[entity][perm]
+        note[f"{entity}s_moved"] = int((perm != np.arange(perm.size)).sum())
+        note[f"{entity}s_permutation_sha256"] = artifacts.config_hash({"perm": perm.tolist()})
+    return out, note
+
+
+def write_vectors(matrix: np.ndarray, entity: str, path: Path) -> None:
+    df = pl.DataFrame({artifacts.entity_id(entity): np.arange(matrix.shape[0], dtype=np.int32), "vector": matrix})
+    df = df.with_columns(pl.col("vector").cast(pl.Array(pl.Float32, matrix.shape[1])))
+    artifacts.write_parquet(df, path, artifacts.vectors_schema(entity))

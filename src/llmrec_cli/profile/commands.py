@@ -1,0 +1,115 @@
+"""`llmrec profile`: the typer command over :func:`llmrec_cli.profile.runner.run`."""
+
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from rich.text import Text
+
+from llmrec_cli.profile.backends import BackendOptions
+
+
+class RateColumn(ProgressColumn):
+    """Profiles per minute, from rich's moving speed estimate."""
+
+    def render(self, task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("--/min" if not speed else f"{speed * 60:.1f}/min", style="cyan")
+
+
+class RichProgress:
+    """The runner's progress sink: one bar per entity with rate, ETA and the failures so far."""
+
+    def __init__(self, progress: Progress):
+        self.progress = progress
+        self.tasks: dict[str, int] = {}
+        self.failed: dict[str, int] = {}
+
+    def start(self, entity: str, total: int) -> None:
+        self.failed[entity] = 0
+        self.tasks[entity] = self.progress.add_task(f"{entity}s", total=total, failed=0)
+
+    def advance(self, entity: str, ok: bool) -> None:
+        if not ok:
+            self.failed[entity] += 1
+        self.progress.update(self.tasks[entity], advance=1, failed=self.failed[entity])
+
+
+def progress_bar(console: Console) -> Progress:
+    return Progress(
+        TextColumn("{task.description:<6}"), BarColumn(), MofNCompleteColumn(), RateColumn(),
+        TextColumn("ETA"), TimeRemainingColumn(), TextColumn("failed {task.fields[failed]}"),
+        console=console, transient=False,
+    )
+
+
+def estimate_table(rows: list[dict], price_in: float, price_out: float) -> Table:
+    table = Table(title=f"dry run: nothing sent (prices per 1M tokens: in {price_in:g}, out {price_out:g})")
+    headers = ["entity", "template", "entities", "to profile", "input tokens", "mean in", "trimmed", "output tokens (est.)", "cost (est.)"]
+    for h in headers:
+        table.add_column(h, justify="left" if h in ("entity", "template") else "right")
+    for r in rows:
+        table.add_row(r["entity"], r["template"], f"{r['entities']:,}", f"{r['to_profile']:,}", f"{r['input_tokens']:,}",
+                      f"{r['mean_input_tokens']:.0f}", f"{r['trimmed']:,}", f"{r['output_tokens_est']:,}", f"{r['cost_est']:.4f}")
+    total_in, total_out = sum(r["input_tokens"] for r in rows), sum(r["output_tokens_est"] for r in rows)
+    table.add_row("total", "", "", f"{sum(r['to_profile'] for r in rows):,}", f"{total_in:,}", "", "", f"{total_out:,}",
+                  f"{sum(r['cost_est'] for r in rows):.4f}")
+    return table
+
+
+def counts_table(counts: dict) -> Table:
+    table = Table(title="profiles")
+    for h in ("entity", "total", "profiled", "failed", "missing", "trimmed inputs"):
+        table.add_column(h, justify="left" if h == "entity" else "right")
+    for entity, c in counts.items():
+        if isinstance(c, dict):
+            table.add_row(entity, *(f"{c.get(k, 0):,}" for k in ("total", "profiled", "failed", "missing", "trimmed_inputs")))
+    return table
+
+
+def register(app: typer.Typer, console: Console, get_globals: Callable) -> None:
+    @app.command()
+    def profile(
+        ctx: typer.Context,
+        dataset: str = typer.Option(..., "--dataset", "-d", help="A prepared dataset (llmrec prepare)."),
+        prompt: Optional[str] = typer.Option(None, "--prompt", help="Prompt set NAME or NAME@VERSION from prompts/ (default: the dataset's latest)."),
+        backend: str = typer.Option("local", "--backend", help="local (in-process GGUF, offline) or openai (any OpenAI-compatible server)."),
+        model: Optional[str] = typer.Option(None, "--model", help="local: qwen2.5-coder-0.5b (default), smollm2-135m or a .gguf path; openai: the model name."),
+        base_url: Optional[str] = typer.Option(None, "--base-url", help="openai: the API root, e.g. http://localhost:8000/v1."),
+        api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env", help="openai: the environment variable holding the key (never written anywhere)."),
+        concurrency: int = typer.Option(16, "--concurrency", help="openai: requests in flight at once."),
+        timeout: float = typer.Option(120.0, "--timeout", help="openai: seconds per request."),
+        max_retries: int = typer.Option(6, "--max-retries", help="openai: retries on 429/5xx/timeouts (exponential backoff, jitter, Retry-After)."),
+        response_format: str = typer.Option("json_schema", "--response-format", help="openai: json_schema, json_object or none."),
+        threads: Optional[int] = typer.Option(None, "--threads", help="local: CPU threads (default: all cores, at most 8)."),
+        attempts: int = typer.Option(3, "--attempts", help="Answers asked per entity before it is recorded as a failure."),
+        temperature: Optional[float] = typer.Option(None, "--temperature", help="Sampling temperature (default: local 0, openai the server's)."),
+        limit: Optional[int] = typer.Option(None, "--limit", help="Profile a seeded sample of N items and N users."),
+        max_input_tokens: Optional[int] = typer.Option(None, "--max-input-tokens", help="Input budget per prompt (default: the template's)."),
+        retry_failures: bool = typer.Option(False, "--retry-failures", help="Ask again for the entities recorded in failures.parquet."),
+        dry_run: bool = typer.Option(False, "--dry-run", help="Count tokens and estimate cost; send nothing."),
+        price_in: float = typer.Option(0.0, "--price-in", help="--dry-run: price per million input tokens."),
+        price_out: float = typer.Option(0.0, "--price-out", help="--dry-run: price per million output tokens."),
+        force: bool = typer.Option(False, "--force", help="Rebuild the outputs even when up to date (finished answers are kept)."),
+    ) -> None:
+        """LLM profiles (summarization + reasoning) of every item, then every user, from training data only."""
+        from llmrec_cli.profile import runner
+
+        g = get_globals(ctx)
+        opts = BackendOptions(backend, model, base_url, api_key_env, concurrency, timeout, max_retries, threads, response_format)
+        req = runner.ProfileRequest(dataset, prompt, opts, attempts, temperature, limit, max_input_tokens, retry_failures,
+                                    dry_run, price_in, price_out, force, g.seed_or())
+        if dry_run:
+            result = runner.run(req, g.workdir)
+            console.print(estimate_table(result.estimate, price_in, price_out))
+            return
+        with progress_bar(console) as bar:
+            result = runner.run(req, g.workdir, RichProgress(bar))
+        if result.up_to_date:
+            console.print(f"[green]up to date[/green]: {result.folder} (use --force to rebuild, --retry-failures to re-ask failures)")
+        console.print(counts_table(result.counts))
+        console.print(f"wrote {result.folder}")

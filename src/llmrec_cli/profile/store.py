@@ -1,0 +1,113 @@
+"""Durable record of every finished profile and every failure, for resume after a crash or ``kill -9``.
+
+SQLite in WAL mode, one transaction per answer, committed before the next request is counted as done: a killed run
+loses at most the requests that were in flight. Rows are keyed by (entity, id, template sha256, model, input
+sha256), so a changed template, model or input (e.g. a re-prepared dataset) never reuses a stale answer.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS profiles (
+    entity TEXT NOT NULL, entity_id INTEGER NOT NULL, prompt_sha TEXT NOT NULL, model TEXT NOT NULL,
+    input_sha TEXT NOT NULL, prompt_id TEXT NOT NULL, summarization TEXT NOT NULL, reasoning TEXT NOT NULL,
+    input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL, attempts INTEGER NOT NULL, created REAL NOT NULL,
+    PRIMARY KEY (entity, entity_id, prompt_sha, model, input_sha)
+);
+CREATE TABLE IF NOT EXISTS failures (
+    entity TEXT NOT NULL, entity_id INTEGER NOT NULL, prompt_sha TEXT NOT NULL, model TEXT NOT NULL,
+    input_sha TEXT NOT NULL, prompt_id TEXT NOT NULL, reason TEXT NOT NULL, attempts INTEGER NOT NULL,
+    last_answer TEXT, created REAL NOT NULL,
+    PRIMARY KEY (entity, entity_id, prompt_sha, model, input_sha)
+);
+"""
+
+
+@dataclass(frozen=True)
+class Key:
+    entity: str
+    entity_id: int
+    prompt_sha: str
+    model: str
+    input_sha: str
+
+    def values(self) -> tuple:
+        return (self.entity, self.entity_id, self.prompt_sha, self.model, self.input_sha)
+
+
+class ProfileStore:
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL: a committed row survives the process being killed; only a power cut can lose the last ones
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    # ------------------------------------------------------------------------------------------- writes
+    def record_profile(self, key: Key, prompt_id: str, profile: dict, input_tokens: int, output_tokens: int,
+                       attempts: int) -> None:
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.execute(
+                "INSERT OR REPLACE INTO profiles VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (*key.values(), prompt_id, str(profile["summarization"]), str(profile.get("reasoning", "")),
+                 input_tokens, output_tokens, attempts, time.time()),
+            )
+            self._db.execute("DELETE FROM failures WHERE entity=? AND entity_id=? AND prompt_sha=? AND model=? AND input_sha=?",
+                             key.values())
+
+    def record_failure(self, key: Key, prompt_id: str, reason: str, attempts: int, last_answer: str | None) -> None:
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.execute(
+                "INSERT OR REPLACE INTO failures VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (*key.values(), prompt_id, reason, attempts, (last_answer or "")[:2000], time.time()),
+            )
+
+    # -------------------------------------------------------------------------------------------- reads
+    def _keys(self, table: str, entity: str, prompt_sha: str, model: str) -> set[tuple[int, str]]:
+        rows = self._db.execute(
+            f"SELECT entity_id, input_sha FROM {table} WHERE entity=? AND prompt_sha=? AND model=?",
+            (entity, prompt_sha, model),
+        )
+        return set(rows.fetchall())
+
+    def finished(self, entity: str, prompt_sha: str, model: str) -> set[tuple[int, str]]:
+        return self._keys("profiles", entity, prompt_sha, model)
+
+    def failed(self, entity: str, prompt_sha: str, model: str) -> set[tuple[int, str]]:
+        return self._keys("failures", entity, prompt_sha, model)
+
+    def profiles(self, entity: str, prompt_sha: str, model: str) -> pl.DataFrame:
+        return self._frame(
+            "SELECT entity_id, input_sha, summarization, reasoning, model, prompt_id, input_tokens, output_tokens "
+            "FROM profiles WHERE entity=? AND prompt_sha=? AND model=?",
+            (entity, prompt_sha, model),
+            {"entity_id": pl.Int64, "input_sha": pl.String, "summarization": pl.String, "reasoning": pl.String,
+             "model": pl.String, "prompt_id": pl.String, "input_tokens": pl.Int64, "output_tokens": pl.Int64},
+        )
+
+    def failures(self, entity: str, prompt_sha: str, model: str) -> pl.DataFrame:
+        return self._frame(
+            "SELECT entity_id, input_sha, prompt_id, model, reason, attempts, last_answer FROM failures "
+            "WHERE entity=? AND prompt_sha=? AND model=?",
+            (entity, prompt_sha, model),
+            {"entity_id": pl.Int64, "input_sha": pl.String, "prompt_id": pl.String, "model": pl.String,
+             "reason": pl.String, "attempts": pl.Int64, "last_answer": pl.String},
+        )
+
+    def _frame(self, sql: str, args: tuple, columns: dict) -> pl.DataFrame:
+        rows = self._db.execute(sql, args).fetchall()
+        return pl.DataFrame(rows, schema=columns, orient="row")

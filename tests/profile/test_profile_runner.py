@@ -1,0 +1,115 @@
+"""`llmrec profile` end to end through the real CLI against a loopback OpenAI-compatible server."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import polars as pl
+from loopback import LoopbackLLM, message_sha
+
+from llmrec_cli import artifacts
+from llmrec_cli.profile import prompts
+from llmrec_cli.profile.inputs import Corpus, item_inputs
+
+SECRET = "sk-loopback-secret-0123456789"
+
+
+def _profile(cli, workdir, url, *extra):
+    return cli("profile", "--dataset", "tiny", "--prompt", "steam", "--backend", "openai", "--base-url", url,
+               "--model", "loop", "--api-key-env", "LOOP_KEY", "--concurrency", "4", *extra, workdir=workdir)
+
+
+def _outputs(workdir):
+    folder = workdir / "profiles" / "tiny" / "steam@1"
+    items = artifacts.read_parquet(folder / "items.parquet", artifacts.profiles_schema("item"))
+    users = artifacts.read_parquet(folder / "users.parquet", artifacts.profiles_schema("user"))
+    return folder, items, users, pl.read_parquet(folder / "failures.parquet")
+
+
+def test_profiles_items_then_users_and_is_up_to_date_after(cli, tiny, loopback, monkeypatch):
+    monkeypatch.setenv("LOOP_KEY", SECRET)
+    result = _profile(cli, tiny, loopback.url)
+    assert result.code == 0, result.err
+    folder, items, users, failures = _outputs(tiny)
+    assert items.height == 20 and users.height == 30 and failures.height == 0
+    assert items["item_id"].to_list() == list(range(20)) and set(items["prompt_id"]) == {"steam-item@1"}
+    assert set(users["model"]) == {"openai/loop"} and users["input_tokens"].min() == 100
+    bodies = loopback.chat_requests()
+    assert all("USER FEEDBACK" in b["messages"][1]["content"] for b in bodies[:20])  # items first
+    assert all("PLAYED GAMES" in b["messages"][1]["content"] for b in bodies[20:])
+    # user prompts quote the item profiles just written
+    item_summaries = set(items["summarization"])
+    assert any(s in bodies[25]["messages"][1]["content"] for s in item_summaries)
+    assert all(r["auth"] == f"Bearer {SECRET}" for r in loopback.requests)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["counts"]["items"]["profiled"] == 20 and manifest["model"] == "openai/loop"
+    assert set(manifest["prompts"]) == {"steam-item@1", "steam-user@1"}
+    for file in tiny.rglob("*"):  # the key is never written anywhere
+        if file.is_file():
+            assert SECRET.encode() not in file.read_bytes(), file
+    again = _profile(cli, tiny, loopback.url)
+    assert again.code == 0 and "up to date" in again.out and len(loopback.requests) == 50
+
+
+def test_invalid_answers_are_retried_then_recorded_and_retry_failures_takes_only_those(cli, tiny):
+    corpus = Corpus.load(tiny, "tiny")
+    item_template = prompts.resolve("steam").item
+    stubborn = {hashlib.sha256(i.text.encode()).hexdigest()[:16] for i in item_inputs(corpus, item_template, [3, 7], 2023)}
+    with LoopbackLLM(faults=["prose", "fence", "invalid"], always_invalid=set(stubborn)) as server:
+        result = _profile(cli, tiny, server.url, "--attempts", "2")
+        assert result.code == 0, result.err
+        _, items, users, failures = _outputs(tiny)
+        assert items.height == 18 and users.height == 30
+        assert failures.select("entity", "entity_id").rows() == [("item", 3), ("item", 7)]
+        assert failures["reason"][0].startswith("invalid answer: no JSON object") and failures["attempts"][0] == 2
+        assert failures["last_answer"][0] == '{"summarization": "cut off'
+        asked = [message_sha(b) for b in server.chat_requests()]
+        assert sum(a in stubborn for a in asked) == 4  # two attempts each
+        server.always_invalid.clear()
+        server.requests.clear()
+        plain = _profile(cli, tiny, server.url)  # a plain rerun never re-asks a recorded failure
+        assert plain.code == 0 and server.chat_requests() == []
+        retried = _profile(cli, tiny, server.url, "--retry-failures")
+        assert retried.code == 0, retried.err
+        asked = [message_sha(b) for b in server.chat_requests()]
+    _, items, users, failures = _outputs(tiny)
+    assert items.height == 20 and failures.height == 0
+    # the two items now have profiles, so the users who played them get new prompts; nobody else is asked again
+    assert set(asked[:2]) == stubborn
+    user_prompts = [b["messages"][1]["content"] for b in server.chat_requests()[2:]]
+    assert 0 < len(user_prompts) < 30
+    assert all('"Game number 3"' in p or '"Game number 7"' in p for p in user_prompts)
+
+
+def test_dry_run_counts_tokens_and_sends_nothing(cli, tiny, loopback):
+    result = cli("profile", "--dataset", "tiny", "--prompt", "steam", "--backend", "openai", "--base-url", loopback.url,
+                 "--model", "loop", "--dry-run", "--price-in", "0.5", "--price-out", "1.5", workdir=tiny)
+    assert result.code == 0, result.err
+    assert loopback.requests == [] and "dry run" in result.out and "total" in result.out
+    assert not (tiny / "profiles" / "tiny" / "steam@1" / "items.parquet").exists()
+
+
+def test_limit_profiles_a_seeded_sample(cli, tiny, loopback):
+    assert _profile(cli, tiny, loopback.url, "--limit", "5").code == 0
+    _, items, users, _ = _outputs(tiny)
+    assert items.height == 5 and users.height == 5
+    first = (items["item_id"].to_list(), users["user_id"].to_list())
+    assert _profile(cli, tiny, loopback.url, "--limit", "5", "--force").code == 0
+    _, items, users, _ = _outputs(tiny)
+    assert (items["item_id"].to_list(), users["user_id"].to_list()) == first
+    assert len(loopback.requests) == 10  # --force rebuilt the outputs from the store: nothing asked twice
+
+
+def test_bad_options_are_one_line_errors(cli, tiny):
+    result = cli("profile", "--dataset", "tiny", "--backend", "openai", workdir=tiny)
+    assert result.code == 2 and "needs --base-url" in result.err
+    result = cli("profile", "--dataset", "tiny", "--backend", "carrier-pigeon", workdir=tiny)
+    assert result.code == 2 and "--backend carrier-pigeon" in result.err
+    result = cli("profile", "--dataset", "missing", workdir=tiny)
+    assert result.code == 2 and "not prepared" in result.err
+    result = cli("profile", "--dataset", "tiny", "--prompt", "steam", "--backend", "openai", "--base-url",
+                 "http://127.0.0.1:9/v1", "--model", "m", "--max-retries", "0", "--timeout", "1", "--limit", "1", workdir=tiny)
+    assert result.code == 0  # an unreachable server fails each request, recorded, not a crash
+    failures = pl.read_parquet(tiny / "profiles" / "tiny" / "steam@1" / "failures.parquet")
+    assert failures.height == 2 and failures["reason"][0].startswith("backend: gave up after 1 tries: connection error")
