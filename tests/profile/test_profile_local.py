@@ -79,7 +79,7 @@ def test_a_file_that_is_not_gguf_is_refused(tmp_path, cli):
 def test_local_backend_profiles_with_the_tiny_gguf(cli, tiny):
     """Real llama.cpp in-process, JSON-schema constrained: every answer validates."""
     result = cli("profile", "--dataset", "tiny", "--prompt", "demo", "--model", "smollm2-135m", "--limit", "2",
-                 "--threads", "2", workdir=tiny)
+                 "--threads", "1", workdir=tiny)
     assert result.code == 0, result.err
     folder = tiny / "profiles" / "tiny" / "demo@1"
     items, users = pl.read_parquet(folder / "items.parquet"), pl.read_parquet(folder / "users.parquet")

@@ -85,7 +85,7 @@ def register(app: typer.Typer, console: Console, get_globals: Callable) -> None:
         timeout: float = typer.Option(120.0, "--timeout", help="openai: seconds per request."),
         max_retries: int = typer.Option(6, "--max-retries", help="openai: retries on 429/5xx/timeouts (exponential backoff, jitter, Retry-After)."),
         response_format: str = typer.Option("json_schema", "--response-format", help="openai: json_schema, json_object or none."),
-        threads: Optional[int] = typer.Option(None, "--threads", help="local: CPU threads (default: all cores, at most 8)."),
+        threads: Optional[int] = typer.Option(None, "--threads", help="local: CPU threads (default: all cores but one, at most 8)."),
         attempts: int = typer.Option(3, "--attempts", help="Answers asked per entity before it is recorded as a failure."),
         temperature: Optional[float] = typer.Option(None, "--temperature", help="Sampling temperature (default: local 0, openai the server's)."),
         limit: Optional[int] = typer.Option(None, "--limit", help="Profile a seeded sample of N items and N users."),

@@ -16,7 +16,9 @@ REPEAT_PENALTY = 1.1  # small models loop until max_tokens without a mild penalt
 
 
 def default_threads() -> int:
-    return max(1, min(os.cpu_count() or 1, 8))
+    # one core is left to everything else: llama.cpp threads spin-wait, and on a busy machine a thread
+    # competing for the last core slows all of them several times over (measured: 2.9 vs 11 tok/s on 2 cores)
+    return max(1, min((os.cpu_count() or 2) - 1, 8))
 
 
 class LocalBackend:
