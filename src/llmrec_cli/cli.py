@@ -232,6 +232,10 @@ from llmrec_cli.profile.commands import register as _register_profile  # noqa: E
 
 _register_profile(app, console, _globals)
 
+from llmrec_cli.cllm4rec.commands import register as _register_cllm4rec  # noqa: E402
+
+_register_cllm4rec(app, console, _globals)
+
 from llmrec_cli.embed.commands import register as _register_embed  # noqa: E402
 
 _register_embed(app, console, _globals)

@@ -41,6 +41,11 @@ def profiled(tmp_path) -> Path:
 
 
 @pytest.fixture
+def profiles_writer():
+    return write_profiles
+
+
+@pytest.fixture
 def loopback():
     with LoopbackLLM(dim=12) as server:
         yield server

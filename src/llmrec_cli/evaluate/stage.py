@@ -1,11 +1,13 @@
 """The `evaluate` stage: full-rank metrics of one or more finished runs on the test (or validation) split.
 
 A run folder holds its learned vectors (users.parquet, items.parquet: dot-product scoring) and a manifest naming
-the dataset. Writes ``metrics.json`` and ``per_user_<split>.parquet`` into each run folder.
+the dataset; runs whose manifest ``kind`` is in ``SCORERS`` (CLLM4Rec, Multi-VAE) are scored by their own model.
+Writes ``metrics.json`` and ``per_user_<split>.parquet`` into each run folder.
 """
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +17,7 @@ import torch
 from llmrec_cli import artifacts
 from llmrec_cli.data.dataset import Dataset
 from llmrec_cli.errors import LLMRecError
-from llmrec_cli.evaluate.scoring import evaluate_vectors
+from llmrec_cli.evaluate.scoring import evaluate_scores, evaluate_vectors
 
 DEFAULT_KS = {"all": (5, 10, 20), "min_k": (20, 40, 100)}
 
@@ -28,6 +30,19 @@ class Evaluation:
     split: str
     metrics: dict[str, float]
     n_users: int
+
+
+# Runs whose scores are not a dot product of their vectors: manifest "kind" -> "module:function" returning a
+# score_fn(user_batch) -> (B, J) scores, given (run_dir, manifest, dataset, device).
+SCORERS = {
+    "cllm4rec": "llmrec_cli.cllm4rec.train:scorer",
+    "multivae": "llmrec_cli.cllm4rec.multivae:scorer",
+}
+
+
+def _scorer(kind: str):
+    module, function = SCORERS[kind].split(":")
+    return getattr(importlib.import_module(module), function)
 
 
 def load_vectors(path: Path, entity: str) -> torch.Tensor:
@@ -50,11 +65,16 @@ def run_one(run_dir: Path, workdir: Path, split: str = "test", ks=None, recall_d
     previous = artifacts.read_json(run_dir / "metrics.json") if (run_dir / "metrics.json").exists() else {}
     denominator = recall_denominator or previous.get("recall_denominator", "all")
     ks = tuple(ks) if ks else DEFAULT_KS.get(denominator, (5, 10, 20))
-    users = load_vectors(run_dir / "users.parquet", "user").to(device)
-    items = load_vectors(run_dir / "items.parquet", "item").to(device)
-    if users.shape[0] != dataset.n_users or items.shape[0] != dataset.n_items:
-        raise LLMRecError(f"{run_dir}: vectors cover {users.shape[0]} users x {items.shape[0]} items but dataset '{dataset.name}' has {dataset.n_users} x {dataset.n_items}; retrain the run")
-    per_user, means = evaluate_vectors(users, items, dataset, split, ks, denominator)
+    kind = manifest.get("kind", "vectors")
+    if kind in SCORERS:
+        score_fn = _scorer(kind)(run_dir, manifest, dataset, device)
+        per_user, means = evaluate_scores(score_fn, dataset, split, ks, denominator)
+    else:
+        users = load_vectors(run_dir / "users.parquet", "user").to(device)
+        items = load_vectors(run_dir / "items.parquet", "item").to(device)
+        if users.shape[0] != dataset.n_users or items.shape[0] != dataset.n_items:
+            raise LLMRecError(f"{run_dir}: vectors cover {users.shape[0]} users x {items.shape[0]} items but dataset '{dataset.name}' has {dataset.n_users} x {dataset.n_items}; retrain the run")
+        per_user, means = evaluate_vectors(users, items, dataset, split, ks, denominator)
     artifacts.write_parquet(per_user, run_dir / f"per_user_{split}.parquet")
     doc = {**previous, "recall_denominator": denominator, "dataset": dataset.name,
            "dataset_manifest_sha256": dataset.manifest_sha256, "ks": list(ks), "n_users_evaluated": per_user.height}

@@ -1,0 +1,137 @@
+"""`llmrec train-cllm4rec` and `llmrec train-baseline`: typer commands over cllm4rec.train.run and the baselines.
+
+Two commands, not three: the two reference baselines (Multi-VAE, most-popular) share every option that matters
+(dataset, run id, seed, resume) and the same evaluate path, so one `train-baseline --model` serves both, while
+CLLM4Rec's many options get a command of their own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+
+def register(app: typer.Typer, console: Console, get_globals: Callable) -> None:
+    @app.command("train-cllm4rec")
+    def train_cllm4rec(
+        ctx: typer.Context,
+        dataset: str = typer.Option(..., "--dataset", "-d", help="A prepared dataset (llmrec prepare)."),
+        stage: str = typer.Option("all", help="pretrain, finetune (needs --pretrained) or all."),
+        backbone: str = typer.Option("smollm2", help="A Hugging Face causal-LM folder, a .gguf file, smollm2 (offline default) or tiny-gpt2[:LAYERS:WIDTH]."),
+        layers: Optional[int] = typer.Option(None, help="Keep only the first N transformer blocks of the backbone (cheaper CPU runs)."),
+        pretrained: Optional[str] = typer.Option(None, help="--stage finetune: the run (folder or id) whose pretrained.pt to start from."),
+        warmup_epochs: Optional[int] = typer.Option(None, help="Content-LM-only epochs (code: 10)."),
+        pretrain_epochs: Optional[int] = typer.Option(None, help="Alternating L-step/C-step epochs (code: 100)."),
+        finetune_epochs: Optional[int] = typer.Option(None, help="Finetuning epochs (code: 150)."),
+        batch_size: Optional[int] = typer.Option(None, help="Sequences per step (code: 20 x 8 GPUs = 160)."),
+        eval_batch_size: Optional[int] = typer.Option(None, help="Users per prediction batch (code: 256)."),
+        lr_pretrain: Optional[float] = typer.Option(None, help="Adam lr of pretraining (code: 1e-3)."),
+        lr_finetune: Optional[float] = typer.Option(None, help="Adam lr of finetuning (code: 1e-4)."),
+        lambda_v: Optional[float] = typer.Option(None, "--lambda", help="Mutual-regularisation weight lambda_V (code: 1)."),
+        max_len: Optional[int] = typer.Option(None, help="Token limit per sequence (code: 1024; capped by the backbone)."),
+        shuffle_pretrain_items: Optional[bool] = typer.Option(None, "--shuffle-pretrain-items/--no-shuffle-pretrain-items", help="Permute the items of collaborative documents every epoch (paper) instead of ascending ids (code)."),
+        finetune_target: Optional[str] = typer.Option(None, help="all (code: every training item) or masked (paper: the hold-out items)."),
+        score_first_token: Optional[bool] = typer.Option(None, "--score-first-token/--no-score-first-token", help="Also predict the first main token from the prompt (paper); the code skips it."),
+        content_init: Optional[str] = typer.Option(None, help="independent (code) or around (content tables drawn around the collaborative ones)."),
+        content_in_finetune: Optional[bool] = typer.Option(None, "--content-in-finetune/--no-content-in-finetune", help="Run the content pass in every finetuning epoch (code: yes)."),
+        amp: Optional[bool] = typer.Option(None, "--amp/--no-amp", help="bf16 autocast on CUDA (ignored on CPU)."),
+        run_id: Optional[str] = typer.Option(None, help="Run folder name under <workdir>/runs/ (default from the options)."),
+        resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from its last checkpoint."),
+        force: bool = typer.Option(False, "--force", help="Retrain even when the run is up to date (discards it)."),
+        checkpoint_minutes: float = typer.Option(10.0, help="Also checkpoint within a pass at this interval."),
+    ) -> None:
+        """CLLM4Rec: pretrain (content + collaborative LMs with mutual regularisation) and finetune (masked prompts,
+        multinomial head over all items) user/item tokens on a frozen causal LM."""
+        from llmrec_cli.cllm4rec import train
+
+        g = get_globals(ctx)
+        hp = dict(
+            warmup_epochs=warmup_epochs, pretrain_epochs=pretrain_epochs, finetune_epochs=finetune_epochs,
+            batch_size=batch_size, eval_batch_size=eval_batch_size, lr_pretrain=lr_pretrain, lr_finetune=lr_finetune,
+            lambda_v=lambda_v, max_len=max_len, shuffle_pretrain_items=shuffle_pretrain_items,
+            finetune_target=finetune_target, score_first_token=score_first_token, content_init=content_init,
+            content_in_finetune=content_in_finetune, amp=amp,
+        )
+        req = train.CLLM4RecRequest(
+            dataset, stage, backbone, layers, pretrained, {k: v for k, v in hp.items() if v is not None}, g.seed_or(),
+            g.device, run_id, resume, force, checkpoint_minutes * 60,
+        )
+        with _progress(console) as progress:
+            result = train.run(req, g.workdir, _pass_bar(progress))
+        if result.up_to_date:
+            console.print(f"[green]up to date[/green]: {result.run_dir} (use --force to retrain)")
+        else:
+            console.print(f"best finetuning epoch {result.best_epoch}, {result.seconds:.0f} s")
+        _print_metrics(console, result.run_dir.name, result.metrics)
+
+    @app.command("train-baseline")
+    def train_baseline(
+        ctx: typer.Context,
+        dataset: str = typer.Option(..., "--dataset", "-d", help="A prepared dataset (llmrec prepare)."),
+        model: str = typer.Option("multivae", help="multivae (Liang et al. 2018) or most-popular."),
+        epochs: Optional[int] = typer.Option(None, help="multivae: training epochs (default 200)."),
+        batch_size: Optional[int] = typer.Option(None, help="multivae: users per step (default 500)."),
+        lr: Optional[float] = typer.Option(None, help="multivae: Adam learning rate (default 1e-3)."),
+        total_anneal_steps: Optional[int] = typer.Option(None, help="multivae: updates over which beta reaches its cap (default 200000)."),
+        anneal_cap: Optional[float] = typer.Option(None, help="multivae: the largest KL weight beta (default 0.2)."),
+        run_id: Optional[str] = typer.Option(None, help="Run folder name under <workdir>/runs/."),
+        resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from its last checkpoint."),
+        force: bool = typer.Option(False, "--force", help="Retrain even when the run is up to date."),
+    ) -> None:
+        """Reference baselines scored like CLLM4Rec (Recall@20/40 with min(k, |T_u|), NDCG@100): Multi-VAE, most-popular."""
+        from llmrec_cli.errors import LLMRecError
+
+        g = get_globals(ctx)
+        if model == "most-popular":
+            from llmrec_cli.cllm4rec import popularity
+
+            run_dir, metrics, fresh = popularity.run(dataset, g.workdir, run_id, force)
+            console.print(f"[green]up to date[/green]: {run_dir}" if fresh else f"wrote {run_dir}")
+            _print_metrics(console, run_dir.name, metrics)
+            return
+        if model != "multivae":
+            raise LLMRecError(f"--model {model!r}: choose multivae or most-popular")
+        from llmrec_cli.cllm4rec import multivae
+
+        hp = dict(epochs=epochs, batch_size=batch_size, lr=lr, total_anneal_steps=total_anneal_steps, anneal_cap=anneal_cap)
+        req = multivae.BaselineRequest(dataset, model, {k: v for k, v in hp.items() if v is not None}, g.seed_or(), g.device, run_id, resume, force)
+        with _progress(console) as progress:
+            task = progress.add_task("multivae", total=req.hp.get("epochs", multivae.DEFAULT_HP["epochs"]), info="")
+
+            def on_epoch(row: dict) -> None:
+                info = f"nll={row['loss_nll']:.3f} kl={row['loss_kl']:.3f} valid N@100={row['valid_ndcg@100']:.4f}"
+                progress.update(task, completed=row["epoch"] + 1, info=info)
+
+            result = multivae.run(req, g.workdir, on_epoch)
+        console.print(f"[green]up to date[/green]: {result.run_dir}" if result.up_to_date else f"best epoch {result.best_epoch}, {result.seconds:.0f} s")
+        _print_metrics(console, result.run_dir.name, result.metrics)
+
+
+def _progress(console: Console) -> Progress:
+    columns = [TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"), TimeElapsedColumn()]
+    return Progress(*columns, console=console, transient=False)
+
+
+def _pass_bar(progress: Progress) -> Callable[[dict], None]:
+    """One bar per pass of the schedule, showing its running losses."""
+    tasks: dict[int, int] = {}
+
+    def on_progress(event: dict) -> None:
+        if event["pass"] not in tasks:
+            tasks[event["pass"]] = progress.add_task(event["label"], total=event["batches"], info="")
+        losses = " ".join(f"{k[5:]}={v:.4f}" for k, v in event.items() if k.startswith("loss_"))
+        progress.update(tasks[event["pass"]], completed=event["batch"], info=losses)
+
+    return on_progress
+
+
+def _print_metrics(console: Console, name: str, metrics: dict) -> None:
+    from llmrec_cli.cli import metrics_table
+
+    shown = {k: v for k, v in metrics.items() if k in ("recall@20", "recall@40", "ndcg@100")}
+    console.print(metrics_table({name: shown}))
+    console.print(f"run: {name}")

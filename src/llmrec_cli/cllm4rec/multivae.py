@@ -1,0 +1,242 @@
+"""Multi-VAE (Liang et al., WWW 2018), the strongest ID baseline of CLLM4Rec's table (spec §8.3).
+
+x_u = the user's binary training row.  Encoder: dropout(0.5) on x_u / ||x_u||, 600 tanh units, then mu and log
+sigma^2 (200 each); z = mu + sigma * eps while training, z = mu at prediction.  Decoder: 200 -> 600 tanh -> J logits.
+Loss (per user, averaged over the batch): -sum_j x_uj log softmax(logits)_j + beta * KL(q(z|x_u) || N(0, I)), with
+beta = min(anneal_cap, updates / total_anneal_steps) (the paper's annealing; its code's 0.2 and 200,000).
+Adam lr 1e-3, batch 500; the epoch with the best validation NDCG@100 (the paper's selection) is kept. Scored by
+`llmrec evaluate` through evaluate/scoring.py like CLLM4Rec (training items masked, Recall denominator min(k, |T_u|)).
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from llmrec_cli import artifacts
+from llmrec_cli.data.dataset import Dataset
+from llmrec_cli.errors import LLMRecError
+from llmrec_cli.evaluate.scoring import evaluate_scores
+from llmrec_cli.rlmrec.train import history_frame
+from llmrec_cli.runtime import resolve_device, seed_everything
+
+STAGE = "train-baseline"
+KIND = "multivae"
+CHECKPOINT, MODEL = "checkpoint.pt", "model.pt"
+KS = (20, 40, 100)
+DEFAULT_HP = {
+    "epochs": 200, "batch_size": 500, "lr": 1e-3, "hidden": 600, "latent": 200, "dropout": 0.5,
+    "total_anneal_steps": 200_000, "anneal_cap": 0.2, "eval_batch_size": 1024,
+}
+
+
+class MultiVAE(nn.Module):
+    def __init__(self, n_items: int, hidden: int = 600, latent: int = 200, dropout: float = 0.5):
+        super().__init__()
+        self.latent = latent
+        self.drop = nn.Dropout(dropout)
+        self.encoder = nn.Linear(n_items, hidden)
+        self.to_stats = nn.Linear(hidden, 2 * latent)
+        self.decoder = nn.Sequential(nn.Linear(latent, hidden), nn.Tanh(), nn.Linear(hidden, n_items))
+        for layer in (self.encoder, self.to_stats, self.decoder[0], self.decoder[2]):
+            nn.init.xavier_normal_(layer.weight)  # as the authors' code: Xavier weights, N(0, 0.001^2) biases
+            nn.init.normal_(layer.bias, std=0.001)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        h = torch.tanh(self.encoder(self.drop(F.normalize(x, dim=1))))
+        mu, logvar = self.to_stats(h).split(self.latent, dim=1)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if self.training else mu
+        return self.decoder(z), mu, logvar
+
+    def loss(self, x: torch.Tensor, beta: float) -> tuple[torch.Tensor, torch.Tensor]:
+        logits, mu, logvar = self(x)
+        nll = -(F.log_softmax(logits, dim=1) * x).sum(dim=1).mean()
+        kl = (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(dim=1)).mean()
+        return nll, kl
+
+
+def train_matrix(dataset: Dataset) -> sp.csr_matrix:
+    users, items = dataset.pairs("train")
+    return sp.csr_matrix((np.ones(users.size, dtype=np.float32), (users, items)), shape=(dataset.n_users, dataset.n_items))
+
+
+def dense_rows(matrix: sp.csr_matrix, users, device) -> torch.Tensor:
+    return torch.from_numpy(matrix[np.asarray(users)].toarray()).to(device)
+
+
+class VAEScorer:
+    """score_fn for evaluate/rank.py: the decoder's logits from the user's training row (no dropout, z = mu)."""
+
+    def __init__(self, model: MultiVAE, matrix: sp.csr_matrix):
+        self.model, self.matrix = model, matrix
+
+    @torch.no_grad()
+    def __call__(self, users: torch.Tensor) -> torch.Tensor:
+        device = next(self.model.parameters()).device
+        was_training = self.model.training
+        self.model.eval()
+        logits, _, _ = self.model(dense_rows(self.matrix, users.cpu().numpy(), device))
+        self.model.train(was_training)
+        return logits
+
+
+@dataclass
+class BaselineRequest:
+    dataset: str
+    model: str = "multivae"
+    hp: dict = field(default_factory=dict)
+    seed: int = 2023
+    device: str = "auto"
+    run_id: str | None = None
+    resume: bool = False
+    force: bool = False
+
+
+@dataclass
+class BaselineResult:
+    run_dir: Path
+    up_to_date: bool
+    metrics: dict = field(default_factory=dict)
+    best_epoch: int = -1
+    seconds: float = 0.0
+
+
+def run(req: BaselineRequest, workdir: Path, on_epoch: Callable[[dict], None] | None = None) -> BaselineResult:
+    unknown = sorted(set(req.hp) - set(DEFAULT_HP))
+    if unknown:
+        raise LLMRecError(f"unknown Multi-VAE hyperparameter(s) {unknown}; known: {sorted(DEFAULT_HP)}")
+    hp = {**DEFAULT_HP, **{k: v for k, v in req.hp.items() if v is not None}}
+    ds = Dataset.load(workdir, req.dataset)
+    run_dir = Path(workdir) / "runs" / (req.run_id or f"{req.dataset}-multivae-s{req.seed}")
+    config = {"dataset": req.dataset, "seed": req.seed, "model": KIND, **hp}
+    if not req.force and artifacts.up_to_date(run_dir, STAGE, config, ds.files()):
+        doc = artifacts.read_json(run_dir / "metrics.json")
+        return BaselineResult(run_dir, True, doc.get("metrics", {}), doc.get("best_epoch", -1))
+    _prepare(run_dir, config, req)
+    return VAETrainer(ds, req, hp, config, run_dir).fit(on_epoch)
+
+
+def _prepare(run_dir: Path, config: dict, req: BaselineRequest) -> None:
+    ckpt = run_dir / CHECKPOINT
+    if req.force and run_dir.exists():
+        shutil.rmtree(run_dir)
+    elif ckpt.exists() and not req.resume:
+        raise LLMRecError(f"{run_dir}: an unfinished run is there (checkpoint.pt); pass --resume to continue it or --force to start over")
+    elif ckpt.exists() and torch.load(ckpt, map_location="cpu", weights_only=False).get("config_sha256") != artifacts.config_hash(config):
+        raise LLMRecError(f"{ckpt}: was written with a different config; rerun with the same options or use --force")
+    elif not ckpt.exists() and run_dir.exists():
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+
+class VAETrainer:
+    def __init__(self, ds: Dataset, req: BaselineRequest, hp: dict, config: dict, run_dir: Path):
+        self.ds, self.req, self.hp, self.config, self.run_dir = ds, req, hp, config, run_dir
+        self.device = torch.device(resolve_device(req.device))
+        seed_everything(req.seed)
+        self.matrix = train_matrix(ds)
+        self.users = np.flatnonzero(np.diff(self.matrix.indptr) > 0)
+        self.model = MultiVAE(ds.n_items, int(hp["hidden"]), int(hp["latent"]), float(hp["dropout"])).to(self.device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=float(hp["lr"]))
+        self.epoch, self.updates, self.history, self.best = 0, 0, [], None
+
+    def beta(self) -> float:
+        return min(float(self.hp["anneal_cap"]), self.updates / float(self.hp["total_anneal_steps"]))
+
+    def train_epoch(self) -> dict:
+        self.model.train()
+        order = np.random.default_rng([self.req.seed, self.epoch]).permutation(self.users)
+        size, sums = int(self.hp["batch_size"]), {"nll": 0.0, "kl": 0.0}
+        batches = range(0, order.size, size)
+        for start in batches:
+            nll, kl = self.model.loss(dense_rows(self.matrix, order[start : start + size], self.device), self.beta())
+            self.optimizer.zero_grad(set_to_none=True)
+            (nll + self.beta() * kl).backward()
+            self.optimizer.step()
+            self.updates += 1
+            sums["nll"] += float(nll.detach())
+            sums["kl"] += float(kl.detach())
+        return {f"loss_{k}": v / max(len(batches), 1) for k, v in sums.items()} | {"beta": self.beta()}
+
+    def evaluate(self, split: str) -> dict:
+        _, means = evaluate_scores(VAEScorer(self.model, self.matrix), self.ds, split, KS, "min_k", int(self.hp["eval_batch_size"]))
+        return means
+
+    def fit(self, on_epoch=None) -> BaselineResult:
+        clock = artifacts.Stopwatch()
+        self._maybe_resume()
+        while self.epoch < int(self.hp["epochs"]):
+            start = time.perf_counter()
+            row = {"epoch": self.epoch, **self.train_epoch()}
+            valid = self.evaluate("valid")
+            row.update({f"valid_{k}": valid[k] for k in valid if k.split("@")[0] in ("recall", "ndcg")})
+            if self.best is None or valid["ndcg@100"] > self.best["score"]:
+                state = {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
+                self.best = {"epoch": self.epoch, "score": valid["ndcg@100"], "state": state}
+            row["seconds"] = time.perf_counter() - start
+            self.history.append(row)
+            self.epoch += 1
+            self._save_checkpoint()
+            if on_epoch:
+                on_epoch(row)
+        return self._finish(clock.seconds)
+
+    def _save_checkpoint(self) -> None:
+        payload = {
+            "config_sha256": artifacts.config_hash(self.config), "epoch": self.epoch, "updates": self.updates,
+            "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(), "best": self.best,
+            "history": self.history, "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None,
+        }
+        with artifacts.atomic_path(self.run_dir / CHECKPOINT) as tmp:
+            torch.save(payload, tmp)
+
+    def _maybe_resume(self) -> None:
+        path = self.run_dir / CHECKPOINT
+        if not path.exists():
+            return
+        saved = torch.load(path, map_location=self.device, weights_only=False)
+        self.model.load_state_dict(saved["model"])
+        self.optimizer.load_state_dict(saved["optimizer"])
+        self.epoch, self.updates, self.best, self.history = saved["epoch"], saved["updates"], saved["best"], saved["history"]
+        torch.set_rng_state(saved["torch_rng"].cpu())
+        if saved["cuda_rng"] is not None and self.device.type == "cuda":
+            torch.cuda.set_rng_state_all([s.cpu() for s in saved["cuda_rng"]])
+
+    def _finish(self, wall: float) -> BaselineResult:
+        if self.best is not None:
+            self.model.load_state_dict(self.best["state"])
+        valid, test = self.evaluate("valid"), self.evaluate("test")
+        with artifacts.atomic_path(self.run_dir / MODEL) as tmp:
+            torch.save({"state": {k: v.cpu() for k, v in self.model.state_dict().items()}, "config": self.config}, tmp)
+        artifacts.write_parquet(history_frame(self.history), self.run_dir / "history.parquet", artifacts.HISTORY)
+        best_epoch = self.best["epoch"] if self.best else -1
+        doc = {"split": "test", "model": "Multi-VAE", "dataset": self.ds.name, "dataset_manifest_sha256": self.ds.manifest_sha256,
+               "recall_denominator": "min_k", "ks": list(KS), "metrics": test, "valid_metrics": valid, "best_epoch": best_epoch,
+               "config": self.config}
+        artifacts.write_json(doc, self.run_dir / "metrics.json")
+        manifest = artifacts.Manifest(
+            STAGE, self.config, artifacts.describe_inputs(self.ds.files()), [MODEL, "history.parquet", "metrics.json"],
+            {"users": self.ds.n_users, "items": self.ds.n_items, "epochs_run": self.epoch, "best_epoch": best_epoch}, wall,
+            {"kind": KIND, "device": str(self.device)},
+        )
+        artifacts.write_json(manifest.to_dict(), self.run_dir / artifacts.MANIFEST)
+        (self.run_dir / CHECKPOINT).unlink(missing_ok=True)
+        return BaselineResult(self.run_dir, False, test, best_epoch, wall)
+
+
+def scorer(run_dir: Path, manifest: dict, dataset: Dataset, device: str = "cpu") -> VAEScorer:
+    """The score function `llmrec evaluate` uses for a finished Multi-VAE run (evaluate/stage.py dispatch)."""
+    config = manifest["config"]
+    model = MultiVAE(dataset.n_items, int(config["hidden"]), int(config["latent"]), float(config["dropout"]))
+    model.load_state_dict(torch.load(run_dir / MODEL, map_location="cpu", weights_only=False)["state"])
+    return VAEScorer(model.to(device), train_matrix(dataset))

@@ -1,0 +1,48 @@
+"""Most-popular baseline: every user gets the items with the most training interactions (training items masked).
+
+Stored as an ordinary vectors run, exactly: user vectors are [1] and item vectors are [count_j], so the evaluator's
+dot product score(u, j) = count_j. `llmrec evaluate` then scores it through the unchanged vectors path.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from llmrec_cli import artifacts
+from llmrec_cli.data.dataset import Dataset
+from llmrec_cli.evaluate.scoring import evaluate_vectors
+from llmrec_cli.rlmrec.train import write_vectors
+
+STAGE = "train-baseline"
+KS = (20, 40, 100)
+
+
+def popularity_vectors(dataset: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
+    _, items = dataset.pairs("train")
+    counts = np.bincount(items, minlength=dataset.n_items).astype(np.float32)
+    return torch.ones((dataset.n_users, 1)), torch.from_numpy(counts).unsqueeze(1)
+
+
+def run(dataset_name: str, workdir: Path, run_id: str | None = None, force: bool = False) -> tuple[Path, dict, bool]:
+    """Write the run folder; returns (run_dir, test metrics, up_to_date)."""
+    ds = Dataset.load(workdir, dataset_name)
+    run_dir = Path(workdir) / "runs" / (run_id or f"{dataset_name}-most-popular")
+    config = {"dataset": dataset_name, "model": "most-popular"}
+    if not force and artifacts.up_to_date(run_dir, STAGE, config, ds.files()):
+        return run_dir, artifacts.read_json(run_dir / "metrics.json").get("metrics", {}), True
+    clock = artifacts.Stopwatch()
+    with artifacts.staged_dir(run_dir) as tmp:
+        users, items = popularity_vectors(ds)
+        write_vectors(tmp, users, items)
+        _, valid = evaluate_vectors(users, items, ds, "valid", KS, "min_k")
+        _, test = evaluate_vectors(users, items, ds, "test", KS, "min_k")
+        doc = {"split": "test", "model": "most-popular", "dataset": ds.name, "dataset_manifest_sha256": ds.manifest_sha256,
+               "recall_denominator": "min_k", "ks": list(KS), "metrics": test, "valid_metrics": valid, "config": config}
+        artifacts.write_json(doc, tmp / "metrics.json")
+        manifest = artifacts.Manifest(STAGE, config, artifacts.describe_inputs(ds.files()), ["users.parquet", "items.parquet", "metrics.json"],
+                                      {"users": ds.n_users, "items": ds.n_items}, clock.seconds, {"kind": "vectors", "scoring": "dot (popularity)"})
+        artifacts.write_json(manifest.to_dict(), tmp / artifacts.MANIFEST)
+    return run_dir, test, False
