@@ -10,6 +10,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from llmrec_cli import __version__
@@ -141,8 +142,8 @@ def stats_table(dataset: str, stats: dict) -> Table:
 def train_rlmrec(
     ctx: typer.Context,
     dataset: str = typer.Option(..., "--dataset", "-d", help="A prepared dataset (llmrec prepare)."),
-    backbone: str = typer.Option("lightgcn", help="gccf, lightgcn, sgl, simgcl, dccf or autocf."),
-    align: str = typer.Option("none", help="none (base), con (RLMRec-Con) or gen (RLMRec-Gen)."),
+    backbone: str = typer.Option("lightgcn", help="gccf, lightgcn, sgl, simgcl, dccf, autocf, or semantic (profile embeddings only, no training)."),
+    align: str = typer.Option("none", help="none (base), con (RLMRec-Con), gen (RLMRec-Gen) or kar (the KAR baseline; lightgcn/sgl)."),
     embeddings: Optional[str] = typer.Option(
         None, help="Semantic vectors for con/gen: an embed output folder (or its encoder name), or random:DIM."
     ),
@@ -248,7 +249,7 @@ def main() -> None:
     try:
         app()
     except LLMRecError as exc:
-        err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         if "-vv" in sys.argv:
             raise
         sys.exit(exc.exit_code)

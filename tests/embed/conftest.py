@@ -10,8 +10,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "profile"))
 
-from tiny_data import make_tiny_dataset  # noqa: E402
 from loopback import LoopbackLLM  # noqa: E402
+from tiny_data import make_tiny_dataset  # noqa: E402
 
 from llmrec_cli import artifacts  # noqa: E402
 

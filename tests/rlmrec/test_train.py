@@ -76,6 +76,14 @@ def test_alignments_train_with_any_vector_width(workdir, align):
     assert json.loads((result.run_dir / "metrics.json").read_text())["config"]["embeddings"].startswith("random:24")
 
 
+def test_kar_baseline_widens_the_ego_table(workdir):
+    result = train.run(request(align="kar", epochs=2, embeddings="random:24", run_id="kar"), workdir)
+    users = artifacts.read_parquet(result.run_dir / "users.parquet", artifacts.vectors_schema("user"))
+    assert users["vector"].dtype.size == 32 + 32  # ID embedding + augmented semantic vector
+    with pytest.raises(LLMRecError, match="kar"):
+        train.run(request(backbone="dccf", align="kar", epochs=1, embeddings="random:24"), workdir)
+
+
 def test_alignment_without_embeddings_is_a_clear_error(workdir):
     with pytest.raises(LLMRecError, match="needs --embeddings"):
         train.run(request(align="con"), workdir)

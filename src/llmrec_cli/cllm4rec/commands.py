@@ -121,12 +121,25 @@ def _pass_bar(progress: Progress) -> Callable[[dict], None]:
     tasks: dict[int, int] = {}
 
     def on_progress(event: dict) -> None:
+        if "done" in event:
+            _report_pass(progress, event)
+            return
         if event["pass"] not in tasks:
             tasks[event["pass"]] = progress.add_task(event["label"], total=event["batches"], info="")
         losses = " ".join(f"{k[5:]}={v:.4f}" for k, v in event.items() if k.startswith("loss_"))
         progress.update(tasks[event["pass"]], completed=event["batch"], info=losses)
 
     return on_progress
+
+
+def _report_pass(progress: Progress, event: dict) -> None:
+    """A line per finished pass when the output is a log file (no live bars), and every validation result."""
+    row = event["done"]
+    if progress.console.is_terminal and row["part"] != "valid":
+        return
+    shown = {k: v for k, v in row.items() if k.startswith(("loss_", "valid_recall@20", "valid_recall@40", "valid_ndcg@100"))}
+    values = " ".join(f"{k}={v:.4f}" for k, v in shown.items())
+    progress.console.print(f"[{event['pass'] + 1}/{event['passes']}] {event['label']}: {values} ({row['seconds']:.1f} s)", highlight=False)
 
 
 def _print_metrics(console: Console, name: str, metrics: dict) -> None:

@@ -382,6 +382,9 @@ class Trainer:
         while self.cursor["pass"] < len(self.schedule):
             row = self.run_pass(self.cursor["pass"], on_progress)
             self.history.append(row)
+            if on_progress:
+                on_progress({"pass": self.cursor["pass"], "passes": len(self.schedule), "done": row,
+                             "label": self.schedule[self.cursor["pass"]].label(self.hp)})
             self.cursor = {"pass": self.cursor["pass"] + 1, "batch": 0}
             self.partial = {}
             self._save_checkpoint()

@@ -22,12 +22,14 @@ class RateColumn(ProgressColumn):
 
 
 class RichProgress:
-    """The runner's progress sink: one bar per entity with rate, ETA and the failures so far."""
+    """The runner's progress sink: one bar per entity with rate, ETA and the failures so far. When the output is
+    not a terminal (nohup, CI logs) a bar cannot redraw, so a plain line is printed every 5 %."""
 
     def __init__(self, progress: Progress):
         self.progress = progress
         self.tasks: dict[str, int] = {}
         self.failed: dict[str, int] = {}
+        self.log_lines = not progress.console.is_terminal
 
     def start(self, entity: str, total: int) -> None:
         self.failed[entity] = 0
@@ -36,7 +38,20 @@ class RichProgress:
     def advance(self, entity: str, ok: bool) -> None:
         if not ok:
             self.failed[entity] += 1
-        self.progress.update(self.tasks[entity], advance=1, failed=self.failed[entity])
+        task_id = self.tasks[entity]
+        self.progress.update(task_id, advance=1, failed=self.failed[entity])
+        if self.log_lines:
+            self._log(entity, self.progress.tasks[task_id])
+
+    def _log(self, entity: str, task) -> None:
+        step = max(1, int(task.total or 1) // 20)
+        done = int(task.completed)
+        if done % step and done != task.total:
+            return
+        speed = task.speed or 0.0
+        eta = f"{task.time_remaining:.0f}s" if task.time_remaining is not None else "?"
+        self.progress.console.print(f"{entity}s {done}/{task.total:.0f}  {speed * 60:.1f}/min  ETA {eta}  "
+                                    f"failed {self.failed[entity]}", highlight=False)
 
 
 def progress_bar(console: Console) -> Progress:

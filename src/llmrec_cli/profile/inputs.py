@@ -200,9 +200,12 @@ def _user_reviews(reviews: pl.DataFrame | None, users: set[int]) -> dict[tuple[i
 
 
 def _entry(keys: list[str], cfg: dict, title: str, summary: str | None, review: str | None) -> dict:
+    description = summary or NONE
+    if summary and cfg.get("description_words"):
+        description = tokens.first_words(summary, cfg["description_words"])
     values = {
         "title": title,
-        "description": tokens.first_words(summary, cfg["description_words"]) if summary and cfg.get("description_words") else (summary or NONE),
+        "description": description,
         "review": tokens.first_words(review, cfg.get("review_words", 200)) if review else NONE,
     }
     return {k: values[k] for k in keys}

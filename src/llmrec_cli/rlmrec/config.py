@@ -9,8 +9,8 @@ from pathlib import Path
 from llmrec_cli.errors import LLMRecError
 
 BACKBONES = ("gccf", "lightgcn", "sgl", "simgcl", "dccf", "autocf")
-ALIGNMENTS = ("none", "con", "gen")
-_SECTION = {"none": "base", "con": "con", "gen": "gen"}
+ALIGNMENTS = ("none", "con", "gen", "kar")
+_SECTION = {"none": "base", "con": "con", "gen": "gen", "kar": "kar"}
 
 
 def configs_dir() -> Path:
@@ -58,7 +58,10 @@ def resolve(backbone: str, align: str, dataset: str, config_file: Path | None = 
     folder = configs_dir()
     common = _load(folder / "common.toml")
     family = common.get("family", {}).get(dataset, dataset)
-    variant = _load(folder / f"{backbone}.toml").get(_SECTION[align], {})
+    sections = _load(folder / f"{backbone}.toml")
+    if _SECTION[align] not in sections:
+        raise LLMRecError(f"--align {align}: configs/rlmrec/{backbone}.toml has no [{_SECTION[align]}] section; {align} is not defined for {backbone}")
+    variant = sections[_SECTION[align]]
     hp = {**common.get("train", {}), **_flat(variant), **_flat(variant.get(family, {}))}
     if config_file is not None:
         extra = _load(Path(config_file))

@@ -91,6 +91,10 @@ def build_alignment(align: str, hp: dict, out_dim: int, sem_dim: int):
         return align_mod.ConAlignment(sem_dim, out_dim, hp)
     if align == "gen":
         return align_mod.GenAlignment(int(hp.get("embedding_dim", 32)), out_dim, sem_dim, hp)
+    if align == "kar":
+        from llmrec_cli.rlmrec.kar import KARAdapter
+
+        return KARAdapter(sem_dim, hp)
     return None
 
 
@@ -157,6 +161,11 @@ class Trainer:
         users, items = ds.pairs("train")
         self.graph = InteractionGraph.from_arrays(users, items, ds.n_users, ds.n_items)
         self.model = backbone_class(req.backbone)(self.graph, self.hp, device=self.device).to(self.device)
+        if req.align == "kar":
+            from llmrec_cli.rlmrec.kar import SUPPORTED
+
+            if req.backbone not in SUPPORTED:
+                raise LLMRecError(f"--align kar: works with {', '.join(SUPPORTED)} (their propagation has no width-specific weights), not {req.backbone}")
         self.sem_users = sem.users.to(self.device) if sem else None
         self.sem_items = sem.items.to(self.device) if sem else None
         self.alignment = build_alignment(req.align, self.hp, self.model.out_dim, sem.dim if sem else 0)
@@ -168,13 +177,27 @@ class Trainer:
         self.valid_exclude = ds.csr("train")
         self.epoch, self.history, self.best, self.bad_evals = 0, [], None, 0
 
+    def ego(self) -> torch.Tensor:
+        """The backbone's ID table; KAR appends its augmented semantic vectors as extra columns."""
+        ego = self.model.ego()
+        if self.req.align == "kar":
+            ego = torch.cat([ego, self.alignment(self.sem_users, self.sem_items)], dim=1)
+        return ego
+
+    def final_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
+        with torch.no_grad():
+            if self.req.align != "kar":
+                return self.model.final_embeddings()
+            out = self.model.propagate(self.ego(), training=False)
+            return out[: self.ds.n_users], out[self.ds.n_users :]
+
     def parameters(self):
         params = list(self.model.parameters())
         return params + (list(self.alignment.parameters()) if self.alignment is not None else [])
 
     # ---------------------------------------------------------------------------------------- one step
     def step(self, batch) -> dict[str, float]:
-        ego = self.model.ego()
+        ego = self.ego()
         masked = None
         if self.req.align == "gen":
             ego, masked = self.alignment.mask(ego, self.generator)
@@ -203,8 +226,7 @@ class Trainer:
     # ---------------------------------------------------------------------------------------- evaluation
     def evaluate(self, split: str) -> dict[str, float]:
         self.model.eval()
-        with torch.no_grad():
-            users, items = self.model.final_embeddings()
+        users, items = self.final_embeddings()
         _, means = evaluate_vectors(
             users, items, self.ds, split, self.hp["ks"], "all", int(self.hp["eval_batch_size"]), self.valid_exclude
         )
@@ -294,8 +316,7 @@ class Trainer:
         valid = self.evaluate("valid")
         test = self.evaluate("test")
         self.model.eval()
-        with torch.no_grad():
-            users, items = self.model.final_embeddings()
+        users, items = self.final_embeddings()
         write_vectors(self.run_dir, users, items)
         artifacts.write_parquet(history_frame(self.history), self.run_dir / "history.parquet", artifacts.HISTORY)
         best_epoch = self.best["epoch"] if self.best else self.epoch - 1
