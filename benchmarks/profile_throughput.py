@@ -1,8 +1,8 @@
 """Profile generation throughput: the HTTP backend's concurrency and the local backend's overhead.
 
 1. Profiles per minute through the whole `profile` runner (prompt building, HTTP, JSON-schema validation, durable
-   SQLite record) against a loopback OpenAI-compatible test server answering after a fixed 200 ms, at concurrency 1
-   and 32. Target: concurrency 32 >= 20x the sequential rate.
+   SQLite record) against a loopback OpenAI-compatible test server (tests/profile/loopback.py, in its own process)
+   answering after a fixed 200 ms, at concurrency 1 and 32. Target: concurrency 32 >= 20x the sequential rate.
 2. Tokens per second of the local backend (our path: asyncio -> worker thread -> llama.cpp, then validation and the
    durable record) against the runtime's own raw ``handle_chat_completions`` on the same prompts, same loaded model,
    alternating the two so that machine noise hits both alike. Target: ours / raw >= 0.9.
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import subprocess
 import sys
 import tempfile
 import time
@@ -24,7 +25,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "profile"))  # the loopback server and tiny-data helper of the tests
 
-from loopback import LoopbackLLM  # noqa: E402
 from tiny_data import make_tiny_dataset  # noqa: E402
 
 from llmrec_cli.profile import backends, prompts, runner  # noqa: E402
@@ -54,10 +54,16 @@ def bench_http(tmp: Path, sequential_limit: int) -> list[tuple]:
     workdir = tmp / "work"
     make_tiny_dataset(tmp / "raw", workdir, n_users=320, n_items=320, per_user=8, name="bench")
     rows = []
-    with LoopbackLLM(latency=LATENCY) as server:
+    server = subprocess.Popen([sys.executable, str(ROOT / "tests" / "profile" / "loopback.py"), "--latency", str(LATENCY)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        url = server.stdout.readline().strip()
         for concurrency, limit in ((1, sequential_limit), (32, None)):
-            done, seconds = http_rate(workdir, server.url, concurrency, limit)
+            done, seconds = http_rate(workdir, url, concurrency, limit)
             rows.append((concurrency, done, seconds, done / seconds * 60))
+    finally:
+        server.stdin.close()
+        server.wait(timeout=10)
     return rows
 
 

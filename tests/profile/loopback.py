@@ -9,7 +9,9 @@ schema), "401", "400". Used by the tests and by benchmarks/profile_throughput.py
 
 from __future__ import annotations
 
+import argparse
 import hashlib
+import sys
 import json
 import threading
 import time
@@ -46,6 +48,7 @@ class LoopbackLLM:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go out as two writes: no 40 ms delayed-ACK stall
 
             def log_message(self, *args) -> None:
                 pass
@@ -134,3 +137,19 @@ class LoopbackLLM:
     def chat_requests(self) -> list[dict]:
         with self.lock:
             return [r["body"] for r in self.requests if r["path"].endswith("/chat/completions")]
+
+
+def main() -> None:
+    """Serve from a separate process (the benchmark does, so the server does not share the client's GIL):
+    prints the base URL, then serves until its standard input closes."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--latency", type=float, default=0.2)
+    args = parser.parse_args()
+    server = LoopbackLLM(latency=args.latency)
+    print(server.start(), flush=True)
+    sys.stdin.read()
+    server.stop()
+
+
+if __name__ == "__main__":
+    main()

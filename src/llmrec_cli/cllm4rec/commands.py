@@ -105,6 +105,8 @@ def register(app: typer.Typer, console: Console, get_globals: Callable) -> None:
             def on_epoch(row: dict) -> None:
                 info = f"nll={row['loss_nll']:.3f} kl={row['loss_kl']:.3f} valid N@100={row['valid_ndcg@100']:.4f}"
                 progress.update(task, completed=row["epoch"] + 1, info=info)
+                if not console.is_terminal:  # a log file gets one line per epoch instead of a live bar
+                    console.print(f"epoch {row['epoch']}: {info} ({row['seconds']:.1f} s)", highlight=False)
 
             result = multivae.run(req, g.workdir, on_epoch)
         console.print(f"[green]up to date[/green]: {result.run_dir}" if result.up_to_date else f"best epoch {result.best_epoch}, {result.seconds:.0f} s")

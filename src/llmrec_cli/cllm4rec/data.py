@@ -1,14 +1,14 @@
 """Documents and prompts of CLLM4Rec (spec §3, §5, §6), built from the training split only.
 
 - Collaborative document of user i: prompt ``user_i has interacted with`` + main ``item_a item_b ...`` (all training
-  items; ascending ids as in the official pretraining code, or a fresh random permutation per epoch with
-  ``shuffle=True``, the paper's stochastic item reordering).
+  items; ascending ids as in the official pretraining code, or, given a generator, a fresh random permutation per
+  epoch: the paper's stochastic item reordering).
 - Content documents: ``user_i wrote the following review for item_j:`` + `` <review>`` for the reviews of training
   pairs (the official preprocessing's wording), or, when the dataset has no reviews, the item text documents of the
   official preprocessing: ``The title of item_j is:`` + `` <title>``, ``The tags of item_j are:`` + `` a, b, c``.
 - Recommendation prompt (finetuning, §5): mask max(1, int(0.2 n)) training items at random, shuffle the others:
-  ``user_i has interacted with item_a item_b, user_i will interact with``; at prediction time (§6) all training items
-  in a seeded random order. Validation and test items never enter any document.
+  ``user_i has interacted with item_a item_b, user_i will interact with``; at prediction time (§6, predict.py) all
+  training items in a seeded random order. Validation and test items never enter any document.
 
 Token ids are assembled from hard-prompt fragments encoded once; they equal ``IdTokenizer.encode`` of the full text
 (tests check it). Sequences longer than ``max_len`` lose the end of their main text (spec §3 truncation).
@@ -161,11 +161,6 @@ def masked_prompts(
         sequences.append(prompts.recommendation(int(user), visible))
         targets.append(items if target == "all" else masked)
     return sequences, targets
-
-
-def prediction_prompts(prompts: Prompts, users: np.ndarray, train_items: list[np.ndarray], rng: np.random.Generator) -> list[list[int]]:
-    """Inference inputs (spec §6): every training item, in a seeded random order."""
-    return [prompts.recommendation(int(u), rng.permutation(train_items[u])) for u in users]
 
 
 # ------------------------------------------------------------------------------------------- batching

@@ -44,10 +44,6 @@ class CLLM4Rec(nn.Module):
             if side in state:
                 getattr(self, side).load_state_dict(state[side])
 
-    def train(self, mode: bool = True) -> "CLLM4Rec":
-        # The official code keeps the frozen GPT-2 in train mode while training, so its dropout is active.
-        return super().train(mode)
-
     # ------------------------------------------------------------------------------------------ forward
     def hidden(self, ids: torch.Tensor, mask: torch.Tensor, tables: EntityTables) -> torch.Tensor:
         embeds = self.vocab.embed(ids, self.backbone.embed_words, tables)

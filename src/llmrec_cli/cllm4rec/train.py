@@ -100,6 +100,8 @@ class Pass:
     part: str  # collab, content, save, rec, valid
 
     def label(self, hp: dict) -> str:
+        if self.part == "save":
+            return "pretrain save (best tables)"
         total = {"warmup": hp["warmup_epochs"], "pretrain": hp["pretrain_epochs"], "finetune": hp["finetune_epochs"]}[self.phase]
         return f"{self.phase} {min(self.epoch + 1, total)}/{total} {self.part}"
 
@@ -259,7 +261,7 @@ class Trainer:
         optimizer.zero_grad(set_to_none=True)
         (nll + mr).backward()
         optimizer.step()
-        return {"lm": float(nll.detach()), "mr": float(mr.detach()), "loss": float((nll + mr).detach())}
+        return {"lm": float(nll.detach()), "mr": float(mr.detach()), "loss": float((nll + mr).detach()), "tokens": float(mask.sum())}
 
     def _mr_weight(self, n_sequences: int) -> float:
         """lambda_V x (sum over the batch) / (batch / 20): the code's per-process sum averaged over 8 processes."""
@@ -309,7 +311,7 @@ class Trainer:
         return step
 
     def _run_steps(self, index: int, p: Pass, steps: list, on_progress) -> dict:
-        self.model.train()
+        self.model.train()  # the frozen LM too, as in the official code: its dropout is active while training
         start = self.cursor["batch"]
         clock = time.perf_counter()
         for b in range(start, len(steps)):

@@ -32,6 +32,8 @@ def check(opts: BackendOptions) -> None:
         raise LLMRecError(f"--concurrency {opts.concurrency}: must be at least 1")
     if opts.max_retries < 0 or opts.timeout <= 0:
         raise LLMRecError("--max-retries must be >= 0 and --timeout > 0")
+    if opts.response_format not in ("json_schema", "json_object", "none"):
+        raise LLMRecError(f"--response-format {opts.response_format}: choose json_schema, json_object or none")
 
 
 def model_id(opts: BackendOptions) -> str:
