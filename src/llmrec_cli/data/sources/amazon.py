@@ -37,9 +37,7 @@ RELEASES = (
 )
 
 
-def files(path: Path, options: dict) -> list[Path]:
-    meta = jsonl.resolve_option_path(path, options, "meta_path")
-    return [path] + ([meta] if meta else [])
+files = jsonl.dump_and_meta_files
 
 
 def read(path: Path, options: dict) -> RawSource:

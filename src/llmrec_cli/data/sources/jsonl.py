@@ -211,3 +211,9 @@ def dates_to_seconds(dates: pl.Series, formats: tuple[str, ...], example: str, p
             f"{path}: record {row + 1} has {field} {dates[row]!r}, not a date like {example!r}; fix that record"
         )
     return parsed.dt.epoch("s").alias(field)
+
+
+def dump_and_meta_files(path: Path, options: dict) -> list[Path]:
+    """The input files of a review dump reader: the dump and, when given, its metadata file (--meta)."""
+    meta = resolve_option_path(path, options, "meta_path")
+    return [path] + ([meta] if meta else [])
