@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from llmrec_cli.cllm4rec import backbone as backbones
-from llmrec_cli.cllm4rec import data, train
+from llmrec_cli.cllm4rec import train
 from llmrec_cli.cllm4rec.predict import Recommender
 from llmrec_cli.data import prepare
 from llmrec_cli.data.dataset import Dataset

@@ -7,7 +7,6 @@ CLLM4Rec's many options get a command of their own.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Callable, Optional
 
 import typer

@@ -279,7 +279,7 @@ class Trainer:
         if p.part == "valid":
             return self._validate(p)
         steps = self._pass_steps(p, rng)
-        return self._run_steps(index, p, steps, on_progress)
+        return self._run_steps(p, steps, on_progress)
 
     def _pass_steps(self, p: Pass, rng: np.random.Generator) -> list[Callable[[], dict]]:
         """The pass's batches as closures, built up front from the pass's own generator (so a resume can skip)."""
@@ -310,7 +310,7 @@ class Trainer:
 
         return step
 
-    def _run_steps(self, index: int, p: Pass, steps: list, on_progress) -> dict:
+    def _run_steps(self, p: Pass, steps: list, on_progress) -> dict:
         self.model.train()  # the frozen LM too, as in the official code: its dropout is active while training
         start = self.cursor["batch"]
         clock = time.perf_counter()
