@@ -135,3 +135,10 @@ def test_prediction_scores_all_items_and_masks_training_items(setup):
     for u in range(N_USERS):
         assert not set(top[u].tolist()) & set(train[u].tolist())  # training items never recommended
         assert sorted(top[u].tolist()) == sorted(set(range(N_ITEMS)) - set(train[u].tolist()))
+
+
+def test_content_tables_drawn_around_the_collaborative_ones(tiny_backbone):
+    model = CLLM4Rec(tiny_backbone, N_USERS, N_ITEMS, seed=0, content_init="around")
+    noise = (model.content.items - model.collab.items).detach()
+    assert abs(float(noise.std()) - 0.02) < 0.005  # z^c = z^l + N(0, 0.02^2)
+    assert not torch.equal(model.content.users, model.collab.users)

@@ -188,7 +188,12 @@ class DocumentBatch:
 
 
 def collate_documents(docs: Documents, index: np.ndarray, score_first: bool = False) -> DocumentBatch:
-    """Concatenate prompt and main; score main tokens from the second on (code), or from the first (``score_first``)."""
+    """Concatenate prompt and main; score main tokens from the second on (code), or from the first (``score_first``).
+
+    The official code runs the right-padded prompt batch, then the main text on its cached keys/values; one causal
+    pass over prompt + main per sequence computes the same thing without the padding gap between the two (so the
+    main text's positions follow its own prompt directly).
+    """
     sequences = [docs.prompts[i] + docs.mains[i] for i in index]
     ids, mask = pad_right(sequences)
     targets = torch.zeros_like(ids, dtype=torch.bool)
