@@ -1,0 +1,88 @@
+"""`llmrec report`: reports/<name>/report.md plus one CSV per table and PNG plots, from a workdir's artifacts.
+
+The folder is built in a temporary sibling and swapped in whole, with a manifest of every input it read, so a
+rerun over unchanged runs is a no-op.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+
+from llmrec_cli import __version__, artifacts
+from llmrec_cli.errors import LLMRecError
+from llmrec_cli.report import collect, sections
+
+STAGE = "report"
+SPEED_CSV = Path("bench") / "rlmrec_speed.csv"
+
+
+@dataclass
+class ReportResult:
+    folder: Path
+    sections: list[sections.Section]
+    runs: int
+    up_to_date: bool = False
+
+
+def input_files(workdir: Path) -> list[Path]:
+    """Everything a report reads: each run's manifest and metrics, the datasets' and embeddings' manifests, the CSV."""
+    files = []
+    for pattern in ("runs/*/manifest.json", "runs/*/metrics.json", "data/*/manifest.json", "embeddings/*/*/manifest.json"):
+        files += workdir.glob(pattern)
+    speed = workdir / SPEED_CSV
+    if speed.is_file():
+        files.append(speed)
+    return sorted(files)
+
+
+def build(workdir: Path, out: Path, name: str, force: bool = False) -> ReportResult:
+    workdir = Path(workdir)
+    if not (workdir / "runs").is_dir():
+        raise LLMRecError(f"{workdir}/runs: no runs to report; train and evaluate something first "
+                          "(pipelines/reproduce.sh, or --workdir pointing at the workdir you used)")
+    inputs = input_files(workdir)
+    config = {"name": name, "workdir": str(workdir.resolve())}
+    if not force and artifacts.up_to_date(out, STAGE, config, inputs):
+        return ReportResult(out, [], 0, up_to_date=True)
+    watch = artifacts.Stopwatch()
+    runs = collect.read_runs(workdir)
+    with artifacts.staged_dir(out) as tmp:
+        parts = [
+            sections.demo(runs),
+            sections.table1(runs),
+            sections.real_profiles(runs),
+            sections.noise(runs, tmp),
+            sections.efficiency(runs, workdir / SPEED_CSV),
+            sections.cllm4rec(runs),
+        ]
+        for part in parts:
+            for table_name, frame in part.tables.items():
+                with artifacts.atomic_path(tmp / f"{table_name}.csv") as path:
+                    frame.write_csv(path)
+        with artifacts.atomic_path(tmp / "runs.csv") as path:
+            runs.write_csv(path)
+        (tmp / "report.md").write_text(render(name, workdir, runs.height, parts))
+        outputs = sorted(p.name for p in tmp.iterdir())
+        manifest = artifacts.Manifest(STAGE, config, artifacts.describe_inputs(inputs), outputs,
+                                      counts={"runs": runs.height, "sections": len(parts)}, wall_seconds=watch.seconds)
+        artifacts.write_json(manifest.to_dict(), tmp / artifacts.MANIFEST)
+    return ReportResult(out, parts, runs.height)
+
+
+def render(name: str, workdir: Path, n_runs: int, parts: list[sections.Section]) -> str:
+    today = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    header = [
+        f"# llmrec report: {name}",
+        "",
+        f"{today} · llmrec {__version__} · {n_runs} evaluated runs from `{workdir}` · "
+        f"{platform.machine()}, {os.cpu_count()} CPU cores · every number below comes from a run in that workdir; "
+        "each table is also a CSV next to this file, and `runs.csv` lists every run.",
+        "",
+        "Contents: " + " · ".join(f"{i}. {p.title}" for i, p in enumerate(parts, 1)),
+    ]
+    body = [f"## {i}. {p.title}\n\n{p.body}" for i, p in enumerate(parts, 1)]
+    return "\n".join(header) + "\n\n" + "\n\n".join(body) + "\n"

@@ -1,0 +1,140 @@
+"""Gather every finished run of a workdir into one table: what was trained on what, and its test metrics.
+
+Everything is read from the artifacts' manifests (run, dataset, embeddings), never from run names, so a run is
+reported the same way whichever pipeline or person made it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from llmrec_cli import artifacts
+
+RUN_STAGES = ("train-rlmrec", "train-cllm4rec", "train-baseline")
+# config keys that may differ between runs that are still "the same experiment": repeated seeds, the noised copy of
+# a dataset, the real or shuffled vectors of one encoder (the variant column tells those apart)
+NOT_EXPERIMENT_KEYS = ("seed", "dataset", "embeddings")
+
+
+@dataclass(frozen=True)
+class Embeddings:
+    """What a run aligned with: the encoder folder's name, whether rows were shuffled, whether the vectors are random."""
+
+    name: str | None = None
+    shuffled: bool = False
+    random: bool = False
+
+
+def read_runs(workdir: Path) -> pl.DataFrame:
+    """One row per run folder under ``<workdir>/runs`` with test metrics; metric columns are named like recall@20."""
+    rows = []
+    for folder in sorted((Path(workdir) / "runs").glob("*/")):
+        row = _run_row(folder, Path(workdir))
+        if row is not None:
+            rows.append(row)
+    if not rows:
+        return pl.DataFrame(schema=_BASE_SCHEMA)
+    return pl.DataFrame(rows, schema_overrides=_BASE_SCHEMA, infer_schema_length=None)
+
+
+_BASE_SCHEMA = {
+    "run": pl.String, "stage": pl.String, "config_key": pl.String, "dataset": pl.String, "base_dataset": pl.String, "noise": pl.Float64,
+    "model": pl.String, "variant": pl.String, "embeddings": pl.String, "shuffled": pl.Boolean, "random_vectors": pl.Boolean,
+    "seed": pl.Int64, "epochs_run": pl.Int64, "best_epoch": pl.Int64, "seconds_per_epoch": pl.Float64,
+    "wall_seconds": pl.Float64, "recall_denominator": pl.String,
+}
+
+
+def _run_row(folder: Path, workdir: Path) -> dict | None:
+    manifest = artifacts.read_manifest(folder)
+    metrics = _read_metrics(folder / "metrics.json")
+    if manifest is None or manifest.get("stage") not in RUN_STAGES or metrics is None:
+        return None  # unfinished, foreign or not evaluated on test: nothing to report
+    config = manifest.get("config", {})
+    dataset = str(config.get("dataset"))
+    base_dataset, noise = _dataset_origin(workdir, dataset)
+    emb = _embeddings(config.get("embeddings"), workdir)
+    counts = manifest.get("counts", {})
+    row = {
+        "run": folder.name,
+        "stage": manifest["stage"],
+        "config_key": experiment_key(config),
+        "dataset": dataset,
+        "base_dataset": base_dataset,
+        "noise": noise,
+        "model": _model_name(manifest, config),
+        "variant": _variant(config, emb),
+        "embeddings": emb.name,
+        "shuffled": emb.shuffled,
+        "random_vectors": emb.random,
+        "seed": config.get("seed"),
+        "epochs_run": counts.get("epochs_run"),
+        "best_epoch": counts.get("best_epoch"),
+        "seconds_per_epoch": manifest.get("seconds_per_epoch"),
+        "wall_seconds": manifest.get("wall_seconds"),
+        "recall_denominator": metrics.get("recall_denominator"),
+    }
+    row.update({k: float(v) for k, v in metrics["metrics"].items()})
+    return row
+
+
+def experiment_key(config: dict) -> str:
+    """A short hash of the run's configuration without the keys that repeated seeds or noise levels change."""
+    return artifacts.config_hash({k: v for k, v in config.items() if k not in NOT_EXPERIMENT_KEYS})[:10]
+
+
+def _read_metrics(path: Path) -> dict | None:
+    try:
+        data = json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    if data.get("split") != "test" or not isinstance(data.get("metrics"), dict):
+        return None
+    return data
+
+
+def _model_name(manifest: dict, config: dict) -> str:
+    if manifest["stage"] == "train-rlmrec":
+        return str(config.get("backbone"))
+    if manifest["stage"] == "train-cllm4rec":
+        return "cllm4rec"
+    return str(config.get("model"))
+
+
+def _variant(config: dict, emb: Embeddings) -> str:
+    """base / con / gen / kar for RLMRec runs, with +shuffled or +random when the vectors are not the real ones."""
+    align = config.get("align")
+    if align is None:
+        return "-"
+    variant = "base" if align == "none" else str(align)
+    if config.get("backbone") == "semantic":
+        variant = "semantic-only"
+    if emb.shuffled:
+        variant += "+shuffled"
+    elif emb.random:
+        variant += "+random"
+    return variant
+
+
+def _embeddings(spec: str | None, workdir: Path) -> Embeddings:
+    if not spec:
+        return Embeddings()
+    if str(spec).startswith("random:"):
+        return Embeddings(name=str(spec), random=True)
+    folder = Path(spec)
+    if not folder.is_absolute() and not folder.is_dir():
+        folder = workdir / folder
+    manifest = artifacts.read_manifest(folder) or {}
+    shuffled = bool(manifest.get("config", {}).get("shuffle", False))
+    return Embeddings(name=folder.name, shuffled=shuffled)
+
+
+def _dataset_origin(workdir: Path, dataset: str) -> tuple[str, float]:
+    """(the recipe the dataset was prepared from, its injected-noise fraction) from the dataset's manifest."""
+    manifest = artifacts.read_manifest(workdir / "data" / dataset) or {}
+    config = manifest.get("config", {})
+    return str(config.get("dataset") or dataset), float(config.get("noise") or 0.0)

@@ -1,0 +1,30 @@
+"""`llmrec report`: the typer command over :func:`llmrec_cli.report.build.build`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Optional
+
+import typer
+from rich.console import Console
+
+
+def register(app: typer.Typer, console: Console, get_globals: Callable) -> None:
+    @app.command()
+    def report(
+        ctx: typer.Context,
+        name: str = typer.Option("latest", "--name", help="Report name: the folder reports/<name>/."),
+        out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default: reports/<name> under the current directory)."),
+        force: bool = typer.Option(False, "--force", help="Rebuild even when no run, dataset or benchmark changed."),
+    ) -> None:
+        """Write report.md, a CSV per table and PNG plots from every evaluated run in the workdir, paper beside ours."""
+        from llmrec_cli.report.build import build
+
+        g = get_globals(ctx)
+        result = build(g.workdir, out or Path("reports") / name, name, force)
+        if result.up_to_date:
+            console.print(f"[green]up to date[/green]: {result.folder} (use --force to rebuild)")
+            return
+        for i, part in enumerate(result.sections, 1):
+            console.print(f"{i}. {part.title}: {len(part.tables)} table(s), {len(part.plots)} plot(s)")
+        console.print(f"wrote {result.folder / 'report.md'} from {result.runs} runs")

@@ -1,0 +1,180 @@
+"""`llmrec report`: runs are read from their manifests, averaged over seeds only, and set beside the paper."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from llmrec_cli.report import build, collect, sections
+
+
+# ------------------------------------------------------------------------------------------- a hand-made workdir
+def _write(path: Path, obj: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj))
+
+
+def add_dataset(work: Path, name: str, recipe: str, noise: float = 0.0) -> None:
+    _write(work / "data" / name / "manifest.json", {"stage": "prepare", "config": {"dataset": recipe, "noise": noise}})
+
+
+def add_embeddings(work: Path, dataset: str, name: str, shuffle: bool) -> Path:
+    folder = work / "embeddings" / dataset / name
+    _write(folder / "manifest.json", {"stage": "embed", "config": {"shuffle": shuffle}})
+    return folder
+
+
+def add_run(work: Path, run: str, dataset: str, backbone: str, align: str, seed: int, recall20: float,
+            ndcg20: float | None = None, embeddings: str | None = None, extra: dict | None = None,
+            split: str = "test", seconds_per_epoch: float = 0.5) -> None:
+    config = {"dataset": dataset, "seed": seed, "backbone": backbone, "align": align, "embeddings": embeddings,
+              "layers": 3, **(extra or {})}
+    _write(work / "runs" / run / "manifest.json", {
+        "stage": "train-rlmrec", "config": config, "counts": {"epochs_run": 10, "best_epoch": 7},
+        "wall_seconds": 5.0, "seconds_per_epoch": seconds_per_epoch})
+    metrics = {"recall@10": recall20 / 2, "recall@20": recall20, "ndcg@10": (ndcg20 or recall20 / 2) / 2,
+               "ndcg@20": ndcg20 if ndcg20 is not None else recall20 / 2}
+    _write(work / "runs" / run / "metrics.json", {"split": split, "recall_denominator": "all", "metrics": metrics})
+
+
+@pytest.fixture
+def work(tmp_path) -> Path:
+    work = tmp_path / "work"
+    add_dataset(work, "toy", "toy")
+    real = add_embeddings(work, "toy", "minilm", shuffle=False)
+    shuf = add_embeddings(work, "toy", "minilm-shuffled", shuffle=True)
+    for seed, (b, c, s) in enumerate([(0.10, 0.12, 0.09), (0.11, 0.13, 0.10), (0.12, 0.14, 0.08)], start=1):
+        add_run(work, f"base-s{seed}", "toy", "lightgcn", "none", seed, b)
+        add_run(work, f"con-s{seed}", "toy", "lightgcn", "con", seed, c, embeddings=str(real), extra={"kd_weight": 0.01})
+        add_run(work, f"shuf-s{seed}", "toy", "lightgcn", "con", seed, s, embeddings=str(shuf), extra={"kd_weight": 0.01})
+    return work
+
+
+# --------------------------------------------------------------------------------------------------- collect
+def test_runs_are_labelled_from_their_manifests(work):
+    add_run(work, "speed", "toy", "lightgcn", "gen", 1, 0.05, embeddings="random:1536")
+    add_run(work, "valid-only", "toy", "lightgcn", "none", 9, 0.5, split="valid")
+    (work / "runs" / "unfinished").mkdir()
+    runs = collect.read_runs(work)
+    assert runs.height == 10  # the valid-only and unfinished folders are not test results
+    variants = dict(zip(runs["run"], runs["variant"]))
+    assert variants["base-s1"] == "base" and variants["con-s1"] == "con"
+    assert variants["shuf-s1"] == "con+shuffled" and variants["speed"] == "gen+random"
+
+
+def test_seeds_share_an_experiment_key_but_configurations_do_not(work):
+    runs = collect.read_runs(work)
+    keys = dict(zip(runs["run"], runs["config_key"]))
+    assert keys["base-s1"] == keys["base-s2"] == keys["base-s3"]
+    assert keys["con-s1"] == keys["shuf-s1"]  # same experiment, the vectors differ (the variant says so)
+    assert keys["base-s1"] != keys["con-s1"]
+
+
+def test_noise_and_origin_come_from_the_dataset_manifest(work):
+    add_dataset(work, "toy-noise10", "toy", noise=0.1)
+    add_run(work, "noisy", "toy-noise10", "lightgcn", "none", 1, 0.08)
+    row = collect.read_runs(work).filter(pl.col("run") == "noisy").row(0, named=True)
+    assert row["base_dataset"] == "toy" and row["noise"] == pytest.approx(0.1)
+
+
+# -------------------------------------------------------------------------------------------------- sections
+def test_aggregate_is_mean_and_sample_std_over_seeds(work):
+    runs = collect.read_runs(work).filter(pl.col("variant") == "base")
+    agg = sections.aggregate(runs, ["model", "variant"], ("recall@20",))
+    assert agg.height == 1 and agg["n"][0] == 3
+    assert agg["recall@20"][0] == pytest.approx(0.11)
+    assert agg["recall@20_std"][0] == pytest.approx(0.01)  # sqrt(((-.01)^2 + 0 + .01^2) / 2)
+
+
+def test_different_configurations_are_never_averaged(work):
+    add_run(work, "base-2layers", "toy", "lightgcn", "none", 1, 0.50, extra={"layers": 2})
+    runs = collect.read_runs(work).filter(pl.col("variant") == "base")
+    agg = sections.aggregate(runs, ["model", "variant"], ("recall@20",))
+    assert sorted(agg["n"].to_list()) == [1, 3]
+
+
+def test_real_profiles_section_compares_with_base_and_shuffled(work):
+    section = sections.real_profiles(collect.read_runs(work))
+    frame = section.tables["profiles-toy"]
+    con = frame.filter(pl.col("variant") == "con").row(0, named=True)
+    assert con["recall@20"] == pytest.approx(0.13)
+    assert con["recall@20_vs_base"] == pytest.approx(0.13 / 0.11 - 1)
+    # 0.02 apart, combined std sqrt(2) * 0.01 = 0.0141: the gap is within two combined std
+    assert "lightgcn+con: R@20 +18.2% vs base" in section.body
+    assert "within two combined seed std" in section.body
+    assert "shuffled profiles: R@20 -30.8% vs real" in section.body  # 0.09 / 0.13 - 1
+
+
+def test_table1_sets_ours_beside_the_paper_and_says_why_rows_are_empty(tmp_path):
+    work = tmp_path / "w"
+    add_dataset(work, "amazon-book", "amazon-book")
+    add_run(work, "lgcn", "amazon-book", "lightgcn", "none", 2023, 0.1411 * 1.1, ndcg20=0.0856 * 0.9)
+    section = sections.table1(collect.read_runs(work))
+    frame = section.tables["table1-amazon-book"]
+    row = frame.filter((pl.col("backbone") == "lightgcn") & (pl.col("variant") == "base")).row(0, named=True)
+    assert row["recall@20_paper"] == 0.1411
+    assert row["recall@20_diff"] == pytest.approx(0.1)
+    assert row["ndcg@20_diff"] == pytest.approx(-0.1)
+    con = frame.filter((pl.col("backbone") == "lightgcn") & (pl.col("variant") == "con")).row(0, named=True)
+    assert con["recall@20_ours"] is None and con["run"] == "(no profile text here)"
+    assert "**Yelp**: no runs; no Yelp data" in section.body
+
+
+def test_noise_section_gives_the_relative_drop_and_a_plot(work, tmp_path):
+    for pct, (b, c) in {5: (0.099, 0.13), 25: (0.088, 0.117)}.items():
+        add_dataset(work, f"toy-noise{pct}", "toy", noise=pct / 100)
+        real = str(work / "embeddings" / "toy" / "minilm")
+        for seed in (1, 2, 3):
+            add_run(work, f"n{pct}-base-s{seed}", f"toy-noise{pct}", "lightgcn", "none", seed, b)
+            add_run(work, f"n{pct}-con-s{seed}", f"toy-noise{pct}", "lightgcn", "con", seed, c, embeddings=real,
+                    extra={"kd_weight": 0.01})
+    out = tmp_path / "out"
+    out.mkdir()
+    section = sections.noise(collect.read_runs(work), out)
+    frame = section.tables["noise-toy"]
+    drop = dict(zip(zip(frame["variant"], frame["noise"]), frame["relative_drop"]))
+    assert drop[("base", 0.25)] == pytest.approx(1 - 0.088 / 0.11)
+    assert drop[("con", 0.05)] == pytest.approx(0.0)
+    assert drop[("base", 0.0)] == pytest.approx(0.0)
+    assert (out / "noise-toy.png").stat().st_size > 1000
+
+
+def test_efficiency_reads_the_speed_benchmark(work, tmp_path):
+    csv = tmp_path / "speed.csv"
+    pl.DataFrame({"backbone": ["lightgcn", "evaluate"], "align": ["none", None], "dim": [None, None],
+                  "seconds_per_epoch": [0.8, 0.4], "paper_seconds": [1.01, None],
+                  "ratio_to_paper": [0.79, None]}).write_csv(csv)
+    section = sections.efficiency(collect.read_runs(work), csv)
+    assert "Full-rank evaluation of every user: 0.40 s" in section.body
+    assert "| lightgcn | none | - | 0.80 | 1.01 | 0.79 |" in section.body
+    missing = sections.efficiency(collect.read_runs(work), tmp_path / "none.csv")
+    assert "No speed benchmark" in missing.body
+
+
+# ----------------------------------------------------------------------------------------------------- build
+def test_report_folder_is_complete_and_a_rerun_is_a_no_op(work, tmp_path):
+    out = tmp_path / "reports" / "t"
+    result = build.build(work, out, "t")
+    assert not result.up_to_date and result.runs == 9
+    text = (out / "report.md").read_text()
+    assert text.startswith("# llmrec report: t") and "## 3. RLMRec with real profiles" in text
+    assert {"report.md", "runs.csv", "profiles-toy.csv", "manifest.json"} <= {p.name for p in out.iterdir()}
+    assert build.build(work, out, "t").up_to_date
+    add_run(work, "base-s4", "toy", "lightgcn", "none", 4, 0.2)
+    assert not build.build(work, out, "t").up_to_date
+
+
+def test_report_command_on_a_workdir_without_runs_is_one_line(cli, tmp_path):
+    result = cli("report", "--out", tmp_path / "r")
+    assert result.code == 2
+    assert "no runs to report" in result.err and "Traceback" not in result.err
+    assert not (tmp_path / "r").exists()
+
+
+def test_report_command_writes_the_report(cli, work, tmp_path):
+    result = cli("report", "--name", "x", "--out", tmp_path / "r", workdir=work)
+    assert result.code == 0, result.err
+    assert "wrote" in result.out and (tmp_path / "r" / "report.md").is_file()
