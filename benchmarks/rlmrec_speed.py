@@ -4,7 +4,12 @@ evaluation time, beside the paper's Table 4 (RTX 3090).
 Con and Gen with the paper's 1536-d vectors are bound by their MLPs (and Gen's masked-node similarity matrix): the
 same run times bare matrix products of exactly those shapes and prints our epoch time as a multiple of that floor.
 
-    python benchmarks/rlmrec_speed.py --source ../shared/data/amazon-book [--dim 1536] [--backbones lightgcn] [--epochs 1]
+    python benchmarks/rlmrec_speed.py --source ../shared/data/amazon-book [--dim 1536] [--backbones lightgcn]
+        [--aligns none,con] [--epochs 1] [--device cpu] [--csv results/rlmrec_speed.csv]
+
+``--csv`` writes one row per measured (backbone, align, dim) with the columns of ``CSV_COLUMNS`` (empty where not
+measured), plus one row with backbone "evaluate" whose ``seconds_per_epoch`` is the time of one full-rank
+evaluation of all users (top-20, training items masked, metrics included). The file is written atomically.
 """
 
 from __future__ import annotations
@@ -14,10 +19,12 @@ import tempfile
 import time
 from pathlib import Path
 
+import polars as pl
 import torch
 from rich.console import Console
 from rich.table import Table
 
+from llmrec_cli import artifacts
 from llmrec_cli.data import prepare
 from llmrec_cli.data.dataset import Dataset
 from llmrec_cli.evaluate import metrics, rank
@@ -25,13 +32,21 @@ from llmrec_cli.report.paper_rlmrec import TABLE4_AMAZON_SECONDS
 from llmrec_cli.rlmrec import config, semantic, train
 from llmrec_cli.rlmrec.config import BACKBONES
 
+ALIGNS = ("none", "con", "gen")
 OFFICIAL_CPU_SECONDS = {"lightgcn/none": 13.6, "lightgcn/con": 150.0, "lightgcn/gen": 75.0}  # issue #7, this machine
+CSV_SCHEMA = {
+    "backbone": pl.String, "align": pl.String, "dim": pl.Int64, "seconds_per_epoch": pl.Float64,
+    "floor_seconds": pl.Float64, "ratio_to_floor": pl.Float64, "paper_seconds": pl.Float64,
+    "ratio_to_paper": pl.Float64, "threads": pl.Int64, "device": pl.String,
+}
+CSV_COLUMNS = tuple(CSV_SCHEMA)
 
 
-def make_trainer(ds: Dataset, workdir: Path, backbone: str, align: str, dim: int, seed: int = 2023) -> train.Trainer:
+# ------------------------------------------------------------------------------------------------ measurements
+def make_trainer(ds: Dataset, workdir: Path, backbone: str, align: str, dim: int, device: str = "cpu", seed: int = 2023) -> train.Trainer:
     hp = config.resolve(backbone, align, "amazon-book")
     embeddings = f"random:{dim}"
-    req = train.TrainRequest("amazon-book", hp, embeddings, seed, "cpu", f"speed-{backbone}-{align}")
+    req = train.TrainRequest("amazon-book", hp, embeddings, seed, device, f"speed-{backbone}-{align}")
     sem = semantic.load(embeddings, workdir, "amazon-book", ds.n_users, ds.n_items, seed) if align != "none" else None
     return train.Trainer(ds, sem, req, {}, workdir / "runs" / req.run_id)
 
@@ -44,13 +59,13 @@ def time_epochs(trainer: train.Trainer, epochs: int) -> float:
     return (time.perf_counter() - start) / epochs
 
 
-def _mm(a: int, b: int, c: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _random_factors(a: int, b: int, c: int) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.randn(a, b), torch.randn(b, c)
 
 
 def _time_products(shapes: list[tuple[int, int, int]], repeats: int) -> float:
     """Seconds for ``repeats`` passes over the (m x k) @ (k x n) products listed (inputs built once)."""
-    pairs = [_mm(*s) for s in shapes]
+    pairs = [_random_factors(*s) for s in shapes]
     start = time.perf_counter()
     for _ in range(repeats):
         for a, b in pairs:
@@ -62,16 +77,13 @@ def matmul_floor(align: str, ds: Dataset, hp: dict, out_dim: int, dim: int, n_ed
     """Bare matrix products of the alignment's shapes over one epoch (forward + the backward products)."""
     batch = int(hp["batch_size"])
     steps = -(-n_edges // batch)
+    hidden = (dim + out_dim) // 2
     if align == "con":
-        hidden = (dim + out_dim) // 2
         rows = ds.n_users + 2 * batch
         shapes = [(rows, dim, hidden), (rows, hidden, out_dim), (hidden, rows, out_dim), (rows, out_dim, hidden), (dim, rows, hidden)]
     else:
-        d = int(hp.get("embedding_dim", 32))
-        hidden = (dim + out_dim) // 2
         m = max(int((ds.n_users + ds.n_items) * float(hp["mask_ratio"])), 1)
         shapes = [(m, out_dim, hidden), (m, hidden, dim), (m, dim, m), (m, m, dim), (hidden, m, dim), (m, dim, hidden), (out_dim, m, hidden)]
-        del d
     return _time_products(shapes, steps)
 
 
@@ -87,42 +99,109 @@ def time_full_rank(trainer: train.Trainer, ds: Dataset) -> float:
     return time.perf_counter() - start
 
 
-def main() -> None:
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+def measure(ds: Dataset, workdir: Path, backbone: str, align: str, args) -> tuple[dict, train.Trainer]:
+    """One CSV row: our seconds per epoch beside the alignment's matmul floor and the paper's Table 4."""
+    trainer = make_trainer(ds, workdir, backbone, align, args.dim, args.device)
+    seconds = time_epochs(trainer, args.epochs)
+    floor = None
+    if align != "none":
+        floor = matmul_floor(align, ds, trainer.hp, trainer.model.out_dim, args.dim, trainer.graph.n_edges)
+    paper = TABLE4_AMAZON_SECONDS[align][backbone]
+    row = {"backbone": backbone, "align": align, "dim": args.dim, "seconds_per_epoch": seconds, "floor_seconds": floor,
+           "ratio_to_floor": _ratio(seconds, floor), "paper_seconds": paper, "ratio_to_paper": _ratio(seconds, paper),
+           "threads": torch.get_num_threads(), "device": args.device}
+    return row, trainer
+
+
+def evaluation_row(seconds: float, device: str) -> dict:
+    """The CSV row of the full-rank evaluation (its time in ``seconds_per_epoch``)."""
+    return {**dict.fromkeys(CSV_COLUMNS), "backbone": "evaluate", "seconds_per_epoch": seconds,
+            "threads": torch.get_num_threads(), "device": device}
+
+
+def _times_evaluation(eval_seconds: float | None, backbone: str, align: str) -> bool:
+    """Evaluation is timed on a base model: LightGCN's when measured, else the first one (any, without a base)."""
+    return eval_seconds is None or (align == "none" and backbone == "lightgcn")
+
+
+# ------------------------------------------------------------------------------------------------ output
+def results_table(rows: list[dict]) -> Table:
+    threads = rows[0]["threads"] if rows else torch.get_num_threads()
+    table = Table(title=f"seconds per epoch, Amazon-book (ours: {threads} threads; paper: RTX 3090)")
+    for col in ("backbone", "align", "ours s/epoch", "paper s/epoch", "ours / paper", "align floor s", "ours / floor", "vs base"):
+        table.add_column(col, justify="right")
+    base = {r["backbone"]: r["seconds_per_epoch"] for r in rows if r["align"] == "none"}
+    for r in rows:
+        vs_base = _ratio(r["seconds_per_epoch"], base.get(r["backbone"])) if r["align"] != "none" else None
+        table.add_row(
+            r["backbone"], r["align"], f"{r['seconds_per_epoch']:.2f}", f"{r['paper_seconds']:.2f}", f"{r['ratio_to_paper']:.2f}x",
+            _fmt(r["floor_seconds"], "{:.2f}"), _fmt(r["ratio_to_floor"], "{:.2f}x"), _fmt(vs_base, "{:.2f}x"),
+        )
+    return table
+
+
+def _fmt(value: float | None, pattern: str) -> str:
+    return "" if value is None else pattern.format(value)
+
+
+def write_csv(rows: list[dict], path: Path) -> None:
+    """All rows, columns in CSV_COLUMNS order, nulls as empty cells; tmp + rename."""
+    frame = pl.DataFrame([{c: r.get(c) for c in CSV_COLUMNS} for r in rows], schema=CSV_SCHEMA)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with artifacts.atomic_path(path) as tmp:
+        frame.write_csv(tmp)
+
+
+def _names(value: str, known: tuple[str, ...], option: str, ap: argparse.ArgumentParser) -> list[str]:
+    names = [v.strip() for v in value.split(",") if v.strip()]
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+        ap.error(f"{option} {value!r}: choose from {', '.join(known)} (comma-separated)")
+    return names
+
+
+def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--source", default="../shared/data/amazon-book")
-    ap.add_argument("--backbones", default=",".join(BACKBONES))
-    ap.add_argument("--aligns", default="none,con,gen")
+    ap.add_argument("--backbones", default=",".join(BACKBONES), help="comma-separated subset (quick run: lightgcn)")
+    ap.add_argument("--aligns", default=",".join(ALIGNS), help="comma-separated subset of none,con,gen")
     ap.add_argument("--dim", type=int, default=1536, help="width of the (random) semantic vectors")
-    ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--epochs", type=int, default=1, help="epochs timed per (backbone, align)")
+    ap.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    ap.add_argument("--csv", type=Path, default=None, help="also write the results to this CSV file")
     args = ap.parse_args()
+    args.backbones = _names(args.backbones, BACKBONES, "--backbones", ap)
+    args.aligns = _names(args.aligns, ALIGNS, "--aligns", ap)
+    if args.epochs < 1:
+        ap.error("--epochs must be >= 1")
+    return args
+
+
+def main() -> None:
+    args = parse_args()
     console = Console()
     workdir = Path(tempfile.mkdtemp(prefix="llmrec-speed-"))
     prepare.run(prepare.config_from_recipe("amazon-book", None, {"source": args.source}), workdir)
     ds = Dataset.load(workdir, "amazon-book")
-    console.print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, semantic width {args.dim}")
-    table = Table(title=f"seconds per epoch, Amazon-book (ours: {torch.get_num_threads()} CPU threads; paper: RTX 3090)")
-    for col in ("backbone", "align", "ours s/epoch", "paper s/epoch", "ours / paper", "align floor s", "ours / floor", "vs base"):
-        table.add_column(col, justify="right")
-    eval_seconds = None
-    for backbone in args.backbones.split(","):
-        base_time = None
-        for align in args.aligns.split(","):
-            trainer = make_trainer(ds, workdir, backbone, align, args.dim)
-            seconds = time_epochs(trainer, args.epochs)
-            floor = matmul_floor(align, ds, trainer.hp, trainer.model.out_dim, args.dim, trainer.graph.n_edges) if align != "none" else None
-            if align == "none":
-                base_time = seconds
-                if eval_seconds is None or backbone == "lightgcn":
-                    eval_seconds = time_full_rank(trainer, ds)
-            paper = TABLE4_AMAZON_SECONDS[align][backbone]
-            table.add_row(
-                backbone, align, f"{seconds:.2f}", f"{paper:.2f}", f"{seconds / paper:.2f}x",
-                f"{floor:.2f}" if floor else "", f"{seconds / floor:.2f}x" if floor else "",
-                f"{seconds / base_time:.2f}x" if base_time and align != "none" else "",
-            )
-            console.print(f"{backbone}/{align}: {seconds:.2f} s/epoch" + (f" (official code here: {OFFICIAL_CPU_SECONDS[backbone + '/' + align]} s)" if backbone + "/" + align in OFFICIAL_CPU_SECONDS else ""))
-    console.print(table)
+    console.print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}, semantic width {args.dim}")
+    rows, eval_seconds = [], None
+    for backbone in args.backbones:
+        for align in args.aligns:
+            row, trainer = measure(ds, workdir, backbone, align, args)
+            rows.append(row)
+            if _times_evaluation(eval_seconds, backbone, align):
+                eval_seconds = time_full_rank(trainer, ds)
+            official = OFFICIAL_CPU_SECONDS.get(f"{backbone}/{align}")
+            console.print(f"{backbone}/{align}: {row['seconds_per_epoch']:.2f} s/epoch" + (f" (official code here: {official} s)" if official else ""))
+    console.print(results_table(rows))
     console.print(f"full-rank evaluation of all {ds.n_users:,} users x {ds.n_items:,} items (top-20, train masked, metrics): {eval_seconds:.3f} s (target <= 1 s; official code here ~4 s)")
+    if args.csv:
+        write_csv(rows + [evaluation_row(eval_seconds, args.device)], args.csv)
+        console.print(f"wrote {args.csv}")
 
 
 if __name__ == "__main__":

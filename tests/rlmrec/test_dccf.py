@@ -1,4 +1,4 @@
-"""DCCF backbone and the sparse kernels it shares with AutoCF (spec §4 DCCF), checked against dense references."""
+"""DCCF backbone and the kernels it shares with AutoCF (spec §4 DCCF), checked against dense references."""
 
 import math
 
@@ -7,16 +7,9 @@ import torch
 import torch.nn.functional as F
 
 from llmrec_cli.rlmrec.backbones.base import Batch, bpr_loss, infonce
-from llmrec_cli.rlmrec.backbones.dccf import (
-    DCCF,
-    EdgePattern,
-    adaptive_weights,
-    edge_dot,
-    infonce_same_set,
-    row_logsumexp,
-    spmm,
-)
+from llmrec_cli.rlmrec.backbones.dccf import DCCF, adaptive_weights, infonce_same_set, row_logsumexp
 from llmrec_cli.rlmrec.graph import InteractionGraph
+from llmrec_cli.rlmrec.sparse import EdgePattern
 
 HP = {"layers": 2, "intent_num": 8, "cl_weight": 0.1, "cl_temperature": 0.2, "embedding_dim": 32}
 
@@ -127,36 +120,6 @@ def test_adaptive_weights_hand_made_2x3():
     want[4, 1] = 1.0
     torch.testing.assert_close(got, want)
     torch.testing.assert_close(got.sum(1), torch.ones(5))
-
-
-@pytest.mark.parametrize("sampled", [True, False])
-def test_sparse_kernels_match_dense(sampled):
-    """spmm / edge_dot values and gradients, on both kernels (sampled_addmm: CPU default; gathers: CUDA default)."""
-    graph = tiny_graph()
-    rows, cols = graph.edge_index()
-    n = graph.n_nodes
-    pattern = EdgePattern.from_keys(rows * n + cols, n)
-    torch.manual_seed(3)
-    vals = torch.rand(pattern.nnz, requires_grad=True)
-    x = torch.randn(n, 5, requires_grad=True)
-    y = torch.randn(n, 5, requires_grad=True)
-    w = torch.randn(n, 5)
-    out = (spmm(pattern, vals, x, sampled) * w).sum() + (edge_dot(pattern, x, y, sampled) * vals).sum()
-    grads = torch.autograd.grad(out, [vals, x, y])
-    dense = torch.zeros(n, n).index_put((pattern.rows, pattern.cols), vals)
-    ref = (dense @ x * w).sum() + ((x @ y.T)[pattern.rows, pattern.cols] * vals).sum()
-    ref_grads = torch.autograd.grad(ref, [vals, x, y])
-    torch.testing.assert_close(out, ref)
-    for got, want in zip(grads, ref_grads):
-        torch.testing.assert_close(got, want)
-
-
-def test_edge_pattern_is_sorted_and_rejects_asymmetric_edges():
-    pattern = EdgePattern.from_keys(torch.tensor([1 * 3 + 0, 0 * 3 + 1, 0 * 3 + 1]), 3)
-    assert pattern.rows.tolist() == [0, 1] and pattern.cols.tolist() == [1, 0] and pattern.perm.tolist() == [1, 0]
-    assert pattern.crow.tolist() == [0, 1, 2, 2]
-    with pytest.raises(ValueError):
-        EdgePattern.from_keys(torch.tensor([0 * 3 + 1]), 3)
 
 
 def test_infonce_same_set_equals_base_infonce():

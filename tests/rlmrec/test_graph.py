@@ -1,10 +1,10 @@
-"""The normalised adjacency (spec §3.1), edge drop (§4) and the sparse product with its hand-written backward."""
+"""The normalised adjacency (spec §3.1), edge drop (§4) and its operators (products and gradients)."""
 
 import math
 
 import torch
 
-from llmrec_cli.rlmrec.graph import Adjacency, InteractionGraph, drop_edges, spmm
+from llmrec_cli.rlmrec.graph import Adjacency, InteractionGraph, drop_edges
 
 # 2 users x 3 items, R = [[1, 1, 0], [0, 1, 1]]; nodes u0 u1 i0 i1 i2
 R_USERS, R_ITEMS = [0, 0, 1, 1], [0, 1, 1, 2]
@@ -81,7 +81,7 @@ def test_adjacency_product_and_gradient_match_dense():
 
 def test_adjacency_buffers_are_not_checkpointed():
     adj = Adjacency(small_graph())
-    assert {name for name, _ in adj.named_buffers()} == {"crow", "col", "val", "tperm"}
+    assert {name for name, _ in adj.named_buffers()} == {"rows", "cols", "crow", "perm", "val"}
     assert adj.state_dict() == {}
 
 
@@ -90,8 +90,8 @@ def test_drop_keeps_about_keep_rate_without_rescaling():
     adj = Adjacency(g)
     full = adj.csr().to_dense()
     torch.manual_seed(0)
-    dropped, dropped_t = adj.drop(0.8)
-    kept = dropped.to_dense()
+    dropped = adj.drop(0.8)
+    kept = dropped.matrix().to_dense()
     n_entries = int((full != 0).sum())
     frac = float((kept != 0).sum()) / n_entries
     assert abs(frac - 0.8) < 0.02  # ~7,900 entries: the standard deviation of the fraction is 0.0045
@@ -99,7 +99,7 @@ def test_drop_keeps_about_keep_rate_without_rescaling():
     torch.testing.assert_close(kept[nonzero], full[nonzero])  # values are not rescaled or renormalised
     # entries drop independently (so A_d is not symmetric), and the second operator is its exact transpose
     assert not torch.equal(kept, kept.T)
-    torch.testing.assert_close(dropped_t.to_dense(), kept.T)
+    torch.testing.assert_close(dropped.transposed().to_dense(), kept.T)
 
 
 def test_dropped_product_gradient_matches_dense():
@@ -107,10 +107,10 @@ def test_dropped_product_gradient_matches_dense():
     adj = Adjacency(g)
     torch.manual_seed(1)
     op = adj.drop(0.5)
-    dense = op[0].to_dense()
+    dense = op.matrix().to_dense()
     x = torch.randn(g.n_nodes, 3, requires_grad=True)
     w = torch.randn(g.n_nodes, 3)
-    (spmm(op, spmm(op, x)) * w).sum().backward()
+    (op @ (op @ x) * w).sum().backward()
     x_ref = x.detach().clone().requires_grad_()
     (dense @ (dense @ x_ref) * w).sum().backward()
     torch.testing.assert_close(x.grad, x_ref.grad)
@@ -118,9 +118,9 @@ def test_dropped_product_gradient_matches_dense():
 
 def test_drop_with_keep_rate_one_is_the_full_graph():
     adj = Adjacency(small_graph())
-    a, a_t = adj.drop(1.0)
-    torch.testing.assert_close(a.to_dense(), adj.csr().to_dense())
-    torch.testing.assert_close(a_t.to_dense(), adj.csr().to_dense())
+    op = adj.drop(1.0)
+    torch.testing.assert_close(op.matrix().to_dense(), adj.csr().to_dense())
+    torch.testing.assert_close(op.transposed().to_dense(), adj.csr().to_dense())
 
 
 def test_drop_edges_function_compacts():

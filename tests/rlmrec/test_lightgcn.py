@@ -19,16 +19,7 @@ def batch():
     return Batch(torch.tensor([0, 1, 2, 0]), torch.tensor([1, 2, 3, 0]), torch.tensor([3, 0, 1, 2]))
 
 
-def dense_layer_sum(graph, ego, layers):
-    a = graph.norm_adj().to_dense()
-    out, h = ego, ego
-    for _ in range(layers):
-        h = a @ h
-        out = out + h
-    return out
-
-
-def test_eval_is_full_graph_layer_sum_and_deterministic():
+def test_eval_is_full_graph_layer_sum_and_deterministic(dense_layer_sum):
     torch.manual_seed(0)
     model = LightGCN(tiny(), HP)
     ego = model.ego().detach()
@@ -40,7 +31,7 @@ def test_eval_is_full_graph_layer_sum_and_deterministic():
     torch.testing.assert_close(torch.cat([users, items]), expected)
 
 
-def test_training_drops_edges():
+def test_training_drops_edges(dense_layer_sum):
     torch.manual_seed(0)
     model = LightGCN(tiny(), {**HP, "keep_rate": 0.5})
     ego = model.ego().detach()
@@ -50,7 +41,7 @@ def test_training_drops_edges():
     torch.testing.assert_close(model_keep_all.propagate(ego, training=True), dense_layer_sum(model_keep_all.graph, ego, 3))
 
 
-def test_loss_is_bpr_of_final_and_reaches_both_tables():
+def test_loss_is_bpr_of_final_and_reaches_both_tables(dense_layer_sum):
     torch.manual_seed(0)
     model = LightGCN(tiny(), {**HP, "keep_rate": 1.0})
     b = batch()
@@ -65,7 +56,7 @@ def test_loss_is_bpr_of_final_and_reaches_both_tables():
     assert model.item_emb.grad is not None and model.item_emb.grad.abs().sum() > 0
 
 
-def test_loss_uses_the_given_ego_table():
+def test_loss_uses_the_given_ego_table(dense_layer_sum):
     torch.manual_seed(0)
     model = LightGCN(tiny(), {**HP, "keep_rate": 1.0})
     ego = model.ego().detach().clone()

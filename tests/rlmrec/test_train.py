@@ -53,6 +53,15 @@ def test_resume_after_interruption_matches_straight_run(workdir):
     assert not (run_dir / "checkpoint.pt").exists()
 
 
+def test_on_epoch_reports_the_best_validation_so_far(workdir):
+    events = []
+    result = train.run(request(epochs=2, run_id="events"), workdir, on_epoch=events.append)
+    assert [e["epoch"] for e in events] == [0, 1]
+    scores = [e["valid_recall@20"] for e in events]
+    assert events[-1]["best_valid"] == max(scores) and events[-1]["best_epoch"] == scores.index(max(scores))
+    assert "best_valid" not in pl.read_parquet(result.run_dir / "history.parquet").columns
+
+
 def test_outputs_follow_the_contracts_and_rerun_is_up_to_date(workdir):
     result = train.run(request(run_id="outputs"), workdir)
     run_dir = result.run_dir

@@ -10,7 +10,6 @@ Adam lr 1e-3, batch 500; the epoch with the best validation NDCG@100 (the paper'
 
 from __future__ import annotations
 
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,12 +25,12 @@ from llmrec_cli import artifacts
 from llmrec_cli.data.dataset import Dataset
 from llmrec_cli.errors import LLMRecError
 from llmrec_cli.evaluate.scoring import evaluate_scores
-from llmrec_cli.rlmrec.train import history_frame
+from llmrec_cli.runs import RunCheckpoint, RunOptions, RunResult, prepare_run_dir, write_history
 from llmrec_cli.runtime import resolve_device, seed_everything
 
 STAGE = "train-baseline"
 KIND = "multivae"
-CHECKPOINT, MODEL = "checkpoint.pt", "model.pt"
+MODEL = "model.pt"
 KS = (20, 40, 100)
 DEFAULT_HP = {
     "epochs": 200, "batch_size": 500, "lr": 1e-3, "hidden": 600, "latent": 200, "dropout": 0.5,
@@ -90,24 +89,18 @@ class VAEScorer:
 
 
 @dataclass
-class BaselineRequest:
+class _BaselineFields:
     dataset: str
     model: str = "multivae"
     hp: dict = field(default_factory=dict)
-    seed: int = 2023
-    device: str = "auto"
-    run_id: str | None = None
-    resume: bool = False
-    force: bool = False
 
 
 @dataclass
-class BaselineResult:
-    run_dir: Path
-    up_to_date: bool
-    metrics: dict = field(default_factory=dict)
-    best_epoch: int = -1
-    seconds: float = 0.0
+class BaselineRequest(RunOptions, _BaselineFields):
+    """(dataset, model, hp, seed, device, run_id, resume, force)."""
+
+
+BaselineResult = RunResult
 
 
 def run(req: BaselineRequest, workdir: Path, on_epoch: Callable[[dict], None] | None = None) -> BaselineResult:
@@ -116,26 +109,13 @@ def run(req: BaselineRequest, workdir: Path, on_epoch: Callable[[dict], None] | 
         raise LLMRecError(f"unknown Multi-VAE hyperparameter(s) {unknown}; known: {sorted(DEFAULT_HP)}")
     hp = {**DEFAULT_HP, **{k: v for k, v in req.hp.items() if v is not None}}
     ds = Dataset.load(workdir, req.dataset)
-    run_dir = Path(workdir) / "runs" / (req.run_id or f"{req.dataset}-multivae-s{req.seed}")
+    run_dir = req.run_dir(workdir, f"{req.dataset}-multivae-s{req.seed}")
     config = {"dataset": req.dataset, "seed": req.seed, "model": KIND, **hp}
     if not req.force and artifacts.up_to_date(run_dir, STAGE, config, ds.files()):
         doc = artifacts.read_json(run_dir / "metrics.json")
         return BaselineResult(run_dir, True, doc.get("metrics", {}), doc.get("best_epoch", -1))
-    _prepare(run_dir, config, req)
+    prepare_run_dir(run_dir, config, req)
     return VAETrainer(ds, req, hp, config, run_dir).fit(on_epoch)
-
-
-def _prepare(run_dir: Path, config: dict, req: BaselineRequest) -> None:
-    ckpt = run_dir / CHECKPOINT
-    if req.force and run_dir.exists():
-        shutil.rmtree(run_dir)
-    elif ckpt.exists() and not req.resume:
-        raise LLMRecError(f"{run_dir}: an unfinished run is there (checkpoint.pt); pass --resume to continue it or --force to start over")
-    elif ckpt.exists() and torch.load(ckpt, map_location="cpu", weights_only=False).get("config_sha256") != artifacts.config_hash(config):
-        raise LLMRecError(f"{ckpt}: was written with a different config; rerun with the same options or use --force")
-    elif not ckpt.exists() and run_dir.exists():
-        shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
 
 
 class VAETrainer:
@@ -143,6 +123,7 @@ class VAETrainer:
         self.ds, self.req, self.hp, self.config, self.run_dir = ds, req, hp, config, run_dir
         self.device = torch.device(resolve_device(req.device))
         seed_everything(req.seed)
+        self.checkpoint = RunCheckpoint(run_dir, config, self.device)
         self.matrix = train_matrix(ds)
         self.users = np.flatnonzero(np.diff(self.matrix.indptr) > 0)
         self.model = MultiVAE(ds.n_items, int(hp["hidden"]), int(hp["latent"]), float(hp["dropout"])).to(self.device)
@@ -191,26 +172,18 @@ class VAETrainer:
         return self._finish(clock.seconds)
 
     def _save_checkpoint(self) -> None:
-        payload = {
-            "config_sha256": artifacts.config_hash(self.config), "epoch": self.epoch, "updates": self.updates,
-            "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(), "best": self.best,
-            "history": self.history, "torch_rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None,
-        }
-        with artifacts.atomic_path(self.run_dir / CHECKPOINT) as tmp:
-            torch.save(payload, tmp)
+        self.checkpoint.save({
+            "epoch": self.epoch, "updates": self.updates, "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(), "best": self.best, "history": self.history,
+        })
 
     def _maybe_resume(self) -> None:
-        path = self.run_dir / CHECKPOINT
-        if not path.exists():
+        saved = self.checkpoint.load(map_location=self.device)
+        if saved is None:
             return
-        saved = torch.load(path, map_location=self.device, weights_only=False)
         self.model.load_state_dict(saved["model"])
         self.optimizer.load_state_dict(saved["optimizer"])
         self.epoch, self.updates, self.best, self.history = saved["epoch"], saved["updates"], saved["best"], saved["history"]
-        torch.set_rng_state(saved["torch_rng"].cpu())
-        if saved["cuda_rng"] is not None and self.device.type == "cuda":
-            torch.cuda.set_rng_state_all([s.cpu() for s in saved["cuda_rng"]])
 
     def _finish(self, wall: float) -> BaselineResult:
         if self.best is not None:
@@ -218,7 +191,7 @@ class VAETrainer:
         valid, test = self.evaluate("valid"), self.evaluate("test")
         with artifacts.atomic_path(self.run_dir / MODEL) as tmp:
             torch.save({"state": {k: v.cpu() for k, v in self.model.state_dict().items()}, "config": self.config}, tmp)
-        artifacts.write_parquet(history_frame(self.history), self.run_dir / "history.parquet", artifacts.HISTORY)
+        write_history(self.run_dir, self.history)
         best_epoch = self.best["epoch"] if self.best else -1
         doc = {"split": "test", "model": "Multi-VAE", "dataset": self.ds.name, "dataset_manifest_sha256": self.ds.manifest_sha256,
                "recall_denominator": "min_k", "ks": list(KS), "metrics": test, "valid_metrics": valid, "best_epoch": best_epoch,
@@ -230,7 +203,7 @@ class VAETrainer:
             {"kind": KIND, "device": str(self.device)},
         )
         artifacts.write_json(manifest.to_dict(), self.run_dir / artifacts.MANIFEST)
-        (self.run_dir / CHECKPOINT).unlink(missing_ok=True)
+        self.checkpoint.remove()
         return BaselineResult(self.run_dir, False, test, best_epoch, wall)
 
 

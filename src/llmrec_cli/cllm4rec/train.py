@@ -15,7 +15,6 @@ every ``checkpoint_seconds`` within one. Each pass draws its randomness from a g
 
 from __future__ import annotations
 
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,13 +35,13 @@ from llmrec_cli.cllm4rec.tokenizer import IdTokenizer, pad_right
 from llmrec_cli.data.dataset import Dataset
 from llmrec_cli.errors import LLMRecError
 from llmrec_cli.evaluate.scoring import evaluate_scores
-from llmrec_cli.rlmrec.train import history_frame, write_vectors
+from llmrec_cli.runs import RunCheckpoint, RunOptions, RunResult, prepare_run_dir, write_history, write_vectors
 from llmrec_cli.runtime import resolve_device, seed_everything
 
 STAGE = "train-cllm4rec"
 KIND = "cllm4rec"
 STAGES = ("pretrain", "finetune", "all")
-CHECKPOINT, PRETRAINED, MODEL = "checkpoint.pt", "pretrained.pt", "model.pt"
+PRETRAINED, MODEL = "pretrained.pt", "model.pt"
 KS = (20, 40, 100)
 SELECTION = ("recall@20", "recall@40", "ndcg@100")
 CODE_SEQUENCES_PER_PROCESS = 20  # the official run: 20 sequences per GPU, gradients averaged over 8 GPUs
@@ -68,29 +67,25 @@ DEFAULT_HP = {
 
 
 @dataclass
-class CLLM4RecRequest:
+class _CLLM4RecFields:
     dataset: str
     stage: str = "all"
     backbone: str = backbones.DEFAULT_BACKBONE
     layers: int | None = None
     pretrained: str | None = None  # finetune stage: the run folder (or id) whose pretrained.pt to start from
     hp: dict = field(default_factory=dict)
-    seed: int = 2023
-    device: str = "auto"
-    run_id: str | None = None
-    resume: bool = False
-    force: bool = False
+
+
+@dataclass
+class CLLM4RecRequest(RunOptions, _CLLM4RecFields):
+    """(dataset, stage, backbone, layers, pretrained, hp, seed, device, run_id, resume, force, checkpoint_seconds)."""
+
     checkpoint_seconds: float = 600.0  # does not change results, so it is not part of the config
 
 
 @dataclass
-class CLLM4RecResult:
-    run_dir: Path
-    up_to_date: bool
-    metrics: dict = field(default_factory=dict)
+class CLLM4RecResult(RunResult):
     valid_metrics: dict = field(default_factory=dict)
-    best_epoch: int = -1
-    seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -150,7 +145,7 @@ def run(req: CLLM4RecRequest, workdir: Path, on_progress: Callable[[dict], None]
         raise LLMRecError(f"--stage {req.stage!r}: choose one of {', '.join(STAGES)}")
     hp = resolve_hp(req.hp)
     ds = Dataset.load(workdir, req.dataset)
-    run_dir = Path(workdir) / "runs" / (req.run_id or default_run_id(req))
+    run_dir = req.run_dir(workdir, default_run_id(req))
     pretrained = _pretrained_path(req, workdir)
     config = {
         "dataset": req.dataset, "seed": req.seed, "stage": req.stage, "backbone": backbones.describe(req.backbone),
@@ -159,8 +154,8 @@ def run(req: CLLM4RecRequest, workdir: Path, on_progress: Callable[[dict], None]
     inputs = ds.files() + _text_inputs(ds) + ([pretrained] if pretrained else [])
     if not req.force and artifacts.up_to_date(run_dir, STAGE, config, inputs):
         doc = artifacts.read_json(run_dir / "metrics.json")
-        return CLLM4RecResult(run_dir, True, doc.get("metrics", {}), doc.get("valid_metrics", {}), doc.get("best_epoch", -1))
-    _prepare_run_dir(run_dir, config, req)
+        return CLLM4RecResult(run_dir, True, doc.get("metrics", {}), doc.get("best_epoch", -1), valid_metrics=doc.get("valid_metrics", {}))
+    prepare_run_dir(run_dir, config, req)
     backbone = backbones.load(req.backbone, req.layers)
     trainer = Trainer(ds, req, hp, config, run_dir, backbone, pretrained)
     return trainer.fit(inputs, on_progress)
@@ -183,27 +178,13 @@ def _text_inputs(ds: Dataset) -> list[Path]:
     return [p for p in (ds.folder / "items.parquet", ds.folder / "reviews.parquet") if p.is_file()]
 
 
-def _prepare_run_dir(run_dir: Path, config: dict, req: CLLM4RecRequest) -> None:
-    ckpt = run_dir / CHECKPOINT
-    if req.force and run_dir.exists():
-        shutil.rmtree(run_dir)
-    elif ckpt.exists() and not req.resume:
-        raise LLMRecError(f"{run_dir}: an unfinished run is there (checkpoint.pt); pass --resume to continue it or --force to start over")
-    elif ckpt.exists():
-        saved = torch.load(ckpt, map_location="cpu", weights_only=False)
-        if saved.get("config_sha256") != artifacts.config_hash(config):
-            raise LLMRecError(f"{ckpt}: was written with a different config; rerun with the same options or use --force")
-    elif (run_dir / artifacts.MANIFEST).exists():
-        shutil.rmtree(run_dir)  # a finished run whose inputs or config changed: start over
-    run_dir.mkdir(parents=True, exist_ok=True)
-
-
 # ------------------------------------------------------------------------------------------------ the trainer
 class Trainer:
     def __init__(self, ds: Dataset, req: CLLM4RecRequest, hp: dict, config: dict, run_dir: Path, backbone, pretrained: Path | None):
         self.ds, self.req, self.hp, self.config, self.run_dir = ds, req, hp, config, run_dir
         self.device = torch.device(resolve_device(req.device))
         seed_everything(req.seed)
+        self.checkpoint = RunCheckpoint(run_dir, config, self.device)
         self.tokenizer = IdTokenizer(backbone.encode_words, backbone.n_vocab, ds.n_users, ds.n_items)
         self.max_len = min(int(hp["max_len"]), backbone.max_positions)
         self.prompts = Prompts(self.tokenizer, self.max_len)
@@ -394,35 +375,24 @@ class Trainer:
 
     # ---------------------------------------------------------------------------------------- checkpoints
     def _save_checkpoint(self) -> None:
-        payload = {
-            "config_sha256": artifacts.config_hash(self.config),
+        self.checkpoint.save({
             "cursor": self.cursor,
             "partial": self.partial,
             "tables": self.model.trainable_state(),
             "optimizers": {name: opt.state_dict() for name, opt in self.optimizers.items()},
             "best": self.best,
             "history": self.history,
-            "rng": {
-                "torch": torch.get_rng_state(),
-                "cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None,
-            },
-        }
-        with artifacts.atomic_path(self.run_dir / CHECKPOINT) as tmp:
-            torch.save(payload, tmp)
+        })
         self.last_save = time.monotonic()
 
     def _maybe_resume(self) -> None:
-        path = self.run_dir / CHECKPOINT
-        if not path.exists():
+        saved = self.checkpoint.load(map_location="cpu")
+        if saved is None:
             return
-        saved = torch.load(path, map_location="cpu", weights_only=False)
         self.model.load_trainable_state(saved["tables"])
         for name, state in saved["optimizers"].items():
             self.optimizers[name].load_state_dict(state)
         self.cursor, self.partial, self.best, self.history = saved["cursor"], saved["partial"], saved["best"], saved["history"]
-        torch.set_rng_state(saved["rng"]["torch"])
-        if saved["rng"]["cuda"] is not None and self.device.type == "cuda":
-            torch.cuda.set_rng_state_all(saved["rng"]["cuda"])
 
     # ---------------------------------------------------------------------------------------- outputs
     def _finish(self, inputs: list[Path], wall: float) -> CLLM4RecResult:
@@ -435,7 +405,7 @@ class Trainer:
         with artifacts.atomic_path(self.run_dir / MODEL) as tmp:
             torch.save({"tables": tables, "config": self.config}, tmp)
         write_vectors(self.run_dir, tables["collab"]["users"], tables["collab"]["items"])
-        artifacts.write_parquet(history_frame(self.history), self.run_dir / "history.parquet", artifacts.HISTORY)
+        write_history(self.run_dir, self.history)
         pretrain_saved = {side: {k: v for k, v in self.best[side].items() if k != "state"} for side in ("collab", "content") if side in self.best}
         model_name = "CLLM4Rec" if self.req.stage != "pretrain" else "CLLM4Rec-PreRec (no finetuning)"
         metrics_doc = {
@@ -464,8 +434,8 @@ class Trainer:
             },
         )
         artifacts.write_json(manifest.to_dict(), self.run_dir / artifacts.MANIFEST)
-        (self.run_dir / CHECKPOINT).unlink(missing_ok=True)
-        return CLLM4RecResult(self.run_dir, False, test, valid, best_epoch, wall)
+        self.checkpoint.remove()
+        return CLLM4RecResult(self.run_dir, False, test, best_epoch, wall, valid_metrics=valid)
 
 
 # ------------------------------------------------------------------------------------------------ evaluate hook

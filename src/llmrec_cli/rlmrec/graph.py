@@ -12,6 +12,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from llmrec_cli.rlmrec.sparse import EdgePattern, SparseOperator
+
 
 @dataclass
 class InteractionGraph:
@@ -83,43 +85,15 @@ def _keep_entries(crow, col, val, keep, shape) -> torch.Tensor:
     return torch.sparse_csr_tensor(kept_before[crow], col[keep], val[keep], shape, check_invariants=False)
 
 
-def _mm(adj: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """adj @ x. On CPU, ``adj @ x`` zero-fills a result and copies it out; addmm with beta=0 writes into an empty
-    tensor instead (about a third faster at RLMRec's sizes)."""
-    if x.device.type != "cpu":
-        return adj @ x
-    out = x.new_empty(adj.shape[0], x.shape[1])
-    return torch.addmm(out, adj, x, beta=0.0, out=out)
-
-
-class _SpMM(torch.autograd.Function):
-    """y = A x with dx = A^T dy, A^T supplied by the caller. torch's own backward for CSR @ dense is about 10x
-    slower than the forward on CPU, which would dominate a LightGCN step."""
-
-    @staticmethod
-    def forward(ctx, adj, adj_t, x):
-        ctx.adj_t = adj_t
-        return _mm(adj, x)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return None, None, _mm(ctx.adj_t, grad)
-
-
-def spmm(op: tuple[torch.Tensor, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
-    """Sparse-dense product for an operator pair (A, A^T) from :class:`Adjacency`; differentiable in x only."""
-    return _SpMM.apply(op[0], op[1], x)
-
-
 class Adjacency(nn.Module):
     """The normalised adjacency of a graph as module buffers (it moves with ``.to(device)``), with the fast
     propagation and edge drop the LightGCN-family backbones need.
 
-    Operators are pairs (A, A^T) for :func:`spmm`. A is symmetric (structure and values), so on the full graph
-    A^T = A. An edge-dropped copy drops entries independently (spec §4), so it is not symmetric; it keeps A's CSR
-    structure with the dropped values set to zero, which makes its transpose a gather of the same keep mask through
-    ``tperm`` (the position of entry (c, r) for the entry (r, c)). On CPU this is ~4x cheaper than compacting both
-    matrices, and the products cost the same.
+    Operators are :class:`~llmrec_cli.rlmrec.sparse.SparseOperator` s (``op @ x``). A is symmetric (structure and
+    values), so on the full graph A^T = A. An edge-dropped copy drops entries independently (spec §4), so it is not
+    symmetric; it keeps A's CSR structure with the dropped values set to zero, which makes its transpose a gather of
+    the same keep mask through ``perm`` (the position of entry (c, r) for the entry (r, c)). On CPU this is ~4x
+    cheaper than compacting both matrices, and the products cost the same.
     """
 
     def __init__(self, graph: InteractionGraph, self_loops: bool = False):
@@ -127,33 +101,35 @@ class Adjacency(nn.Module):
         adj = graph.norm_adj(self_loops)
         crow, col, val = adj.crow_indices(), adj.col_indices(), adj.values()
         row = torch.repeat_interleave(torch.arange(adj.shape[0]), crow.diff())
-        n = adj.shape[0]
-        tperm = torch.searchsorted(row * n + col, col * n + row)  # CSR order is sorted by (row, col)
-        self.shape = tuple(adj.shape)
+        self.n = adj.shape[0]
+        perm = torch.searchsorted(row * self.n + col, col * self.n + row)  # CSR order is sorted by (row, col)
         index = torch.int32 if val.numel() < 2**31 else torch.int64  # int64 indices are converted on every product
+        self.register_buffer("rows", row.to(index), persistent=False)
+        self.register_buffer("cols", col.to(index), persistent=False)
         self.register_buffer("crow", crow.to(index), persistent=False)
-        self.register_buffer("col", col.to(index), persistent=False)
+        self.register_buffer("perm", perm, persistent=False)
         self.register_buffer("val", val, persistent=False)
-        self.register_buffer("tperm", tperm, persistent=False)
+
+    def pattern(self) -> EdgePattern:
+        """A's edge pattern on the current device."""
+        return EdgePattern(self.rows, self.cols, self.crow, self.perm, self.n)
 
     def csr(self, values: torch.Tensor | None = None) -> torch.Tensor:
         """A (or A's structure with other values) as a CSR tensor."""
-        val = self.val if values is None else values
-        return torch.sparse_csr_tensor(self.crow, self.col, val, self.shape, check_invariants=False)
+        return self.pattern().csr(self.val if values is None else values)
 
-    def full(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """The operator pair (A, A^T) of the whole graph."""
-        adj = self.csr()
-        return adj, adj
+    def full(self) -> SparseOperator:
+        """The operator A of the whole graph (symmetric: A^T = A)."""
+        return SparseOperator(self.pattern(), self.val, self.val)
 
-    def drop(self, keep_rate: float, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """(A_d, A_d^T): every stored entry kept with probability keep_rate, values not rescaled (spec §4);
-        dropped entries are stored zeros."""
+    def drop(self, keep_rate: float, generator: torch.Generator | None = None) -> SparseOperator:
+        """A_d: every stored entry kept with probability keep_rate, values not rescaled (spec §4); dropped entries
+        are stored zeros."""
         if keep_rate >= 1.0:
             return self.full()
         keep = torch.rand(self.val.shape, generator=generator, device=self.val.device) < keep_rate
-        return self.csr(self.val * keep), self.csr(self.val * keep[self.tperm])
+        return SparseOperator(self.pattern(), self.val * keep, self.val * keep[self.perm])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """A x on the whole graph."""
-        return spmm(self.full(), x)
+        return self.full() @ x

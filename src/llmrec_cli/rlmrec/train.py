@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import copy
 import importlib
-import math
-import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import polars as pl
 import torch
 
 from llmrec_cli import artifacts
@@ -28,10 +25,11 @@ from llmrec_cli.errors import LLMRecError
 from llmrec_cli.evaluate.scoring import evaluate_vectors
 from llmrec_cli.rlmrec import sampling, semantic
 from llmrec_cli.rlmrec.graph import InteractionGraph
+# CHECKPOINT and write_vectors are also imported from here (benchmarks/rlmrec_quality.py, cllm4rec/popularity.py)
+from llmrec_cli.runs import CHECKPOINT, RunCheckpoint, RunOptions, RunResult, prepare_run_dir, write_history, write_vectors  # noqa: F401
 from llmrec_cli.runtime import resolve_device, seed_everything
 
 STAGE = "train-rlmrec"
-CHECKPOINT = "checkpoint.pt"
 BACKBONE_CLASSES = {
     "gccf": "llmrec_cli.rlmrec.backbones.gccf:GCCF",
     "lightgcn": "llmrec_cli.rlmrec.backbones.lightgcn:LightGCN",
@@ -43,15 +41,15 @@ BACKBONE_CLASSES = {
 
 
 @dataclass
-class TrainRequest:
+class _TrainFields:
     dataset: str
     hp: dict  # resolved hyperparameters (rlmrec.config.resolve), recorded in the manifest
     embeddings: str | None = None
-    seed: int = 2023
-    device: str = "auto"
-    run_id: str | None = None
-    resume: bool = False
-    force: bool = False
+
+
+@dataclass
+class TrainRequest(RunOptions, _TrainFields):
+    """(dataset, hp, embeddings, seed, device, run_id, resume, force)."""
 
     @property
     def backbone(self) -> str:
@@ -63,11 +61,7 @@ class TrainRequest:
 
 
 @dataclass
-class TrainResult:
-    run_dir: Path
-    up_to_date: bool
-    metrics: dict = field(default_factory=dict)
-    best_epoch: int = -1
+class TrainResult(RunResult):
     epochs_run: int = 0
     seconds_per_epoch: float = 0.0
 
@@ -105,12 +99,12 @@ def run(req: TrainRequest, workdir: Path, on_epoch: Callable[[dict], None] | Non
         raise LLMRecError(f"--align {req.align} / --backbone {req.backbone} needs --embeddings (an embed output folder, or random:DIM for speed tests)")
     needs_sem = req.align != "none" or req.backbone == "semantic"
     sem = semantic.load(req.embeddings, workdir, req.dataset, ds.n_users, ds.n_items, req.seed) if needs_sem else None
-    run_dir = Path(workdir) / "runs" / (req.run_id or default_run_id(req))
+    run_dir = req.run_dir(workdir, default_run_id(req))
     config = {"dataset": req.dataset, "seed": req.seed, "embeddings": sem.source if sem else None, **req.hp}
     inputs = ds.files() + (sem.files if sem else [])
     if not req.force and artifacts.up_to_date(run_dir, STAGE, config, inputs):
         return TrainResult(run_dir, True, artifacts.read_json(run_dir / "metrics.json").get("metrics", {}))
-    _prepare_run_dir(run_dir, config, req)
+    prepare_run_dir(run_dir, config, req)
     if req.backbone == "semantic":
         return _semantic_only(ds, sem, req, config, run_dir, inputs)
     trainer = Trainer(ds, sem, req, config, run_dir)
@@ -133,24 +127,7 @@ def _semantic_only(ds: Dataset, sem, req: TrainRequest, config: dict, run_dir: P
     manifest = artifacts.Manifest(STAGE, config, artifacts.describe_inputs(inputs), ["users.parquet", "items.parquet", "metrics.json"],
                                   {"users": ds.n_users, "items": ds.n_items}, clock.seconds, {"kind": "vectors", "scoring": "cosine"})
     artifacts.write_json(manifest.to_dict(), run_dir / artifacts.MANIFEST)
-    return TrainResult(run_dir, False, test, 0, 0, 0.0)
-
-
-def _prepare_run_dir(run_dir: Path, config: dict, req: TrainRequest) -> None:
-    ckpt = run_dir / CHECKPOINT
-    if req.force and run_dir.exists():
-        shutil.rmtree(run_dir)
-    elif ckpt.exists() and not req.resume:
-        raise LLMRecError(
-            f"{run_dir}: an unfinished run is there (checkpoint.pt); pass --resume to continue it or --force to start over"
-        )
-    elif ckpt.exists():
-        saved = torch.load(ckpt, map_location="cpu", weights_only=False)
-        if saved.get("config_sha256") != artifacts.config_hash(config):
-            raise LLMRecError(f"{ckpt}: was written with a different config; rerun with the same options or use --force")
-    elif (run_dir / artifacts.MANIFEST).exists() and not req.force:
-        shutil.rmtree(run_dir)  # a finished run whose inputs or config changed: start over
-    run_dir.mkdir(parents=True, exist_ok=True)
+    return TrainResult(run_dir, False, test, best_epoch=0, seconds=clock.seconds)
 
 
 class Trainer:
@@ -173,6 +150,7 @@ class Trainer:
             self.alignment.to(self.device)
         self.optimizer = torch.optim.Adam(self.parameters(), lr=float(self.hp["lr"]))
         self.generator = torch.Generator().manual_seed(req.seed)
+        self.checkpoint = RunCheckpoint(run_dir, config, self.device, self.generator)
         self.sampler = _sampler(self.graph)
         self.valid_exclude = ds.csr("train")
         self.epoch, self.history, self.best, self.bad_evals = 0, [], None, 0
@@ -249,8 +227,13 @@ class Trainer:
             self.epoch += 1
             self._save_checkpoint()
             if on_epoch:
-                on_epoch(row)
+                on_epoch(self._epoch_event(row))
         return self._finish(inputs, clock.seconds)
+
+    def _epoch_event(self, row: dict) -> dict:
+        """What on_epoch gets: the history row plus the best validation score so far and its epoch (not stored)."""
+        best = self.best or {}
+        return {**row, "best_valid": best.get("score"), "best_epoch": best.get("epoch")}
 
     def _validate(self, row: dict) -> int:
         means = self.evaluate("valid")
@@ -276,38 +259,22 @@ class Trainer:
 
     # ---------------------------------------------------------------------------------------- checkpoints
     def _save_checkpoint(self) -> None:
-        payload = {
-            "config_sha256": artifacts.config_hash(self.config),
+        self.checkpoint.save({
             "epoch": self.epoch,
             "current": self._state_copy(),
             "optimizer": self.optimizer.state_dict(),
             "best": self.best,
             "bad_evals": self.bad_evals,
             "history": self.history,
-            "rng": {
-                "generator": self.generator.get_state(),
-                "torch": torch.get_rng_state(),
-                "cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None,
-                "numpy": np.random.get_state(),
-            },
-        }
-        with artifacts.atomic_path(self.run_dir / CHECKPOINT) as tmp:
-            torch.save(payload, tmp)
+        })
 
     def _maybe_resume(self) -> None:
-        path = self.run_dir / CHECKPOINT
-        if not path.exists():
+        saved = self.checkpoint.load(map_location=self.device)
+        if saved is None:
             return
-        saved = torch.load(path, map_location=self.device, weights_only=False)
         self._load_state(saved["current"])
         self.optimizer.load_state_dict(saved["optimizer"])
         self.epoch, self.best, self.bad_evals, self.history = saved["epoch"], saved["best"], saved["bad_evals"], saved["history"]
-        rng = saved["rng"]
-        self.generator.set_state(rng["generator"].cpu())
-        torch.set_rng_state(rng["torch"].cpu())
-        if rng["cuda"] is not None and self.device.type == "cuda":
-            torch.cuda.set_rng_state_all([s.cpu() for s in rng["cuda"]])
-        np.random.set_state(rng["numpy"])
 
     # ---------------------------------------------------------------------------------------- outputs
     def _finish(self, inputs: list[Path], wall: float) -> TrainResult:
@@ -318,9 +285,9 @@ class Trainer:
         self.model.eval()
         users, items = self.final_embeddings()
         write_vectors(self.run_dir, users, items)
-        artifacts.write_parquet(history_frame(self.history), self.run_dir / "history.parquet", artifacts.HISTORY)
+        write_history(self.run_dir, self.history)
         best_epoch = self.best["epoch"] if self.best else self.epoch - 1
-        seconds = [r["seconds"] for r in self.history]
+        seconds_per_epoch = float(np.mean([r["seconds"] for r in self.history])) if self.history else 0.0
         metrics_doc = {
             "split": "test",
             "model": f"{self.req.backbone}+{self.req.align}",
@@ -341,11 +308,11 @@ class Trainer:
             outputs=["users.parquet", "items.parquet", "history.parquet", "metrics.json"],
             counts={"users": self.ds.n_users, "items": self.ds.n_items, "train_edges": self.graph.n_edges, "epochs_run": self.epoch, "best_epoch": best_epoch},
             wall_seconds=wall,
-            extra={"kind": "vectors", "scoring": "dot", "device": str(self.device), "seconds_per_epoch": float(np.mean(seconds)) if seconds else 0.0},
+            extra={"kind": "vectors", "scoring": "dot", "device": str(self.device), "seconds_per_epoch": seconds_per_epoch},
         )
         artifacts.write_json(manifest.to_dict(), self.run_dir / artifacts.MANIFEST)
-        (self.run_dir / CHECKPOINT).unlink(missing_ok=True)
-        return TrainResult(self.run_dir, False, test, best_epoch, self.epoch, float(np.mean(seconds)) if seconds else 0.0)
+        self.checkpoint.remove()
+        return TrainResult(self.run_dir, False, test, best_epoch, wall, epochs_run=self.epoch, seconds_per_epoch=seconds_per_epoch)
 
 
 def _sampler(graph: InteractionGraph) -> sampling.NegativeSampler:
@@ -353,18 +320,3 @@ def _sampler(graph: InteractionGraph) -> sampling.NegativeSampler:
         return sampling.NegativeSampler(graph)
     except ValueError as exc:
         raise LLMRecError(f"negative sampling: {exc}") from None
-
-
-def write_vectors(run_dir: Path, users: torch.Tensor, items: torch.Tensor) -> None:
-    for entity, table in (("user", users), ("item", items)):
-        arr = table.detach().float().cpu().numpy()
-        df = pl.DataFrame(
-            {artifacts.entity_id(entity): np.arange(arr.shape[0], dtype=np.int32), "vector": arr}
-        ).with_columns(pl.col("vector").cast(pl.Array(pl.Float32, arr.shape[1])))
-        artifacts.write_parquet(df, run_dir / f"{entity}s.parquet", artifacts.vectors_schema(entity))
-
-
-def history_frame(rows: list[dict]) -> pl.DataFrame:
-    df = pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame({"epoch": [], "seconds": []})
-    casts = [pl.col("epoch").cast(pl.Int32), pl.col("seconds").cast(pl.Float64)]
-    return df.with_columns(casts)

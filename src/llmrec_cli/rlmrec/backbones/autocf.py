@@ -18,15 +18,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from llmrec_cli.rlmrec.backbones.base import Backbone, Batch
-from llmrec_cli.rlmrec.backbones.dccf import (
-    EdgePattern,
-    edge_dot,
-    graph_pattern,
-    row_logsumexp,
-    spmm,
-    symmetric_norm_values,
-)
+from llmrec_cli.rlmrec.backbones.dccf import graph_pattern, row_logsumexp, symmetric_norm_values
 from llmrec_cli.rlmrec.graph import InteractionGraph
+from llmrec_cli.rlmrec.sparse import EdgePattern, edge_dot, spmm
 
 
 def segment_softmax(logits: torch.Tensor, rows: torch.Tensor, n: int) -> torch.Tensor:

@@ -6,10 +6,8 @@ Per layer l with input E^l: gnn = G E^l (G = D^-1/2 A D^-1/2, no self-loops); in
 for x = gnn (graph view) and x = int (intent view), row-normalised by their row sums; gaa / iaa = those graphs
 times E^l; E^{l+1} = gnn + int + gaa + iaa + E^l. Final e = sum_{l=0..L} E^l.
 
-The module also holds the sparse kernels shared with AutoCF (autocf.py imports them): every graph here is a
-sorted, duplicate-free, symmetric edge pattern, so the transpose of any weighting of it is the same CSR structure
-with permuted values. That gives a spmm whose backward is one more CSR spmm (no COO->CSR conversion, no
-per-edge gather of d-wide rows on the CPU), and an edge-wise dot product ("SDDMM") for per-edge scores.
+The module also holds the kernels shared with AutoCF (autocf.py imports them): a chunked row-wise logsumexp for
+the InfoNCE denominators and the normalised user-item pattern; the sparse products are in rlmrec/sparse.py.
 """
 
 from __future__ import annotations
@@ -21,105 +19,10 @@ from torch.autograd.function import once_differentiable
 
 from llmrec_cli.rlmrec.backbones.base import Backbone, Batch, bpr_loss
 from llmrec_cli.rlmrec.graph import InteractionGraph
+from llmrec_cli.rlmrec.sparse import EdgePattern, edge_dot, spmm
 
 
-# ------------------------------------------------------------------------------------------------ sparse kernels
-class EdgePattern:
-    """A symmetric sparsity pattern on n nodes: edges sorted by (row, col) without duplicates, the CSR row pointer,
-    and ``perm`` mapping edge e = (r, c) to the index of its reverse edge (c, r)."""
-
-    def __init__(self, rows: torch.Tensor, cols: torch.Tensor, crow: torch.Tensor, perm: torch.Tensor, n: int):
-        self.rows, self.cols, self.crow, self.perm, self.n = rows, cols, crow, perm, n
-
-    @classmethod
-    def from_sorted(cls, rows: torch.Tensor, cols: torch.Tensor, n: int) -> "EdgePattern":
-        """Pattern from edges already sorted by (row, col) and unique; raises if it is not symmetric."""
-        keys = rows * n + cols
-        counts = torch.bincount(rows, minlength=n)
-        crow = torch.zeros(n + 1, dtype=torch.int64, device=rows.device)
-        crow[1:] = torch.cumsum(counts, 0)
-        reverse = cols * n + rows
-        perm = torch.searchsorted(keys, reverse).clamp_(max=max(keys.numel() - 1, 0))
-        if keys.numel() and not bool((keys[perm] == reverse).all()):
-            raise ValueError("EdgePattern needs a symmetric edge set")
-        return cls(rows, cols, crow, perm, n)
-
-    @classmethod
-    def from_keys(cls, keys: torch.Tensor, n: int) -> "EdgePattern":
-        """Pattern from (possibly repeated, unsorted) keys row * n + col."""
-        keys = torch.unique(keys)  # sorted
-        return cls.from_sorted(keys // n, keys % n, n)
-
-    @property
-    def nnz(self) -> int:
-        return int(self.rows.numel())
-
-    def to(self, device) -> "EdgePattern":
-        moved = (t.to(device) for t in (self.rows, self.cols, self.crow, self.perm))
-        return EdgePattern(*moved, self.n)
-
-    def csr(self, values: torch.Tensor) -> torch.Tensor:
-        """The n x n sparse CSR matrix with ``values`` (one per edge, in pattern order)."""
-        return torch.sparse_csr_tensor(self.crow, self.cols, values, (self.n, self.n), check_invariants=False)
-
-
-def _edge_dot_kernel(pattern: EdgePattern, a: torch.Tensor, b: torch.Tensor, sampled: bool | None) -> torch.Tensor:
-    """<a[r_e], b[c_e]> for every edge, no autograd. On the CPU torch's sampled_addmm avoids materialising two
-    (nnz x d) gathers; elsewhere (CUDA) the gathers are cheap and the most portable choice."""
-    if sampled is None:
-        sampled = a.device.type == "cpu"
-    if sampled:
-        zeros = pattern.csr(a.new_zeros(pattern.nnz))
-        return torch.sparse.sampled_addmm(zeros, a.contiguous(), b.contiguous().T, beta=0.0).values()
-    return (a[pattern.rows] * b[pattern.cols]).sum(-1)
-
-
-class _EdgeDot(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, a, b, pattern, sampled):
-        ctx.pattern = pattern
-        ctx.save_for_backward(a, b)
-        return _edge_dot_kernel(pattern, a, b, sampled)
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, grad):
-        a, b = ctx.saved_tensors
-        p = ctx.pattern
-        grad = grad.contiguous()
-        ga = torch.sparse.mm(p.csr(grad), b) if ctx.needs_input_grad[0] else None
-        gb = torch.sparse.mm(p.csr(grad[p.perm]), a) if ctx.needs_input_grad[1] else None
-        return ga, gb, None, None
-
-
-class _SpMM(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, values, x, pattern, sampled):
-        ctx.pattern, ctx.sampled = pattern, sampled
-        ctx.save_for_backward(values, x)
-        return torch.sparse.mm(pattern.csr(values), x)
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, grad):
-        values, x = ctx.saved_tensors
-        p = ctx.pattern
-        grad = grad.contiguous()
-        gv = _edge_dot_kernel(p, grad, x, ctx.sampled) if ctx.needs_input_grad[0] else None
-        gx = torch.sparse.mm(p.csr(values[p.perm]), grad) if ctx.needs_input_grad[1] else None
-        return gv, gx, None, None
-
-
-def edge_dot(pattern: EdgePattern, a: torch.Tensor, b: torch.Tensor, sampled: bool | None = None) -> torch.Tensor:
-    """Differentiable per-edge scores <a[r_e], b[c_e]> (nnz,)."""
-    return _EdgeDot.apply(a, b, pattern, sampled)
-
-
-def spmm(pattern: EdgePattern, values: torch.Tensor, x: torch.Tensor, sampled: bool | None = None) -> torch.Tensor:
-    """Differentiable (in both ``values`` and ``x``) product M x with M[r_e, c_e] = values[e]."""
-    return _SpMM.apply(values, x.contiguous(), pattern, sampled)
-
-
+# ------------------------------------------------------------------------------------------------ kernels
 class _RowLogSumExp(torch.autograd.Function):
     @staticmethod
     def forward(ctx, a, b, chunk):

@@ -10,14 +10,15 @@ from __future__ import annotations
 import torch
 
 from llmrec_cli.rlmrec.backbones.base import Backbone, Batch, bpr_loss
-from llmrec_cli.rlmrec.graph import Adjacency, InteractionGraph, spmm
+from llmrec_cli.rlmrec.graph import Adjacency, InteractionGraph
+from llmrec_cli.rlmrec.sparse import SparseOperator
 
 
-def layer_sum(op: tuple[torch.Tensor, torch.Tensor], ego: torch.Tensor, layers: int) -> torch.Tensor:
-    """sum_{l=0..L} A^l E^0 for an operator pair (A, A^T)."""
+def layer_sum(op: SparseOperator, ego: torch.Tensor, layers: int) -> torch.Tensor:
+    """sum_{l=0..L} A^l E^0 for an adjacency operator A."""
     out, h = ego, ego
     for _ in range(layers):
-        h = spmm(op, h)
+        h = op @ h
         out = out + h
     return out
 
