@@ -174,21 +174,10 @@ def train_rlmrec(
 
 
 def _train_with_progress(req, workdir: Path):
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
+    from llmrec_cli.progress import epoch_progress
     from llmrec_cli.rlmrec import train
 
-    columns = [TextColumn("epoch {task.completed:>4.0f}"), BarColumn(), TextColumn("{task.fields[info]}"), TimeElapsedColumn()]
-    with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task("train", total=int(req.hp["max_epochs"]), info="")
-        last_valid = {"text": ""}
-
-        def on_epoch(row: dict) -> None:
-            losses = " ".join(f"{k[5:]}={v:.4f}" for k, v in row.items() if k.startswith("loss_"))
-            if "valid_recall@20" in row:
-                last_valid["text"] = f"valid R@20={row['valid_recall@20']:.4f} N@20={row.get('valid_ndcg@20', 0):.4f}"
-            progress.update(task, completed=row["epoch"] + 1, info=f"{losses} {last_valid['text']} ({row['seconds']:.2f}s)")
-
+    with epoch_progress(console, int(req.hp["max_epochs"])) as on_epoch:
         return train.run(req, workdir, on_epoch)
 
 
@@ -212,7 +201,7 @@ def evaluate(
         raise LLMRecError(f"--recall-denominator {recall_denominator!r}: choose all or min_k")
     results = {}
     for run in runs:
-        ev = stage.run_one(run, g.workdir, split, k or None, recall_denominator)
+        ev = stage.run_one(run, g.workdir, split, k or None, recall_denominator, device=g.device)
         results[ev.run_dir.name] = ev.metrics
     console.print(metrics_table(results, title=f"{split} metrics"))
 
@@ -240,6 +229,14 @@ _register_cllm4rec(app, console, _globals)
 from llmrec_cli.embed.commands import register as _register_embed  # noqa: E402
 
 _register_embed(app, console, _globals)
+
+from llmrec_cli.check import register as _register_check  # noqa: E402
+
+_register_check(app, console, _globals)
+
+from llmrec_cli.report.commands import register as _register_report  # noqa: E402
+
+_register_report(app, console, _globals)
 
 
 # ----------------------------------------------------------------------------------------------- entry point
