@@ -162,7 +162,11 @@ def train_rlmrec(
     overrides = rl_config.parse_set(set_)
     if epochs is not None:
         overrides["max_epochs"] = epochs
-    hp = rl_config.resolve(backbone, align, dataset, config, overrides)
+    from llmrec_cli import artifacts
+
+    # a renamed or noised copy (`prepare --name`) takes its recipe's hyperparameters
+    recipe = (artifacts.read_manifest(g.workdir / "data" / dataset) or {}).get("recipe") or dataset
+    hp = rl_config.resolve(backbone, align, recipe, config, overrides)
     req = train.TrainRequest(dataset, hp, embeddings, g.seed_or(), g.device, run_id, resume, force)
     result = train.run(req, g.workdir) if backbone == "semantic" else _train_with_progress(req, g.workdir)
     if result.up_to_date:

@@ -98,6 +98,17 @@ def test_noise_adds_fake_pairs_outside_every_split(cli, tmp_path):
     assert fake.height == round(0.1 * clean.height) and fake.join(held, on=["user_id", "item_id"]).height == 0
 
 
+def test_a_renamed_noised_copy_keeps_its_recipe_and_trains_with_the_recipes_hyperparameters(cli, tmp_path):
+    import json
+
+    assert cli("prepare", "--dataset", "demo", "--name", "noisy", "--noise", "0.1").code == 0
+    manifest = json.loads((tmp_path / "work/data/noisy/manifest.json").read_text())
+    assert manifest["recipe"] == "demo" and manifest["config"]["dataset"] == "noisy"
+    assert cli("train-rlmrec", "--dataset", "noisy", "--epochs", "1", "--run-id", "r").code == 0
+    run = json.loads((tmp_path / "work/runs/r/manifest.json").read_text())
+    assert run["config"]["config_family"] == "demo" and run["config"]["dataset"] == "noisy"
+
+
 # ------------------------------------------------------------------------------------------- bad input catalogue
 def test_unknown_dataset_lists_known_ones(cli, tmp_path):
     assert_clean_failure(cli("prepare", "--dataset", "nope"), tmp_path / "work", "--dataset nope", "known datasets:", "demo")

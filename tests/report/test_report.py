@@ -17,8 +17,10 @@ def _write(path: Path, obj: dict) -> None:
     path.write_text(json.dumps(obj))
 
 
-def add_dataset(work: Path, name: str, recipe: str, noise: float = 0.0) -> None:
-    _write(work / "data" / name / "manifest.json", {"stage": "prepare", "config": {"dataset": recipe, "noise": noise}})
+def add_dataset(work: Path, name: str, source: str, noise: float = 0.0) -> None:
+    """A prepare manifest as `prepare --name NAME [--noise F]` writes it: the name, not the recipe, is the dataset."""
+    config = {"dataset": name, "source": source, "kcore": 5, "seed": 2023, "noise": noise}
+    _write(work / "data" / name / "manifest.json", {"stage": "prepare", "config": config})
 
 
 def add_embeddings(work: Path, dataset: str, name: str, shuffle: bool) -> Path:
@@ -73,11 +75,16 @@ def test_seeds_share_an_experiment_key_but_configurations_do_not(work):
     assert keys["base-s1"] != keys["con-s1"]
 
 
-def test_noise_and_origin_come_from_the_dataset_manifest(work):
+def test_a_noised_copy_is_traced_to_its_clean_dataset_by_configuration(work):
     add_dataset(work, "toy-noise10", "toy", noise=0.1)
+    add_dataset(work, "other-noise10", "other", noise=0.1)  # no clean twin prepared: it stands alone
     add_run(work, "noisy", "toy-noise10", "lightgcn", "none", 1, 0.08)
-    row = collect.read_runs(work).filter(pl.col("run") == "noisy").row(0, named=True)
-    assert row["base_dataset"] == "toy" and row["noise"] == pytest.approx(0.1)
+    add_run(work, "lonely", "other-noise10", "lightgcn", "none", 1, 0.08)
+    runs = collect.read_runs(work)
+    noisy = runs.filter(pl.col("run") == "noisy").row(0, named=True)
+    assert noisy["base_dataset"] == "toy" and noisy["noise"] == pytest.approx(0.1)
+    lonely = runs.filter(pl.col("run") == "lonely").row(0, named=True)
+    assert lonely["base_dataset"] == "other-noise10"
 
 
 # -------------------------------------------------------------------------------------------------- sections
@@ -110,7 +117,7 @@ def test_real_profiles_section_compares_with_base_and_shuffled(work):
 
 def test_table1_sets_ours_beside_the_paper_and_says_why_rows_are_empty(tmp_path):
     work = tmp_path / "w"
-    add_dataset(work, "amazon-book", "amazon-book")
+    add_dataset(work, "amazon-book", "shared/amazon-book")
     add_run(work, "lgcn", "amazon-book", "lightgcn", "none", 2023, 0.1411 * 1.1, ndcg20=0.0856 * 0.9)
     section = sections.table1(collect.read_runs(work))
     frame = section.tables["table1-amazon-book"]

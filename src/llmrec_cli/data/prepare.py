@@ -48,6 +48,9 @@ class PrepareConfig:
     seed: int = 2023
     item_columns: dict = field(default_factory=dict)
     expect: dict = field(default_factory=dict)
+    # the recipe the dataset came from (`--name` renames the output): recorded beside the config, not in it, so that
+    # later stages pick the recipe's hyperparameters for a renamed or noised copy
+    recipe: str | None = None
 
 
 @dataclass
@@ -69,6 +72,7 @@ def config_from_recipe(name: str | None, recipe_path: Path | None, overrides: di
     kcore = flt.get("kcore", 0)
     cfg = PrepareConfig(
         dataset=recipe.get("name", name or Path(folder).name),
+        recipe=recipe.get("name", name or Path(folder).name),
         format=src["format"],
         source=source,
         source_options=dict(src.get("options", {})),
@@ -143,7 +147,7 @@ def run(cfg: PrepareConfig, workdir: Path, force: bool = False) -> PrepareResult
         inputs=artifacts.describe_inputs(data.files),
         outputs=[f"{name}.parquet" for name in tables],
         counts=stats,
-        extra={"notes": getattr(data, "notes", [])},
+        extra={"recipe": cfg.recipe or cfg.dataset, "notes": getattr(data, "notes", [])},
     )
     with artifacts.staged_dir(folder) as tmp:
         schemas = {"users": artifacts.USERS, "items": artifacts.ITEMS, "reviews": artifacts.REVIEWS}
@@ -157,6 +161,7 @@ def run(cfg: PrepareConfig, workdir: Path, force: bool = False) -> PrepareResult
 
 def _config_dict(cfg: PrepareConfig) -> dict:
     d = asdict(cfg)
+    d.pop("recipe")
     d["source_options"] = {k: v for k, v in d["source_options"].items() if v is not None and k != "missing_hint"}
     return d
 

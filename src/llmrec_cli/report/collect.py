@@ -32,8 +32,9 @@ class Embeddings:
 def read_runs(workdir: Path) -> pl.DataFrame:
     """One row per run folder under ``<workdir>/runs`` with test metrics; metric columns are named like recall@20."""
     rows = []
+    origins = dataset_origins(Path(workdir))
     for folder in sorted((Path(workdir) / "runs").glob("*/")):
-        row = _run_row(folder, Path(workdir))
+        row = _run_row(folder, Path(workdir), origins)
         if row is not None:
             rows.append(row)
     if not rows:
@@ -49,14 +50,14 @@ _BASE_SCHEMA = {
 }
 
 
-def _run_row(folder: Path, workdir: Path) -> dict | None:
+def _run_row(folder: Path, workdir: Path, origins: dict[str, tuple[str, float]]) -> dict | None:
     manifest = artifacts.read_manifest(folder)
     metrics = _read_metrics(folder / "metrics.json")
     if manifest is None or manifest.get("stage") not in RUN_STAGES or metrics is None:
         return None  # unfinished, foreign or not evaluated on test: nothing to report
     config = manifest.get("config", {})
     dataset = str(config.get("dataset"))
-    base_dataset, noise = _dataset_origin(workdir, dataset)
+    base_dataset, noise = origins.get(dataset, (dataset, 0.0))
     emb = _embeddings(config.get("embeddings"), workdir)
     counts = manifest.get("counts", {})
     row = {
@@ -133,8 +134,23 @@ def _embeddings(spec: str | None, workdir: Path) -> Embeddings:
     return Embeddings(name=folder.name, shuffled=shuffled)
 
 
-def _dataset_origin(workdir: Path, dataset: str) -> tuple[str, float]:
-    """(the recipe the dataset was prepared from, its injected-noise fraction) from the dataset's manifest."""
-    manifest = artifacts.read_manifest(workdir / "data" / dataset) or {}
-    config = manifest.get("config", {})
-    return str(config.get("dataset") or dataset), float(config.get("noise") or 0.0)
+def dataset_origins(workdir: Path) -> dict[str, tuple[str, float]]:
+    """{prepared dataset: (the clean dataset it is a noised copy of, or itself; its injected-noise fraction)}.
+
+    `prepare --name X --noise F` records X as the dataset, so the clean twin is found by its configuration: the
+    same recipe, source, filters, split and seed, without noise.
+    """
+    configs = {}
+    for manifest_path in sorted(Path(workdir).glob("data/*/manifest.json")):
+        manifest = artifacts.read_manifest(manifest_path.parent) or {}
+        configs[manifest_path.parent.name] = manifest.get("config", {})
+
+    def recipe(config: dict) -> str:
+        return artifacts.config_hash({k: v for k, v in config.items() if k not in ("dataset", "noise")})
+
+    clean = {recipe(c): name for name, c in configs.items() if not c.get("noise")}
+    origins = {}
+    for name, config in configs.items():
+        noise = float(config.get("noise") or 0.0)
+        origins[name] = (clean.get(recipe(config), name) if noise else name, noise)
+    return origins

@@ -219,7 +219,8 @@ def noise(runs: pl.DataFrame, out: Path) -> Section:
     parts, tables, pngs = [], {}, []
     for dataset in noisy["base_dataset"].unique().sort().to_list():
         sub = rl.filter(pl.col("base_dataset") == dataset)
-        frame = _noise_table(sub)
+        noised = noisy.filter(pl.col("base_dataset") == dataset).select("model", "variant").unique()
+        frame = _noise_table(sub.join(noised, on=["model", "variant"], how="semi"))
         tables[f"noise-{dataset}"] = frame
         png = f"noise-{dataset}.png"
         plots.noise(frame, out / png, dataset)
