@@ -84,7 +84,8 @@ reproduce: setup-demo setup-cllm4rec $(if $(and $(wildcard $(DEMO_PROFILES)/user
 	$(PIPELINE_ENV) QUICK=0 pipelines/reproduce.sh
 
 # the reduced set, under 20 min on 2 idle cores: one seed, LightGCN only, real profiles and noise on the demo unless
-# steam-text profiles are shipped, Amazon-book LightGCN to early stop, CLLM4Rec 2 finetuning epochs, Multi-VAE 5
+# steam-text profiles are shipped, Amazon-book LightGCN to early stop, CLLM4Rec 2 finetuning epochs without
+# pretraining, Multi-VAE 5 epochs
 reproduce-quick: setup-demo setup-cllm4rec $(if $(wildcard $(DEMO_PROFILES)/users.parquet),,setup-llm)
 	$(PIPELINE_ENV) QUICK=1 pipelines/reproduce.sh
 
