@@ -33,7 +33,6 @@ def built(tmp_path_factory) -> Path:
     """A workdir with every kind of artifact folder, written by the stages themselves (LLM and encoder on loopback)."""
     root = tmp_path_factory.mktemp("check")
     work = root / "work"
-    # 110 items: most-popular ranks a top-100 (CLLM4Rec's cut-offs), so a run needs more items than that
     make_tiny_dataset(root / "raw", work, n_users=30, n_items=N_ITEMS, per_user=40)
     with LoopbackLLM(dim=12) as server:
         remote = ("--backend", "openai", "--base-url", server.url, "--model", "loop", "--api-key-env", "NO_SUCH_KEY_VAR")

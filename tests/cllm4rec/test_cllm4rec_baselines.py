@@ -66,3 +66,22 @@ def test_cli_baselines(cli, toy_workdir):
     result = cli("train-baseline", "--dataset", "toy", "--epochs", "2", "--run-id", "vae-cli", workdir=toy_workdir)
     assert result.code == 0, result.err
     assert cli("train-baseline", "--dataset", "toy", "--model", "bpr", workdir=toy_workdir).code == 2
+
+
+def test_most_popular_on_a_catalogue_smaller_than_the_top_100(cli, tmp_path):
+    """NDCG@100 on 20 items ranks all 20; the slots past them count as misses instead of failing."""
+    import json
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "profile"))
+    from tiny_data import make_tiny_dataset
+
+    work = tmp_path / "work"
+    make_tiny_dataset(tmp_path / "raw", work, n_users=30, n_items=20, per_user=8)
+    result = cli("train-baseline", "--dataset", "tiny", "--model", "most-popular", workdir=work)
+    assert result.code == 0, result.err
+    metrics = json.loads((work / "runs" / "tiny-most-popular" / "metrics.json").read_text())
+    scores = metrics["metrics"]
+    assert scores["recall@20"] == 1.0  # 20 items, training items masked: every test item is in the top 20
+    assert scores["ndcg@100"] == scores["ndcg@20"] and scores["precision@100"] == pytest.approx(scores["precision@20"] / 5)

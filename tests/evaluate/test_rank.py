@@ -6,7 +6,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from llmrec_cli.evaluate.rank import CsrRows, topk_by_score_fn, topk_items
+from llmrec_cli.evaluate.rank import MISSING_ITEM, CsrRows, topk_by_score_fn, topk_items
 
 N_USERS, N_ITEMS, DIM, K = 30, 50, 8, 10
 ALMOST_FULL_USER = 4  # all but 3 items excluded: only 3 of the K slots can be filled
@@ -102,10 +102,16 @@ def test_output_is_cpu_int64_with_one_row_per_user(case):
     assert empty.shape == (0, K)
 
 
+def test_k_beyond_the_catalogue_ranks_every_item_then_pads_with_missing(case):
+    user_emb, item_emb, _ = case
+    got = topk_items(user_emb, item_emb, [0], None, N_ITEMS + 2)
+    scores = user_emb[0] @ item_emb.T
+    assert got[0, :N_ITEMS].tolist() == torch.argsort(scores, descending=True).tolist()
+    assert got[0, N_ITEMS:].tolist() == [MISSING_ITEM, MISSING_ITEM]
+
+
 def test_invalid_arguments_raise(case):
     user_emb, item_emb, _ = case
-    with pytest.raises(ValueError, match="exceeds the number of items"):
-        topk_items(user_emb, item_emb, [0], None, N_ITEMS + 1)
     with pytest.raises(ValueError, match="k must be"):
         topk_items(user_emb, item_emb, [0], None, 0)
     with pytest.raises(ValueError, match="score_fn returned shape"):

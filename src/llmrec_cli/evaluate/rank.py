@@ -4,7 +4,8 @@ For every user u of a batch:  s_u = score(u, j) for all items j  (dot product e_
 s_u[j] = -inf for every item j stored in row u of the exclusion matrix (normally the training matrix), then the k
 highest-scoring items, best first (torch.topk; order among equal scores is arbitrary).
 
-A slot that could only be filled by an excluded item (a user with fewer than k rankable items) is returned as -1,
+A slot that could only be filled by an excluded item (a user with fewer than k rankable items), or that lies past
+the end of a catalogue smaller than k, is returned as -1,
 so excluded items never appear in the result. Scoring runs on whatever device the scores come out on; the top-k
 lists always come back on the CPU.
 """
@@ -126,11 +127,11 @@ def _topk_of_batch(score_fn: ScoreFn, user_batch: torch.Tensor, exclusion: CsrRo
     scores = score_fn(user_batch)
     if scores.dim() != 2 or scores.shape[0] != user_batch.numel():
         raise ValueError(f"score_fn returned shape {tuple(scores.shape)}, expected ({user_batch.numel()}, n_items)")
-    if k > scores.shape[1]:
-        raise ValueError(f"k={k} exceeds the number of items ({scores.shape[1]})")
     if exclusion is not None:
         batch_pos, cols = exclusion.coordinates(user_batch.to(scores.device))
         scores.index_put_((batch_pos, cols), torch.tensor(float("-inf"), dtype=scores.dtype, device=scores.device))
-    values, items = torch.topk(scores, k, dim=1)
-    items = items.masked_fill_(values == float("-inf"), MISSING_ITEM)
-    return items.cpu()
+    values, items = torch.topk(scores, min(k, scores.shape[1]), dim=1)
+    items = items.masked_fill_(values == float("-inf"), MISSING_ITEM).cpu()
+    if items.shape[1] < k:  # fewer items than k (e.g. NDCG@100 on a toy catalogue): the slots past them are unfillable
+        items = torch.nn.functional.pad(items, (0, k - items.shape[1]), value=MISSING_ITEM)
+    return items
