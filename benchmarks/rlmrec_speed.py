@@ -35,7 +35,7 @@ from llmrec_cli.rlmrec.config import BACKBONES
 ALIGNS = ("none", "con", "gen")
 OFFICIAL_CPU_SECONDS = {"lightgcn/none": 13.6, "lightgcn/con": 150.0, "lightgcn/gen": 75.0}  # issue #7, this machine
 CSV_SCHEMA = {
-    "backbone": pl.String, "align": pl.String, "dim": pl.Int64, "seconds_per_epoch": pl.Float64,
+    "backbone": pl.String, "align": pl.String, "dim": pl.Int64, "precision": pl.String, "seconds_per_epoch": pl.Float64,
     "floor_seconds": pl.Float64, "ratio_to_floor": pl.Float64, "paper_seconds": pl.Float64,
     "ratio_to_paper": pl.Float64, "threads": pl.Int64, "device": pl.String,
 }
@@ -43,8 +43,9 @@ CSV_COLUMNS = tuple(CSV_SCHEMA)
 
 
 # ------------------------------------------------------------------------------------------------ measurements
-def make_trainer(ds: Dataset, workdir: Path, backbone: str, align: str, dim: int, device: str = "cpu", seed: int = 2023) -> train.Trainer:
-    hp = config.resolve(backbone, align, "amazon-book")
+def make_trainer(ds: Dataset, workdir: Path, backbone: str, align: str, dim: int, device: str = "cpu", seed: int = 2023,
+                 precision: str = "fp32") -> train.Trainer:
+    hp = config.resolve(backbone, align, "amazon-book", overrides={"align_precision": precision})
     embeddings = f"random:{dim}"
     req = train.TrainRequest("amazon-book", hp, embeddings, seed, device, f"speed-{backbone}-{align}")
     sem = semantic.load(embeddings, workdir, "amazon-book", ds.n_users, ds.n_items, seed) if align != "none" else None
@@ -105,13 +106,13 @@ def _ratio(a: float | None, b: float | None) -> float | None:
 
 def measure(ds: Dataset, workdir: Path, backbone: str, align: str, args) -> tuple[dict, train.Trainer]:
     """One CSV row: our seconds per epoch beside the alignment's matmul floor and the paper's Table 4."""
-    trainer = make_trainer(ds, workdir, backbone, align, args.dim, args.device)
+    trainer = make_trainer(ds, workdir, backbone, align, args.dim, args.device, precision=args.precision)
     seconds = time_epochs(trainer, args.epochs)
     floor = None
     if align != "none":
         floor = matmul_floor(align, ds, trainer.hp, trainer.model.out_dim, args.dim, trainer.graph.n_edges)
     paper = TABLE4_AMAZON_SECONDS[align][backbone]
-    row = {"backbone": backbone, "align": align, "dim": args.dim, "seconds_per_epoch": seconds, "floor_seconds": floor,
+    row = {"backbone": backbone, "align": align, "dim": args.dim, "precision": args.precision, "seconds_per_epoch": seconds, "floor_seconds": floor,
            "ratio_to_floor": _ratio(seconds, floor), "paper_seconds": paper, "ratio_to_paper": _ratio(seconds, paper),
            "threads": torch.get_num_threads(), "device": args.device}
     return row, trainer
@@ -131,7 +132,8 @@ def _times_evaluation(eval_seconds: float | None, backbone: str, align: str) -> 
 # ------------------------------------------------------------------------------------------------ output
 def results_table(rows: list[dict]) -> Table:
     threads = rows[0]["threads"] if rows else torch.get_num_threads()
-    table = Table(title=f"seconds per epoch, Amazon-book (ours: {threads} threads; paper: RTX 3090)")
+    precision = rows[0].get("precision", "fp32") if rows else "fp32"
+    table = Table(title=f"seconds per epoch, Amazon-book (ours: {threads} threads, Con/Gen in {precision}; paper: RTX 3090)")
     for col in ("backbone", "align", "ours s/epoch", "paper s/epoch", "ours / paper", "align floor s", "ours / floor", "vs base"):
         table.add_column(col, justify="right")
     base = {r["backbone"]: r["seconds_per_epoch"] for r in rows if r["align"] == "none"}
@@ -170,6 +172,8 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--backbones", default=",".join(BACKBONES), help="comma-separated subset (quick run: lightgcn)")
     ap.add_argument("--aligns", default=",".join(ALIGNS), help="comma-separated subset of none,con,gen")
     ap.add_argument("--dim", type=int, default=1536, help="width of the (random) semantic vectors")
+    ap.add_argument("--precision", default="fp32", choices=("fp32", "bf16"),
+                    help="align_precision of Con/Gen (the floor stays fp32 products: the paper's arithmetic)")
     ap.add_argument("--epochs", type=int, default=1, help="epochs timed per (backbone, align)")
     ap.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     ap.add_argument("--csv", type=Path, default=None, help="also write the results to this CSV file")

@@ -12,7 +12,24 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from llmrec_cli.errors import LLMRecError
 from llmrec_cli.rlmrec.backbones.base import Batch, infonce_indexed
+
+PRECISIONS = ("fp32", "bf16")
+
+
+def precision_of(hp: dict) -> str:
+    """hp["align_precision"]: fp32 (default, as the paper) or bf16 (the wide matrix products in bfloat16 autocast)."""
+    precision = str(hp.get("align_precision", "fp32"))
+    if precision not in PRECISIONS:
+        raise LLMRecError(f"align_precision {precision!r}: choose fp32 or bf16")
+    return precision
+
+
+def wide_products(precision: str, device: torch.device):
+    """Autocast for the products with the semantic width (the MLP layers, Gen's similarity matrix): bf16 halves
+    their memory traffic and uses the bf16 units of recent CPUs and GPUs; losses and softmaxes stay in fp32."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
 def mlp(d_in: int, d_out: int, hidden: int) -> nn.Sequential:
@@ -36,6 +53,7 @@ class ConAlignment(nn.Module):
         self.kd_weight = float(hp["kd_weight"])
         self.kd_temperature = float(hp["kd_temperature"])
         self.use_negatives = bool(hp.get("use_negatives", True) if use_negatives is None else use_negatives)
+        self.precision = precision_of(hp)
         self.down = mlp(sem_dim, out_dim, (sem_dim + out_dim) // 2)
 
     def loss(self, final: torch.Tensor, batch: Batch, sem_users: torch.Tensor, sem_items: torch.Tensor) -> torch.Tensor:
@@ -44,7 +62,8 @@ class ConAlignment(nn.Module):
         # the MLP is row-wise, so this equals projecting everything and indexing.
         items = torch.cat([batch.pos, batch.neg]) if self.use_negatives else batch.pos
         uniq, where = torch.unique(items, return_inverse=True)
-        p_users, p_items = self.down(sem_users), self.down(sem_items[uniq])[where]
+        with wide_products(self.precision, final.device):
+            p_users, p_items = self.down(sem_users).float(), self.down(sem_items[uniq]).float()[where]
         e_users, e_items = final[batch.users], final[n_users + items]
         rows = torch.arange(b, device=final.device)  # positive k of the pos/neg terms is candidate k
         loss = infonce_indexed(e_users, p_users, batch.users, t)
@@ -67,6 +86,7 @@ class GenAlignment(nn.Module):
         self.mask_ratio = float(hp["mask_ratio"])
         self.recon_weight = float(hp["recon_weight"])
         self.re_temperature = float(hp["re_temperature"])
+        self.precision = precision_of(hp)
         self.mask_token = nn.Parameter(torch.zeros(1, dim))
         self.up = mlp(out_dim, sem_dim, (sem_dim + out_dim) // 2)
 
@@ -84,9 +104,10 @@ class GenAlignment(nn.Module):
         # L_gen is invariant to the order of the masked set: put users first to read each semantic table apart.
         users, items = idx[idx < n_users], idx[idx >= n_users]
         sem = torch.cat([sem_users[users], sem_items[items - n_users]])
-        z = F.normalize(self.up(final[torch.cat([users, items])]), dim=1)
         s = F.normalize(sem, dim=1)
-        logits = z @ s.T / self.re_temperature
+        with wide_products(self.precision, final.device):
+            z = F.normalize(self.up(final[torch.cat([users, items])]).float(), dim=1)
+            logits = (z @ s.T).float() / self.re_temperature
         mole = torch.exp((z * s).sum(1) / self.re_temperature)
         deno = torch.exp(logits).sum(1)
         return self.recon_weight * -torch.log(mole / (deno + 1e-8) + 1e-8).mean()

@@ -90,30 +90,39 @@ def infonce_indexed(anchor: torch.Tensor, candidates: torch.Tensor, positive: to
     return _IndexedInfoNCE.apply(a, c, positive)
 
 
+BLOCK_ELEMENTS = 1 << 21
+"""Logits per anchor block on the CPU (8 MB of fp32): a block's exp, sum and both gradient products then read it
+from cache instead of memory (measured 1.7x faster than the whole (B, N) matrix at B = 4096, N = 11,000)."""
+
+
 class _IndexedInfoNCE(torch.autograd.Function):
-    """sum_i [logsumexp_j S_ij - S_i,pos_i] with S = a c^T. The (B, N) logit matrix is the whole cost at d = 32,
-    so it is written once: exp(S - rowmax) in place in forward, turned into softmax - onehot in place in backward
-    (3x faster than the logsumexp form on CPU, 1.3x the three matmuls). Hence one backward per forward: a second
-    one (retain_graph) raises instead of returning wrong gradients."""
+    """sum_i [logsumexp_j S_ij - S_i,pos_i] with S = a c^T. At d = 32 the (B, N) logit matrix is the whole cost, so
+    forward walks it in blocks of anchors and, for each block, turns exp(S - rowmax) into softmax - onehot in place
+    and takes the gradients' contributions right away (dL/da = P c, dL/dc = P^T a); backward only scales them."""
 
     @staticmethod
     def forward(ctx, a, c, pos):
-        s = a @ c.T
-        picked = s.gather(1, pos[:, None])
-        rowmax = s.amax(1, keepdim=True)
-        s.sub_(rowmax).exp_()
-        total = s.sum(1, keepdim=True)
-        ctx.save_for_backward(a, c, pos)
-        ctx.exp_s, ctx.total = s, total
-        return (rowmax + total.log() - picked).sum()
+        n_anchors, n_candidates = a.shape[0], c.shape[0]
+        block = n_anchors if a.device.type != "cpu" else max(32, BLOCK_ELEMENTS // max(n_candidates, 1))
+        grad_a, grad_c = torch.empty_like(a), torch.zeros_like(c)
+        logits = torch.empty((min(block, n_anchors), n_candidates), dtype=a.dtype, device=a.device)
+        loss = a.new_zeros(())
+        for start in range(0, n_anchors, block):
+            a_block, pos_block = a[start : start + block], pos[start : start + block]
+            s = torch.mm(a_block, c.T, out=logits[: a_block.shape[0]])
+            picked = s.gather(1, pos_block[:, None])
+            rowmax = s.amax(1, keepdim=True)
+            total = s.sub_(rowmax).exp_().sum(1, keepdim=True)
+            loss += (rowmax + total.log() - picked).sum()
+            p = s.div_(total)
+            p[torch.arange(p.shape[0], device=p.device), pos_block] -= 1.0
+            torch.mm(p, c, out=grad_a[start : start + block])
+            grad_c.addmm_(p.T, a_block)
+        ctx.grads = grad_a, grad_c
+        return loss
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad):
-        if ctx.exp_s is None:
-            raise RuntimeError("infonce_indexed: second backward through the same graph (its logits were reused in place)")
-        a, c, pos = ctx.saved_tensors
-        p = ctx.exp_s.div_(ctx.total)
-        ctx.exp_s = None
-        p[torch.arange(p.shape[0], device=p.device), pos] -= 1.0
-        return (p @ c) * grad, (p.T @ a) * grad, None
+        grad_a, grad_c = ctx.grads
+        return grad_a * grad, grad_c * grad, None
