@@ -15,6 +15,7 @@ evaluation of all users (top-20, training items masked, metrics included). The f
 from __future__ import annotations
 
 import argparse
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -187,8 +188,14 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    console = Console()
     workdir = Path(tempfile.mkdtemp(prefix="llmrec-speed-"))
+    try:
+        run_benchmark(args, workdir, Console())
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def run_benchmark(args, workdir: Path, console: Console) -> None:
     prepare.run(prepare.config_from_recipe("amazon-book", None, {"source": args.source}), workdir)
     ds = Dataset.load(workdir, "amazon-book")
     console.print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}, semantic width {args.dim}")

@@ -57,4 +57,5 @@ def register(app: typer.Typer, console: Console, get_globals: Callable) -> None:
             c = result.counts.get(entity, {})
             table.add_row(entity, f"{c.get('vectors', 0):,}", f"{c.get('missing_profiles', 0):,}")
         console.print(table)
-        console.print(f"wrote {result.folder}")
+        if not result.up_to_date:
+            console.print(f"wrote {result.folder}")
