@@ -161,8 +161,13 @@ ensure_profiles() {
         note "using the shipped profiles $folder"
         return
     fi
-    local extra=()
+    local extra=() partial
     read -ra extra <<<"${PROFILE_ARGS:-}"
+    # a shipped folder holding only answers.parquet is a run carried part of the way: resume from it
+    partial="datasets/$dataset/profiles/$(prompt_id "$dataset")"
+    if [[ -f $partial/answers.parquet ]]; then
+        extra+=(--resume-from "$partial")
+    fi
     stage "profile $dataset" llmrec profile --dataset "$dataset" --prompt "$(prompt_id "$dataset")" "${extra[@]}"
 }
 

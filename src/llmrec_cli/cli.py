@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import warnings
 from pathlib import Path
@@ -253,9 +254,14 @@ _register_report(app, console, _globals)
 
 
 # ----------------------------------------------------------------------------------------------- entry point
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     """Console-script entry: bad input is one line on stderr and exit code 2, never a traceback."""
     warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill`, CI timeouts: unwind like Ctrl-C so stages save what they have
     try:
         app()
     except LLMRecError as exc:

@@ -54,3 +54,48 @@ def test_sigkill_mid_run_then_resume_loses_nothing_and_redoes_nothing(tiny, cli)
     final = {("item", i): s for i, s in items.select("item_id", "summarization").iter_rows()}
     final |= {("user", u): s for u, s in users.select("user_id", "summarization").iter_rows()}
     assert all(final[key] == summary for key, summary in before.items())
+
+
+def test_sigterm_leaves_answers_that_resume_the_run_in_another_workdir(tmp_path, cli):
+    from tiny_data import make_tiny_dataset
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    make_tiny_dataset(tmp_path / "raw1", first)
+    make_tiny_dataset(tmp_path / "raw2", second)
+    folder = first / "profiles" / "tiny" / "steam@1"
+    with LoopbackLLM(latency=0.15) as server:
+        args = ["profile", "--dataset", "tiny", "--prompt", "steam", "--backend", "openai", "--base-url", server.url,
+                "--model", "loop", "--concurrency", "2"]
+        proc = subprocess.Popen([sys.executable, "-m", "llmrec_cli.cli", "--workdir", str(first), *args],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 120
+        while len(_recorded(folder / "cache.sqlite")) < 10 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+        assert proc.returncode == 130, proc.stderr.read().decode()[-2000:]
+        carried = pl.read_parquet(folder / "answers.parquet")
+        assert 10 <= carried.height < 50 and carried.height == len(_recorded(folder / "cache.sqlite"))
+        server.requests.clear()
+        resumed = cli(*args, "--resume-from", str(folder), workdir=second)
+        assert resumed.code == 0, resumed.err
+        asked = {message_sha(b) for b in server.chat_requests()}
+    assert not asked & {s.removeprefix("S:") for s in carried["summarization"]}  # nothing carried was asked again
+    assert len(asked) == 50 - carried.height
+    done = second / "profiles" / "tiny" / "steam@1"
+    assert pl.read_parquet(done / "items.parquet").height == 20 and pl.read_parquet(done / "users.parquet").height == 30
+    assert pl.read_parquet(done / "answers.parquet").height == 50
+
+
+def test_resume_from_a_folder_without_answers_is_a_one_line_error(tiny, cli, tmp_path):
+    result = cli("profile", "--dataset", "tiny", "--prompt", "steam", "--backend", "openai", "--base-url",
+                 "http://127.0.0.1:9/v1", "--model", "loop", "--resume-from", str(tmp_path), workdir=tiny)
+    assert result.code == 2 and "no answers.parquet there" in result.err and "Traceback" not in result.err
+
+
+def test_resume_from_a_parquet_that_is_not_an_answers_file_names_the_missing_columns(tiny, cli, tmp_path):
+    wrong = tmp_path / "answers.parquet"
+    pl.DataFrame({"user_id": [1]}).write_parquet(wrong)
+    result = cli("profile", "--dataset", "tiny", "--prompt", "steam", "--backend", "openai", "--base-url",
+                 "http://127.0.0.1:9/v1", "--model", "loop", "--resume-from", str(wrong), workdir=tiny)
+    assert result.code == 2 and "not an answers file (no column entity" in result.err and "Traceback" not in result.err

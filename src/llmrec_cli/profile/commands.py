@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable, Optional
 
 import typer
@@ -110,6 +111,7 @@ def register(app: typer.Typer, console: Console, get_globals: Callable) -> None:
         price_in: float = typer.Option(0.0, "--price-in", help="--dry-run: price per million input tokens."),
         price_out: float = typer.Option(0.0, "--price-out", help="--dry-run: price per million output tokens."),
         force: bool = typer.Option(False, "--force", help="Rebuild the outputs even when up to date (finished answers are kept)."),
+        resume_from: Optional[Path] = typer.Option(None, "--resume-from", help="Carry a run to this machine: first take the finished answers of another profiles folder (its answers.parquet, written at the end and on interruption). Answers to other templates, models or inputs are never used."),
     ) -> None:
         """LLM profiles (summarization + reasoning) of every item, then every user, from training data only."""
         from llmrec_cli.profile import runner
@@ -117,7 +119,7 @@ def register(app: typer.Typer, console: Console, get_globals: Callable) -> None:
         g = get_globals(ctx)
         opts = BackendOptions(backend, model, base_url, api_key_env, concurrency, timeout, max_retries, threads, response_format)
         req = runner.ProfileRequest(dataset, prompt, opts, attempts, temperature, limit, max_input_tokens, retry_failures,
-                                    dry_run, price_in, price_out, force, g.seed_or())
+                                    dry_run, price_in, price_out, force, g.seed_or(), resume_from)
         if dry_run:
             result = runner.run(req, g.workdir)
             console.print(estimate_table(result.estimate, price_in, price_out))

@@ -26,6 +26,7 @@ from llmrec_cli.profile.store import Key, ProfileStore
 
 STAGE = "profile"
 STORE = "cache.sqlite"
+ANSWERS = "answers.parquet"  # the store's answers as Parquet: what carries a run to another machine (--resume-from)
 RETRY_TEMPERATURE = 0.7  # a re-ask at temperature 0 would repeat the same invalid answer
 FAILURE_COLUMNS = {"entity": pl.String, "entity_id": pl.Int32, "prompt_id": pl.String, "model": pl.String,
                    "reason": pl.String, "attempts": pl.Int32, "last_answer": pl.String}
@@ -46,6 +47,7 @@ class ProfileRequest:
     price_out: float = 0.0
     force: bool = False
     seed: int = 2023
+    resume_from: Path | None = None  # a profiles folder (or its answers.parquet) from another machine or workdir
 
 
 @dataclass
@@ -90,16 +92,45 @@ def run(req: ProfileRequest, workdir: Path, progress: ProgressSink | None = None
         return ProfileResult(folder, estimate=estimate(corpus, pset, model, item_ids, user_ids, req, folder))
     clock = artifacts.Stopwatch()
     store = ProfileStore(folder / STORE)
+    finished = False
     try:
+        if req.resume_from is not None:
+            import_answers(store, req.resume_from)
         plans = asyncio.run(_profile_all(corpus, pset, model, item_ids, user_ids, req, store, progress or _NoProgress(), backend))
         counts = compact(folder, store, pset, model, plans)
         manifest = artifacts.Manifest(STAGE, config, artifacts.describe_inputs(input_files),
-                                      ["items.parquet", "users.parquet", "failures.parquet"], counts, clock.seconds,
+                                      ["items.parquet", "users.parquet", "failures.parquet", ANSWERS], counts, clock.seconds,
                                       {"prompts": pset.describe(), "model": model, "store": STORE})
+        store.export_answers(folder / ANSWERS)
         artifacts.write_json(manifest.to_dict(), folder / artifacts.MANIFEST)
+        finished = True
     finally:
+        if not finished:  # interrupted: answers.parquet is what a copy of this folder resumes from elsewhere
+            store.export_answers(folder / ANSWERS)
         store.close()
     return ProfileResult(folder, False, counts)
+
+
+def answers_file(path: Path) -> Path:
+    """``--resume-from``: a profiles folder holding answers.parquet, or the file itself."""
+    path = Path(path)
+    found = path / ANSWERS if path.is_dir() else path
+    if not found.is_file():
+        raise LLMRecError(f"--resume-from {path}: no {ANSWERS} there; give a profiles folder written by `llmrec profile` "
+                          f"(it holds {ANSWERS}) or the file itself")
+    return found
+
+
+def import_answers(store: ProfileStore, path: Path) -> int:
+    found = answers_file(path)
+    try:
+        return store.import_answers(found)
+    except ValueError as exc:
+        raise LLMRecError(f"--resume-from {exc}; give the {ANSWERS} of a profiles folder") from None
+    except OSError as exc:  # polars raises ComputeError (an Exception) on a corrupt file: caught below
+        raise LLMRecError(f"--resume-from {found}: {exc}") from None
+    except Exception:
+        raise LLMRecError(f"--resume-from {found}: not a readable Parquet file") from None
 
 
 def _check(req: ProfileRequest) -> None:
@@ -110,11 +141,13 @@ def _check(req: ProfileRequest) -> None:
         raise LLMRecError(f"--limit {req.limit}: must be at least 1")
     if req.price_in < 0 or req.price_out < 0:
         raise LLMRecError("--price-in/--price-out must not be negative")
+    if req.resume_from is not None:
+        answers_file(req.resume_from)
 
 
 def _config(req: ProfileRequest, pset: PromptSet, model: str) -> dict:
     cfg = asdict(req)
-    for transient in ("retry_failures", "dry_run", "force", "price_in", "price_out"):
+    for transient in ("retry_failures", "dry_run", "force", "price_in", "price_out", "resume_from"):
         cfg.pop(transient)
     cfg["backend"] = {k: v for k, v in cfg["backend"].items() if k not in ("concurrency", "timeout", "max_retries", "threads")}
     cfg.update(prompt_set=pset.id, model_id=model, templates={t.id: t.sha256 for t in (pset.item, pset.user)})

@@ -29,6 +29,10 @@ CREATE TABLE IF NOT EXISTS failures (
 );
 """
 
+ANSWER_COLUMNS = {"entity": pl.String, "entity_id": pl.Int64, "prompt_sha": pl.String, "model": pl.String,
+                  "input_sha": pl.String, "prompt_id": pl.String, "summarization": pl.String, "reasoning": pl.String,
+                  "input_tokens": pl.Int64, "output_tokens": pl.Int64, "attempts": pl.Int64, "created": pl.Float64}
+
 
 @dataclass(frozen=True)
 class Key:
@@ -107,6 +111,29 @@ class ProfileStore:
             {"entity_id": pl.Int64, "input_sha": pl.String, "prompt_id": pl.String, "model": pl.String,
              "reason": pl.String, "attempts": pl.Int64, "last_answer": pl.String},
         )
+
+    # ----------------------------------------------------------------------------------- carry to a new machine
+    def export_answers(self, path: Path) -> int:
+        """Every finished profile, with its full key, as Parquet (written atomically); returns the row count."""
+        from llmrec_cli import artifacts
+
+        table = self._frame(f"SELECT {', '.join(ANSWER_COLUMNS)} FROM profiles ORDER BY entity, entity_id, created", (), ANSWER_COLUMNS)
+        artifacts.write_parquet(table, path)
+        return table.height
+
+    def import_answers(self, path: Path) -> int:
+        """Add the answers of an ``answers.parquet`` (keeps answers already here); returns the rows read. Keys carry
+        the template and input hashes, so an answer to another template or input is stored but never used."""
+        table = pl.read_parquet(path)
+        missing = [c for c in ANSWER_COLUMNS if c not in table.columns]
+        if missing:
+            raise ValueError(f"{path}: not an answers file (no column {', '.join(missing)})")
+        rows = table.select(list(ANSWER_COLUMNS)).rows()
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.executemany(f"INSERT OR IGNORE INTO profiles ({', '.join(ANSWER_COLUMNS)}) VALUES "
+                                 f"({','.join('?' * len(ANSWER_COLUMNS))})", rows)
+        return len(rows)
 
     def _frame(self, sql: str, args: tuple, columns: dict) -> pl.DataFrame:
         rows = self._db.execute(sql, args).fetchall()
