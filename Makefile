@@ -8,7 +8,7 @@ WORKDIR ?= llmrec-work
 SHARED ?= ../shared/data
 LLMREC := $(PYTHON) -m llmrec_cli.cli --workdir $(WORKDIR)
 
-.PHONY: setup setup-test setup-cllm4rec bench-cllm4rec-speed setup-llm setup-demo demo demo-profiles bench-profile bench-embed test bench-prepare bench-rlmrec-speed bench-rlmrec-quality reproduce reproduce-quick ci-smoke clean
+.PHONY: setup setup-test setup-cllm4rec bench-cllm4rec-speed setup-llm setup-demo demo demo-profiles bench-profile bench-embed test bench-prepare bench-rlmrec-speed bench-rlmrec-quality reproduce reproduce-quick steam-text-profiles ci-smoke clean
 
 setup:
 	$(PIP) install -q $(TORCH) -e .
@@ -88,6 +88,11 @@ reproduce: setup-demo setup-cllm4rec $(if $(and $(wildcard $(DEMO_PROFILES)/user
 # pretraining, Multi-VAE 5 epochs
 reproduce-quick: setup-demo setup-cllm4rec $(if $(wildcard $(DEMO_PROFILES)/users.parquet),,setup-llm)
 	$(PIPELINE_ENV) QUICK=1 pipelines/reproduce.sh
+
+# write or continue the steam-text profiles with the local LLM (hours; stop any time, the answers so far are kept in
+# datasets/steam-text/profiles/steam@1/answers.parquet for a rerun anywhere), then ship them with their embeddings
+steam-text-profiles: setup-demo setup-llm
+	$(PIPELINE_ENV) PROFILE_ARGS="$(PROFILE_ARGS)" pipelines/steam-text-profiles.sh
 
 # every subcommand through the shell on the demo data, in a temporary workdir (a few minutes)
 ci-smoke: setup-demo setup-cllm4rec

@@ -18,18 +18,22 @@ from rich.console import Console
 from rich.table import Table
 
 from llmrec_cli.data import prepare
+from llmrec_cli.progress import epoch_progress
 from llmrec_cli.report.paper_rlmrec import METRICS, table1_amazon
 from llmrec_cli.rlmrec import config, train
 from llmrec_cli.rlmrec.config import BACKBONES
 
 
-def train_one(workdir: Path, backbone: str, align: str, seed: int, embeddings: str | None, device: str) -> dict:
+def train_one(workdir: Path, backbone: str, align: str, seed: int, embeddings: str | None, device: str,
+              console: Console) -> dict:
     hp = config.resolve(backbone, align, "amazon-book")
     run_id = f"quality-amazon-book-{backbone}-{align}-s{seed}"
     ckpt = workdir / "runs" / run_id / train.CHECKPOINT
     req = train.TrainRequest("amazon-book", hp, embeddings, seed, device, run_id, resume=ckpt.exists())
     start = time.perf_counter()
-    result = train.run(req, workdir)
+    console.print(f"{run_id}: training to early stop (a finished run is read back, an interrupted one resumes)")
+    with epoch_progress(console, int(hp["max_epochs"])) as on_epoch:  # a bar, or a line per validation in a log
+        result = train.run(req, workdir, on_epoch)
     return {**result.metrics, "_seconds": time.perf_counter() - start, "_epochs": result.epochs_run, "_best": result.best_epoch}
 
 
@@ -51,7 +55,7 @@ def main() -> None:
     for col in ("backbone", "metric", "paper", "ours", "rel. diff", "epochs (best)", "train s"):
         table.add_column(col, justify="right")
     for backbone in args.backbones.split(","):
-        runs = [train_one(workdir, backbone, args.align, s, args.embeddings, args.device) for s in seeds]
+        runs = [train_one(workdir, backbone, args.align, s, args.embeddings, args.device, console) for s in seeds]
         paper = table1_amazon(backbone, args.align)
         for i, metric in enumerate(METRICS):
             ours = statistics.mean(r[metric] for r in runs)
