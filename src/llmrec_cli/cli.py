@@ -217,19 +217,49 @@ def evaluate(
     for run in runs:
         ev = stage.run_one(run, g.workdir, split, k or None, recall_denominator, device=g.device)
         results[ev.run_dir.name] = ev.metrics
-    console.print(metrics_table(results, title=f"{split} metrics"))
+    print_table(metrics_table(results, title=f"{split} metrics"))
+
+
+SIDE_BY_SIDE_RUNS = 3  # more runs than this: one row per run instead of one column per run
+SHORT_METRIC = {"recall": "R", "ndcg": "N", "precision": "P", "hit": "HR", "hit_rate": "HR", "mrr": "MRR"}
 
 
 def metrics_table(results: dict[str, dict], title: str = "test metrics") -> Table:
-    """Runs side by side: one column per run, one row per metric."""
-    table = Table(title=title)
-    table.add_column("metric")
-    for name in results:
-        table.add_column(name, justify="right")
+    """A few runs side by side (one column per run, one row per metric); many runs one per row, metrics across."""
     names = list(dict.fromkeys(m for r in results.values() for m in r))
+    table = Table(title=title)
+    if len(results) <= SIDE_BY_SIDE_RUNS:
+        table.add_column("metric")
+        for name in results:
+            table.add_column(name, justify="right")
+        for metric in names:
+            table.add_row(metric, *[f"{r.get(metric, float('nan')):.4f}" for r in results.values()])
+        return table
+    table.add_column("run")
     for metric in names:
-        table.add_row(metric, *[f"{r.get(metric, float('nan')):.4f}" for r in results.values()])
+        table.add_column(short_metric(metric), justify="right")
+    for run, r in results.items():
+        table.add_row(run, *[f"{r.get(metric, float('nan')):.4f}" for metric in names])
     return table
+
+
+def short_metric(name: str) -> str:
+    """recall@20 -> R@20, ndcg@10 -> N@10 (column headers of the many-runs table)."""
+    base, _, k = name.partition("@")
+    return f"{SHORT_METRIC.get(base, base)}@{k}" if k else name
+
+
+def print_table(table: Table) -> None:
+    """On a terminal, its width; in a log or pipe, as wide as the table needs instead of rich's 80 columns."""
+    if console.is_terminal:
+        console.print(table)
+    else:  # rich caps print(width=...) at the console's width, so a console as wide as the table prints it
+        Console(file=console.file, width=table_width(console, table)).print(table)
+
+
+def table_width(out: Console, table: Table) -> int:
+    """The width ``table`` takes when nothing limits it (rich measures against the console's width otherwise)."""
+    return max(out.width, out.measure(table, options=out.options.update_width(10_000)).maximum)
 
 
 from llmrec_cli.profile.commands import register as _register_profile  # noqa: E402

@@ -1,0 +1,32 @@
+"""The evaluate table: a few runs side by side, many runs one per row, never squeezed to '…' in a log."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+
+from llmrec_cli.cli import metrics_table, short_metric, table_width
+
+
+def _render(table) -> str:
+    narrow = Console(width=80, file=io.StringIO())
+    wide = Console(width=table_width(narrow, table), record=True, file=io.StringIO())
+    wide.print(table)
+    return wide.export_text()
+
+
+def test_two_runs_are_columns_and_many_runs_are_rows():
+    few = metrics_table({"a": {"recall@20": 0.1}, "b": {"recall@20": 0.2}})
+    assert [c.header for c in few.columns] == ["metric", "a", "b"]
+    names = [f"{m}@{k}" for m in ("recall", "ndcg", "precision", "hit_rate", "mrr") for k in (5, 10, 20)]
+    runs = {f"cli-run-{i}": {name: 0.01 * i for name in names} for i in range(18)}
+    many = metrics_table(runs)
+    assert [c.header for c in many.columns][:5] == ["run", "R@5", "R@10", "R@20", "N@5"]
+    assert [c.header for c in many.columns][-4:] == ["HR@20", "MRR@5", "MRR@10", "MRR@20"]
+    text = _render(many)
+    assert "cli-run-17" in text and "0.1700" in text and "…" not in text
+
+
+def test_short_metric_names():
+    assert short_metric("recall@20") == "R@20" and short_metric("hit@5") == "HR@5" and short_metric("loss") == "loss"
