@@ -113,3 +113,24 @@ def test_bad_options_are_one_line_errors(cli, tiny):
     assert result.code == 0  # an unreachable server fails each request, recorded, not a crash
     failures = pl.read_parquet(tiny / "profiles" / "tiny" / "steam@1" / "failures.parquet")
     assert failures.height == 2 and failures["reason"][0].startswith("backend: gave up after 1 tries: connection error")
+
+
+def test_two_shards_share_the_work_and_the_last_one_writes_the_outputs(cli, tiny, loopback):
+    first = _profile(cli, tiny, loopback.url, "--shard", "0/2")
+    assert first.code == 0 and "not finished" in first.out and "10 items of other shards" in first.out
+    assert not (tiny / "profiles" / "tiny" / "steam@1" / "items.parquet").exists()
+    second = _profile(cli, tiny, loopback.url, "--shard", "1/2")  # items 1, 3, ...; then, all items done, its users
+    assert second.code == 0 and "15 users of other shards" in second.out
+    third = _profile(cli, tiny, loopback.url, "--shard", "0/2")  # shard 0's users: the last piece
+    assert third.code == 0 and "not finished" not in third.out
+    asked = [message_sha(b) for b in loopback.chat_requests()]
+    assert len(asked) == 50 and len(set(asked)) == 50  # every prompt asked once, by one shard
+    _, items, users, failures = _outputs(tiny)
+    assert items.height == 20 and users.height == 30 and failures.height == 0
+    assert _profile(cli, tiny, loopback.url).out.count("up to date") == 1  # the shards' outputs count as the whole run
+
+
+def test_bad_shards_are_one_line_errors(cli, tiny, loopback):
+    for shard, message in (("2/2", "0 <= K < N"), ("half", "give K/N")):
+        result = _profile(cli, tiny, loopback.url, "--shard", shard)
+        assert result.code == 2 and message in result.err and "Traceback" not in result.err

@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 from rich.table import Table
 from rich.text import Text
 
+from llmrec_cli.errors import LLMRecError
 from llmrec_cli.profile.backends import BackendOptions
 
 
@@ -87,6 +88,16 @@ def counts_table(counts: dict) -> Table:
     return table
 
 
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """'1/4' -> (1, 4); the range is checked by the runner."""
+    if text is None:
+        return None
+    k, sep, n = text.partition("/")
+    if not (sep and k.strip().isdigit() and n.strip().isdigit()):
+        raise LLMRecError(f"--shard {text!r}: give K/N, e.g. --shard 0/2 in one process and --shard 1/2 in another")
+    return int(k), int(n)
+
+
 def register(app: typer.Typer, console: Console, get_globals: Callable) -> None:
     @app.command()
     def profile(
@@ -111,6 +122,7 @@ def register(app: typer.Typer, console: Console, get_globals: Callable) -> None:
         price_in: float = typer.Option(0.0, "--price-in", help="--dry-run: price per million input tokens."),
         price_out: float = typer.Option(0.0, "--price-out", help="--dry-run: price per million output tokens."),
         force: bool = typer.Option(False, "--force", help="Rebuild the outputs even when up to date (finished answers are kept)."),
+        shard: Optional[str] = typer.Option(None, "--shard", help="K/N: ask only for the entities whose id is K modulo N, so that N processes (e.g. one single-thread process per core: faster than one process with N threads for a small local model) share the work and one store. Items come first in every shard; the users follow once all items are done."),
         resume_from: Optional[Path] = typer.Option(None, "--resume-from", help="Carry a run to this machine: first take the finished answers of another profiles folder (its answers.parquet, written at the end and on interruption). Answers to other templates, models or inputs are never used."),
     ) -> None:
         """LLM profiles (summarization + reasoning) of every item, then every user, from training data only."""
@@ -119,13 +131,17 @@ def register(app: typer.Typer, console: Console, get_globals: Callable) -> None:
         g = get_globals(ctx)
         opts = BackendOptions(backend, model, base_url, api_key_env, concurrency, timeout, max_retries, threads, response_format)
         req = runner.ProfileRequest(dataset, prompt, opts, attempts, temperature, limit, max_input_tokens, retry_failures,
-                                    dry_run, price_in, price_out, force, g.seed_or(), resume_from)
+                                    dry_run, price_in, price_out, force, g.seed_or(), resume_from,
+                                    parse_shard(shard))
         if dry_run:
             result = runner.run(req, g.workdir)
             console.print(estimate_table(result.estimate, price_in, price_out))
             return
         with progress_bar(console) as bar:
             result = runner.run(req, g.workdir, RichProgress(bar))
+        if result.unfinished:
+            console.print(f"[yellow]not finished[/yellow]: {result.unfinished}")
+            return
         if result.up_to_date:
             console.print(f"[green]up to date[/green]: {result.folder} (use --force to rebuild, --retry-failures to re-ask failures)")
         console.print(counts_table(result.counts))

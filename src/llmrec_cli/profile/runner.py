@@ -48,6 +48,7 @@ class ProfileRequest:
     force: bool = False
     seed: int = 2023
     resume_from: Path | None = None  # a profiles folder (or its answers.parquet) from another machine or workdir
+    shard: tuple[int, int] | None = None  # (k, n): ask only for entity ids = k mod n; n processes share one store
 
 
 @dataclass
@@ -56,6 +57,7 @@ class ProfileResult:
     up_to_date: bool = False
     counts: dict = field(default_factory=dict)
     estimate: list[dict] = field(default_factory=list)  # --dry-run rows
+    unfinished: str = ""  # a shard that stopped before the outputs could be written: why, and what to run next
 
 
 class ProgressSink(Protocol):
@@ -97,6 +99,9 @@ def run(req: ProfileRequest, workdir: Path, progress: ProgressSink | None = None
         if req.resume_from is not None:
             import_answers(store, req.resume_from)
         plans = asyncio.run(_profile_all(corpus, pset, model, item_ids, user_ids, req, store, progress or _NoProgress(), backend))
+        unfinished = _unfinished(store, pset, model, plans, req)
+        if unfinished:  # another shard is still at work: it, or a rerun, writes the outputs
+            return ProfileResult(folder, unfinished=unfinished)
         counts = compact(folder, store, pset, model, plans)
         manifest = artifacts.Manifest(STAGE, config, artifacts.describe_inputs(input_files),
                                       ["items.parquet", "users.parquet", "failures.parquet", ANSWERS], counts, clock.seconds,
@@ -143,11 +148,13 @@ def _check(req: ProfileRequest) -> None:
         raise LLMRecError("--price-in/--price-out must not be negative")
     if req.resume_from is not None:
         answers_file(req.resume_from)
+    if req.shard is not None and not 0 <= req.shard[0] < req.shard[1]:
+        raise LLMRecError(f"--shard {req.shard[0]}/{req.shard[1]}: give K/N with 0 <= K < N, e.g. 0/2 and 1/2")
 
 
 def _config(req: ProfileRequest, pset: PromptSet, model: str) -> dict:
     cfg = asdict(req)
-    for transient in ("retry_failures", "dry_run", "force", "price_in", "price_out", "resume_from"):
+    for transient in ("retry_failures", "dry_run", "force", "price_in", "price_out", "resume_from", "shard"):
         cfg.pop(transient)
     cfg["backend"] = {k: v for k, v in cfg["backend"].items() if k not in ("concurrency", "timeout", "max_retries", "threads")}
     cfg.update(prompt_set=pset.id, model_id=model, templates={t.id: t.sha256 for t in (pset.item, pset.user)})
@@ -171,16 +178,42 @@ async def _profile_all(corpus, pset, model, item_ids, user_ids, req, store, prog
     plans: dict[str, list[ProfileInput]] = {}
     try:
         plans["item"] = item_inputs(corpus, pset.item, item_ids, req.seed, req.max_input_tokens)
-        backend = await _run_entity(backend, req, pset.item, model, plans["item"], store, progress)
+        backend = await _run_entity(backend, req, pset.item, model, in_shard(plans["item"], req.shard), store, progress)
+        if pending(store, pset.item, model, plans["item"], False):  # other shards' items: users quote them all
+            plans["user"] = []
+            return plans
         summaries = item_summaries(store, pset.item, model, plans["item"])
         plans["user"] = user_inputs(corpus, pset.user, user_ids, summaries, req.seed, req.max_input_tokens)
-        backend = await _run_entity(backend, req, pset.user, model, plans["user"], store, progress)
+        backend = await _run_entity(backend, req, pset.user, model, in_shard(plans["user"], req.shard), store, progress)
     except FatalBackendError as exc:
         raise LLMRecError(str(exc)) from None
     finally:
         if owned and backend is not None:
             await backend.aclose()
     return plans
+
+
+def in_shard(jobs: list[ProfileInput], shard: tuple[int, int] | None) -> list[ProfileInput]:
+    """The jobs of shard (k, n): entity ids equal to k modulo n (all of them without a shard)."""
+    if shard is None:
+        return jobs
+    k, n = shard
+    return [job for job in jobs if job.entity_id % n == k]
+
+
+def _unfinished(store: ProfileStore, pset: PromptSet, model: str, plans: dict[str, list[ProfileInput]], req: ProfileRequest) -> str:
+    """Why a sharded run cannot write the outputs yet ('' when every entity is answered or failed)."""
+    if req.shard is None:
+        return ""
+    me = f"--shard {req.shard[0]}/{req.shard[1]}"
+    items = len(pending(store, pset.item, model, plans["item"], False))
+    if items:
+        return (f"{me}: its items are done; {items} items of other shards are not, and every user prompt quotes them. "
+                f"Rerun this command when they are (or run without --shard) to profile this shard's users.")
+    users = len(pending(store, pset.user, model, plans["user"], False))
+    if users:
+        return f"{me}: done; {users} users of other shards are not. The last shard to finish (or a rerun) writes the outputs."
+    return ""
 
 
 def pending(store: ProfileStore, template: Template, model: str, jobs: list[ProfileInput], retry_failures: bool) -> list[ProfileInput]:

@@ -50,7 +50,8 @@ class ProfileStore:
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        # a generous lock timeout: several --shard processes write to one store, one short transaction per answer
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=60)
         self._db.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL: a committed row survives the process being killed; only a power cut can lose the last ones
         self._db.execute("PRAGMA synchronous=NORMAL")
