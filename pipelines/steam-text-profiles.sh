@@ -40,8 +40,10 @@ if ((SHARDS > 1)); then
     for round in items users; do
         pids=()
         for ((k = 0; k < SHARDS; k++)); do
-            OMP_NUM_THREADS=1 llmrec profile --dataset "$ds" --prompt "$(prompt_id "$ds")" --threads 1 \
-                --shard "$k/$SHARDS" "${extra[@]}" >"$WORKDIR/profile-shard-$k.log" 2>&1 &
+            # the command itself, not the llmrec() function: $! must be the Python process for the stop to reach it
+            OMP_NUM_THREADS=1 "$PYTHON" -m llmrec_cli.cli --workdir "$WORKDIR" "${LLMREC_GLOBAL[@]}" profile \
+                --dataset "$ds" --prompt "$(prompt_id "$ds")" --threads 1 --shard "$k/$SHARDS" "${extra[@]}" \
+                >"$WORKDIR/profile-shard-$k.log" 2>&1 &
             pids+=($!)
         done
         note "profiling $ds ($round first) in $SHARDS shards; progress in $WORKDIR/profile-shard-*.log"
