@@ -99,3 +99,11 @@ def test_resume_from_a_parquet_that_is_not_an_answers_file_names_the_missing_col
     result = cli("profile", "--dataset", "tiny", "--prompt", "steam", "--backend", "openai", "--base-url",
                  "http://127.0.0.1:9/v1", "--model", "loop", "--resume-from", str(wrong), workdir=tiny)
     assert result.code == 2 and "not an answers file (no column entity" in result.err and "Traceback" not in result.err
+
+
+def test_resume_from_a_file_that_is_not_parquet_is_a_one_line_error(tiny, cli, tmp_path):
+    wrong = tmp_path / "answers.parquet"
+    wrong.write_text("entity,entity_id\nitem,1\n")
+    result = cli("profile", "--dataset", "tiny", "--prompt", "steam", "--backend", "openai", "--base-url",
+                 "http://127.0.0.1:9/v1", "--model", "loop", "--resume-from", str(wrong), workdir=tiny)
+    assert result.code == 2 and "not a readable Parquet file" in result.err and "Traceback" not in result.err

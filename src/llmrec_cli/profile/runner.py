@@ -130,12 +130,10 @@ def import_answers(store: ProfileStore, path: Path) -> int:
     found = answers_file(path)
     try:
         return store.import_answers(found)
-    except ValueError as exc:
+    except ValueError as exc:  # readable, but without the answer columns
         raise LLMRecError(f"--resume-from {exc}; give the {ANSWERS} of a profiles folder") from None
-    except OSError as exc:  # polars raises ComputeError (an Exception) on a corrupt file: caught below
-        raise LLMRecError(f"--resume-from {found}: {exc}") from None
-    except Exception:
-        raise LLMRecError(f"--resume-from {found}: not a readable Parquet file") from None
+    except Exception as exc:  # unreadable (OSError) or not Parquet (polars' ComputeError)
+        raise LLMRecError(f"--resume-from {found}: not a readable Parquet file ({type(exc).__name__})") from None
 
 
 def _check(req: ProfileRequest) -> None:
