@@ -6,14 +6,13 @@ import io
 
 from rich.console import Console
 
-from llmrec_cli.cli import metrics_table, short_metric, table_width
+from llmrec_cli.cli import metrics_table, print_table, short_metric
 
 
 def _render(table) -> str:
-    narrow = Console(width=80, file=io.StringIO())
-    wide = Console(width=table_width(narrow, table), record=True, file=io.StringIO())
-    wide.print(table)
-    return wide.export_text()
+    log = Console(width=80, file=io.StringIO())  # not a terminal: as in a CI log
+    print_table(table, log)
+    return log.file.getvalue()
 
 
 def test_two_runs_are_columns_and_many_runs_are_rows():

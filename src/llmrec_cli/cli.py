@@ -249,12 +249,13 @@ def short_metric(name: str) -> str:
     return f"{SHORT_METRIC.get(base, base)}@{k}" if k else name
 
 
-def print_table(table: Table) -> None:
+def print_table(table: Table, out: Console | None = None) -> None:
     """On a terminal, its width; in a log or pipe, as wide as the table needs instead of rich's 80 columns."""
-    if console.is_terminal:
-        console.print(table)
+    out = out or console
+    if out.is_terminal:
+        out.print(table)
     else:  # rich caps print(width=...) at the console's width, so a console as wide as the table prints it
-        Console(file=console.file, width=table_width(console, table)).print(table)
+        Console(file=out.file, width=table_width(out, table)).print(table)
 
 
 def table_width(out: Console, table: Table) -> int:
