@@ -32,29 +32,27 @@ trap keep_answers EXIT
 
 prepare "$ds"
 SHARDS=${SHARDS:-$(nproc)}
-# two rounds of shards: the first answers the items (users quote every item profile, so they wait for all of
-# them), the second the users; the unsharded call after them asks for anything left and writes the outputs
+# one single-thread process per shard: items first; a shard whose items are done waits for the others' items (every
+# user prompt quotes them), then asks its users; the unsharded call after them asks for anything left (a stopped
+# shard's share) and writes the outputs
 if ((SHARDS > 1)); then
     read -ra extra <<<"${PROFILE_ARGS:-}"
     [[ -f $shipped/answers.parquet ]] && extra+=(--resume-from "$shipped")
-    for round in items users; do
-        pids=()
-        for ((k = 0; k < SHARDS; k++)); do
-            # the command itself, not the llmrec() function: $! must be the Python process for the stop to reach it
-            OMP_NUM_THREADS=1 "$PYTHON" -m llmrec_cli.cli --workdir "$WORKDIR" "${LLMREC_GLOBAL[@]}" profile \
-                --dataset "$ds" --prompt "$(prompt_id "$ds")" --threads 1 --shard "$k/$SHARDS" "${extra[@]}" \
-                >"$WORKDIR/profile-shard-$k.log" 2>&1 &
-            pids+=($!)
-        done
-        note "profiling $ds ($round first) in $SHARDS shards; progress in $WORKDIR/profile-shard-*.log"
-        failed=0
-        for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
-        pids=()
-        if ((failed)); then
-            echo "a shard failed or was stopped; see $WORKDIR/profile-shard-*.log" >&2
-            exit 1
-        fi
+    for ((k = 0; k < SHARDS; k++)); do
+        # the command itself, not the llmrec() function: $! must be the Python process for the stop to reach it
+        OMP_NUM_THREADS=1 "$PYTHON" -m llmrec_cli.cli --workdir "$WORKDIR" "${LLMREC_GLOBAL[@]}" profile \
+            --dataset "$ds" --prompt "$(prompt_id "$ds")" --threads 1 --shard "$k/$SHARDS" "${extra[@]}" \
+            >"$WORKDIR/profile-shard-$k.log" 2>&1 &
+        pids+=($!)
     done
+    note "profiling $ds in $SHARDS shards; progress in $WORKDIR/profile-shard-*.log"
+    failed=0
+    for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+    pids=()
+    if ((failed)); then
+        echo "a shard failed or was stopped; see $WORKDIR/profile-shard-*.log" >&2
+        exit 1
+    fi
 fi
 ensure_profiles "$ds"
 stage "embed $ds" llmrec embed --dataset "$ds" --profiles "$work"

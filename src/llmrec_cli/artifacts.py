@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import shutil
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,7 +160,8 @@ def read_json(path: Path | str) -> dict:
 
 # --------------------------------------------------------------------------------------------------- writing
 def _tmp_name(path: Path) -> Path:
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    """Unique per process and thread: shards finishing together each write their own copy, then rename it."""
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
 
 
 @contextlib.contextmanager

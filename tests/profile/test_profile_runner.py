@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+import time
 
 import polars as pl
 from loopback import LoopbackLLM, message_sha
 
 from llmrec_cli import artifacts
-from llmrec_cli.profile import prompts
+from llmrec_cli.profile import prompts, runner
+from llmrec_cli.profile.backends import BackendOptions
 from llmrec_cli.profile.inputs import Corpus, item_inputs
 
 SECRET = "sk-loopback-secret-0123456789"
@@ -115,7 +118,9 @@ def test_bad_options_are_one_line_errors(cli, tiny):
     assert failures.height == 2 and failures["reason"][0].startswith("backend: gave up after 1 tries: connection error")
 
 
-def test_two_shards_share_the_work_and_the_last_one_writes_the_outputs(cli, tiny, loopback):
+def test_two_shards_share_the_work_and_the_last_one_writes_the_outputs(cli, tiny, loopback, monkeypatch):
+    monkeypatch.setattr(runner, "SHARD_POLL_S", 0.01)
+    monkeypatch.setattr(runner, "SHARD_STALL_S", 0.05)  # no other shard runs: shard 0 soon stops waiting for it
     first = _profile(cli, tiny, loopback.url, "--shard", "0/2")
     assert first.code == 0 and "not finished" in first.out and "10 items of other shards" in first.out
     assert not (tiny / "profiles" / "tiny" / "steam@1" / "items.parquet").exists()
@@ -128,6 +133,31 @@ def test_two_shards_share_the_work_and_the_last_one_writes_the_outputs(cli, tiny
     _, items, users, failures = _outputs(tiny)
     assert items.height == 20 and users.height == 30 and failures.height == 0
     assert _profile(cli, tiny, loopback.url).out.count("up to date") == 1  # the shards' outputs count as the whole run
+
+
+def test_a_shard_whose_items_are_done_waits_for_the_other_shards_items_then_asks_its_users(tiny, loopback, monkeypatch):
+    monkeypatch.setattr(runner, "SHARD_POLL_S", 0.01)
+    monkeypatch.setattr(runner, "SHARD_STALL_S", 30.0)
+    options = BackendOptions(backend="openai", base_url=loopback.url, model="loop", concurrency=4)
+    results = {}
+
+    def shard(k):
+        results[k] = runner.run(runner.ProfileRequest("tiny", "steam", options, shard=(k, 2)), tiny)
+
+    first = threading.Thread(target=shard, args=(0,))
+    first.start()
+    deadline = time.monotonic() + 30
+    while len(loopback.chat_requests()) < 10 and time.monotonic() < deadline:  # shard 0's items: 0, 2, ..., 18
+        time.sleep(0.01)
+    time.sleep(0.1)
+    assert first.is_alive()  # waiting for items 1, 3, ..., which no one has asked yet
+    shard(1)
+    first.join(30)
+    asked = [message_sha(b) for b in loopback.chat_requests()]
+    assert len(asked) == 50 and len(set(asked)) == 50
+    assert not all(r.unfinished for r in results.values())  # the last to finish (or both, finishing together) wrote the outputs
+    _, items, users, failures = _outputs(tiny)
+    assert items.height == 20 and users.height == 30 and failures.height == 0
 
 
 def test_bad_shards_are_one_line_errors(cli, tiny, loopback):

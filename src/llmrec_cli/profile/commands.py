@@ -122,7 +122,7 @@ def register(app: typer.Typer, console: Console, get_globals: Callable) -> None:
         price_in: float = typer.Option(0.0, "--price-in", help="--dry-run: price per million input tokens."),
         price_out: float = typer.Option(0.0, "--price-out", help="--dry-run: price per million output tokens."),
         force: bool = typer.Option(False, "--force", help="Rebuild the outputs even when up to date (finished answers are kept)."),
-        shard: Optional[str] = typer.Option(None, "--shard", help="K/N: ask only for the entities whose id is K modulo N, so that N processes (e.g. one single-thread process per core: faster than one process with N threads for a small local model) share the work and one store. Items come first in every shard; the users follow once all items are done."),
+        shard: Optional[str] = typer.Option(None, "--shard", help="K/N: ask only for the entities whose id is K modulo N, so that N processes (e.g. one single-thread process per core: faster than one process with N threads for a small local model) share the work and one store. Items come first in every shard; a shard whose items are done waits for the other shards' items (every user prompt quotes them), then asks its users; the last shard to finish writes the outputs."),
         resume_from: Optional[Path] = typer.Option(None, "--resume-from", help="Carry a run to this machine: first take the finished answers of another profiles folder (its answers.parquet, written at the end and on interruption). Answers to other templates, models or inputs are never used."),
     ) -> None:
         """LLM profiles (summarization + reasoning) of every item, then every user, from training data only."""

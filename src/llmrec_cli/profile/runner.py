@@ -9,6 +9,7 @@ end, each written atomically, the manifest last.
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -27,6 +28,8 @@ from llmrec_cli.profile.store import Key, ProfileStore
 STAGE = "profile"
 STORE = "cache.sqlite"
 ANSWERS = "answers.parquet"  # the store's answers as Parquet: what carries a run to another machine (--resume-from)
+SHARD_POLL_S = 15.0  # how often a shard whose items are done looks for the other shards' items
+SHARD_STALL_S = 600.0  # no other shard answered an item for this long: they stopped; give up waiting
 RETRY_TEMPERATURE = 0.7  # a re-ask at temperature 0 would repeat the same invalid answer
 FAILURE_COLUMNS = {"entity": pl.String, "entity_id": pl.Int32, "prompt_id": pl.String, "model": pl.String,
                    "reason": pl.String, "attempts": pl.Int32, "last_answer": pl.String}
@@ -177,6 +180,8 @@ async def _profile_all(corpus, pset, model, item_ids, user_ids, req, store, prog
     try:
         plans["item"] = item_inputs(corpus, pset.item, item_ids, req.seed, req.max_input_tokens)
         backend = await _run_entity(backend, req, pset.item, model, in_shard(plans["item"], req.shard), store, progress)
+        if req.shard is not None:
+            await wait_for_other_shards(store, pset.item, model, plans["item"], progress)
         if pending(store, pset.item, model, plans["item"], False):  # other shards' items: users quote them all
             plans["user"] = []
             return plans
@@ -189,6 +194,24 @@ async def _profile_all(corpus, pset, model, item_ids, user_ids, req, store, prog
         if owned and backend is not None:
             await backend.aclose()
     return plans
+
+
+async def wait_for_other_shards(store: ProfileStore, template: Template, model: str, jobs: list[ProfileInput], progress) -> None:
+    """Wait (as a progress bar) until the other shards have answered their items, which every user prompt quotes;
+    give up when none has answered one for SHARD_STALL_S (they were stopped), leaving the users to a rerun."""
+    label = "other shards' item"
+    left = len(pending(store, template, model, jobs, False))
+    if left:
+        progress.start(label, left)
+    last_answer = time.monotonic()
+    while left and time.monotonic() - last_answer < SHARD_STALL_S:
+        await asyncio.sleep(SHARD_POLL_S)
+        now = len(pending(store, template, model, jobs, False))
+        if now < left:
+            last_answer = time.monotonic()
+        for _ in range(left - now):
+            progress.advance(label, True)
+        left = now
 
 
 def in_shard(jobs: list[ProfileInput], shard: tuple[int, int] | None) -> list[ProfileInput]:
@@ -207,7 +230,8 @@ def _unfinished(store: ProfileStore, pset: PromptSet, model: str, plans: dict[st
     items = len(pending(store, pset.item, model, plans["item"], False))
     if items:
         return (f"{me}: its items are done; {items} items of other shards are not, and every user prompt quotes them. "
-                f"Rerun this command when they are (or run without --shard) to profile this shard's users.")
+                f"None of them answered one for {SHARD_STALL_S / 60:.0f} min: rerun this command when they are done (or run "
+                f"without --shard) to profile this shard's users.")
     users = len(pending(store, pset.user, model, plans["user"], False))
     if users:
         return f"{me}: done; {users} users of other shards are not. The last shard to finish (or a rerun) writes the outputs."
