@@ -180,9 +180,8 @@ async def _profile_all(corpus, pset, model, item_ids, user_ids, req, store, prog
     try:
         plans["item"] = item_inputs(corpus, pset.item, item_ids, req.seed, req.max_input_tokens)
         backend = await _run_entity(backend, req, pset.item, model, in_shard(plans["item"], req.shard), store, progress)
-        if req.shard is not None:
-            await wait_for_other_shards(store, pset.item, model, plans["item"], progress)
-        if pending(store, pset.item, model, plans["item"], False):  # other shards' items: users quote them all
+        # a shard goes on to its users only once the other shards' items are in: every user prompt quotes them
+        if req.shard is not None and await wait_for_other_shards(store, pset.item, model, plans["item"], progress):
             plans["user"] = []
             return plans
         summaries = item_summaries(store, pset.item, model, plans["item"])
@@ -196,9 +195,9 @@ async def _profile_all(corpus, pset, model, item_ids, user_ids, req, store, prog
     return plans
 
 
-async def wait_for_other_shards(store: ProfileStore, template: Template, model: str, jobs: list[ProfileInput], progress) -> None:
-    """Wait (as a progress bar) until the other shards have answered their items, which every user prompt quotes;
-    give up when none has answered one for SHARD_STALL_S (they were stopped), leaving the users to a rerun."""
+async def wait_for_other_shards(store: ProfileStore, template: Template, model: str, jobs: list[ProfileInput], progress) -> int:
+    """Wait (as a progress bar) until the other shards have answered their items; give up when none has answered one
+    for SHARD_STALL_S (they were stopped). Returns the items still unanswered (0: the users can be asked)."""
     label = "other shards' item"
     left = len(pending(store, template, model, jobs, False))
     if left:
@@ -212,6 +211,7 @@ async def wait_for_other_shards(store: ProfileStore, template: Template, model: 
         for _ in range(left - now):
             progress.advance(label, True)
         left = now
+    return left
 
 
 def in_shard(jobs: list[ProfileInput], shard: tuple[int, int] | None) -> list[ProfileInput]:
