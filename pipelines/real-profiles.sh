@@ -19,8 +19,8 @@ ARTIFACTS+=("data/$ds")
 embed_profiles "$ds"
 real=$(embeddings_dir "$ds")
 shuffled=$(embeddings_dir "$ds" all-minilm-l6-v2-shuffled)
-stage "embed $ds (shuffled control)" llmrec embed --dataset "$ds" --profiles "$(profiles_dir "$ds")" \
-    --shuffle --name all-minilm-l6-v2-shuffled
+stage "embed $ds (shuffled control)" llmrec embed --dataset "$ds" --shuffle --vectors "$real" \
+    --name all-minilm-l6-v2-shuffled
 ARTIFACTS+=("$shuffled")
 
 for seed in $SEEDS; do

@@ -4,6 +4,7 @@ the RLMRec trainer. The local encoder is the real packaged all-MiniLM-L6-v2."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import polars as pl
@@ -67,6 +68,32 @@ def test_shuffle_permutes_vectors_within_each_entity_type_seeded(profiled, encod
     assert note["seed"] == 5 and note["users_moved"] > 15
     again = stage.run(stage.EmbedRequest("tiny", shuffle=True, seed=5, name="again"), profiled, encoder=encoder).folder
     np.testing.assert_array_equal(_vectors(again, "user")[1], _vectors(shuffled, "user")[1])
+
+
+def test_shuffle_of_earlier_vectors_permutes_them_without_encoding(profiled, encoder, cli, tmp_path):
+    plain = stage.run(stage.EmbedRequest("tiny"), profiled, encoder=encoder).folder
+    shipped = tmp_path / "shipped" / "all-minilm-l6-v2"  # an embed output kept outside the workdir, as datasets/ ships
+    shutil.copytree(plain, shipped)
+    result = cli("embed", "--dataset", "tiny", "--shuffle", "--vectors", str(shipped), "--encoder", "no-such", workdir=profiled)
+    assert result.code != 0 and "--encoder" in result.err  # options are still checked
+    result = cli("embed", "--dataset", "tiny", "--shuffle", "--vectors", str(shipped), workdir=profiled)
+    assert result.code == 0, result.err
+    shuffled = profiled / "embeddings" / "tiny" / "all-minilm-l6-v2-shuffled"
+    direct = stage.run(stage.EmbedRequest("tiny", shuffle=True, name="direct"), profiled, encoder=encoder).folder
+    for entity in ("item", "user"):
+        np.testing.assert_array_equal(_vectors(shuffled, entity)[1], _vectors(direct, entity)[1])  # same seed, same rows
+    manifest = json.loads((shuffled / "manifest.json").read_text())
+    assert manifest["permuted_from"] == str(shipped) and manifest["counts"]["items"]["missing_profiles"] == 1
+    assert manifest["encoder"] == json.loads((plain / "manifest.json").read_text())["encoder"]
+    again = cli("embed", "--dataset", "tiny", "--shuffle", "--vectors", str(shipped), workdir=profiled)
+    assert again.code == 0 and "up to date" in again.out
+
+
+def test_vectors_needs_shuffle_and_an_embed_output(profiled, cli):
+    result = cli("embed", "--dataset", "tiny", "--vectors", "all-minilm-l6-v2", workdir=profiled)
+    assert result.code != 0 and "--shuffle" in result.err and "Traceback" not in result.err
+    result = cli("embed", "--dataset", "tiny", "--shuffle", "--vectors", "nowhere", workdir=profiled)
+    assert result.code != 0 and "--vectors nowhere" in result.err and "llmrec embed --dataset tiny" in result.err
 
 
 def test_embed_cli_and_a_con_training_read_the_same_layout(profiled, cli):

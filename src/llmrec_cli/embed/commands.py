@@ -35,6 +35,7 @@ def register(app: typer.Typer, console: Console, get_globals: Callable) -> None:
         batch_size: int = typer.Option(128, "--batch-size", help="Texts per batch (sorted by length first)."),
         name: Optional[str] = typer.Option(None, "--name", help="Output folder under <workdir>/embeddings/<dataset>/ (default: the encoder's name)."),
         shuffle: bool = typer.Option(False, "--shuffle", help="Permute vectors among users and among items (seeded): the shuffled-profile control."),
+        vectors: Optional[str] = typer.Option(None, "--vectors", help="With --shuffle: permute this earlier embed output (a folder, or a name under <workdir>/embeddings/<dataset>/) instead of encoding the profiles again."),
         missing: str = typer.Option("none", "--missing", help="Entities without a profile: none (embed the text 'None', as RLMRec) or error."),
         force: bool = typer.Option(False, "--force", help="Re-embed even when up to date."),
     ) -> None:
@@ -44,7 +45,7 @@ def register(app: typer.Typer, console: Console, get_globals: Callable) -> None:
 
         g = get_globals(ctx)
         req = stage.EmbedRequest(dataset, profiles, encoder, model, base_url, api_key_env, concurrency, batch_size, name,
-                                 shuffle, missing, resolve_device(g.device) if encoder == "local" else "cpu", force, g.seed_or())
+                                 shuffle, vectors, missing, resolve_device(g.device) if encoder == "local" else "cpu", force, g.seed_or())
         with Progress(TextColumn("{task.description:<6}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                       console=console) as progress:
             result = stage.run(req, g.workdir, _progress_callback(progress))

@@ -4,7 +4,8 @@ Only the ``summarization`` text is embedded. Texts are sorted by length before b
 put back in id order, and written per the vectors contract (id + fixed-size list<float32>) with the dimension in
 the manifest. An entity whose profile failed is embedded from the text "None", RLMRec's own marker for a profile the
 LLM could not write (``--missing error`` refuses instead). ``--shuffle`` permutes the vectors among users and among
-items with a seeded permutation: the paper's shuffled-profile control.
+items with a seeded permutation: the paper's shuffled-profile control; with ``--vectors FOLDER`` it permutes an
+earlier embed output instead of encoding the profiles again (the shipped embeddings, for one).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class EmbedRequest:
     batch_size: int = 128
     name: str | None = None  # output folder under <workdir>/embeddings/<dataset>/
     shuffle: bool = False
+    vectors: str | None = None  # with shuffle: permute this earlier embed output instead of encoding the profiles
     missing: str = "none"
     device: str = "cpu"
     force: bool = False
@@ -96,41 +98,89 @@ def _check(req: EmbedRequest) -> None:
         raise LLMRecError("--batch-size and --concurrency must be at least 1")
     if req.encoder not in ENCODERS:
         raise LLMRecError(f"--encoder {req.encoder}: choose one of {', '.join(ENCODERS)}")
+    if req.vectors and not req.shuffle:
+        raise LLMRecError(f"--vectors {req.vectors}: only permutes an earlier embedding; add --shuffle, or train with "
+                          f"--embeddings {req.vectors} directly")
 
 
 def run(req: EmbedRequest, workdir: Path, on_progress: Callable[[str, int, int], None] | None = None, encoder=None) -> EmbedResult:
     _check(req)
     ds = Dataset.load(workdir, req.dataset)
-    source = profiles_folder(workdir, req.dataset, req.profiles)
-    name = req.name or encoder_name(req) + ("-shuffled" if req.shuffle else "")
-    folder = Path(workdir) / "embeddings" / req.dataset / name
-    inputs = [source / "items.parquet", source / "users.parquet", ds.folder / "users.parquet", ds.folder / "items.parquet"]
+    if req.vectors:
+        plan = _plan_permutation(req, ds, workdir)
+    else:
+        plan = _plan_encoding(req, ds, workdir)
+    folder = Path(workdir) / "embeddings" / req.dataset / plan.name
     config = {k: v for k, v in asdict(req).items() if k not in ("force", "concurrency", "device")}
-    config.update(profiles_source=str(source.resolve()), name=name)
-    if not req.force and artifacts.up_to_date(folder, STAGE, config, inputs):
+    config.update(profiles_source=plan.profiles, name=plan.name)
+    if not req.force and artifacts.up_to_date(folder, STAGE, config, plan.inputs):
         return EmbedResult(folder, True, (artifacts.read_manifest(folder) or {}).get("counts", {}))
     clock = artifacts.Stopwatch()
-    texts = {e: summaries(source, e, n, req.missing) for e, n in (("item", ds.n_items), ("user", ds.n_users))}
-    encoder = encoder or create_encoder(req)
-    vectors = {}
-    for entity in ("item", "user"):  # items first, as in profile
-        ordered, n_missing = texts[entity]
-        vectors[entity] = embed_texts(encoder, ordered, req.batch_size, _entity_progress(on_progress, entity, len(ordered)))
+    vectors, missing, about = plan.make(on_progress, encoder)
     shuffle_note = {}
     if req.shuffle:
         vectors, shuffle_note = shuffle_vectors(vectors, req.seed)
     dim = int(vectors["item"].shape[1])
-    counts = {f"{e}s": {"vectors": int(vectors[e].shape[0]), "missing_profiles": texts[e][1]} for e in ("item", "user")}
-    manifest = artifacts.Manifest(STAGE, config, artifacts.describe_inputs(inputs), ["items.parquet", "users.parquet"], counts,
-                                  0.0, {"dimension": dim, "encoder": getattr(encoder, "model_id", name), "profiles": str(source),
-                                        "embedded_text": "summarization", "normalized": req.encoder == "local",
-                                        "shuffle": shuffle_note or None})
+    counts = {f"{e}s": {"vectors": int(vectors[e].shape[0]), "missing_profiles": missing[e]} for e in ("item", "user")}
+    manifest = artifacts.Manifest(STAGE, config, artifacts.describe_inputs(plan.inputs), ["items.parquet", "users.parquet"],
+                                  counts, 0.0, {"dimension": dim, **about, "embedded_text": "summarization",
+                                                "shuffle": shuffle_note or None})
     with artifacts.staged_dir(folder) as tmp:
         for entity in ("item", "user"):
             write_vectors(vectors[entity], entity, tmp / f"{entity}s.parquet")
         manifest.wall_seconds = clock.seconds
         artifacts.write_json(manifest.to_dict(), tmp / artifacts.MANIFEST)
     return EmbedResult(folder, False, {**counts, "dimension": dim, "seconds": round(clock.seconds, 2)})
+
+
+@dataclass
+class _Plan:
+    """Where the vectors come from: the output name, the input files, and ``make`` that builds them."""
+    name: str
+    profiles: str | None
+    inputs: list[Path]
+    make: Callable  # (on_progress, encoder) -> ({entity: matrix}, {entity: missing profiles}, manifest fields)
+
+
+def _plan_encoding(req: EmbedRequest, ds: Dataset, workdir: Path) -> _Plan:
+    source = profiles_folder(workdir, req.dataset, req.profiles)
+    name = req.name or encoder_name(req) + ("-shuffled" if req.shuffle else "")
+
+    def make(on_progress, encoder):
+        texts = {e: summaries(source, e, n, req.missing) for e, n in (("item", ds.n_items), ("user", ds.n_users))}
+        encoder = encoder or create_encoder(req)
+        vectors = {entity: embed_texts(encoder, texts[entity][0], req.batch_size,
+                                       _entity_progress(on_progress, entity, len(texts[entity][0])))
+                   for entity in ("item", "user")}  # items first, as in profile
+        about = {"encoder": getattr(encoder, "model_id", name), "profiles": str(source), "normalized": req.encoder == "local"}
+        return vectors, {e: texts[e][1] for e in texts}, about
+
+    inputs = [source / "items.parquet", source / "users.parquet", ds.folder / "users.parquet", ds.folder / "items.parquet"]
+    return _Plan(name, str(source.resolve()), inputs, make)
+
+
+def _plan_permutation(req: EmbedRequest, ds: Dataset, workdir: Path) -> _Plan:
+    """--vectors: an earlier embed output of this dataset (a folder, or a name under <workdir>/embeddings/<dataset>/)."""
+    from llmrec_cli.rlmrec import semantic
+
+    source = Path(req.vectors)
+    if not source.is_dir():
+        source = Path(workdir) / "embeddings" / req.dataset / req.vectors
+    if not (source / "users.parquet").is_file():
+        raise LLMRecError(f"--vectors {req.vectors}: no embed output there (users.parquet, items.parquet) nor in {source}; "
+                          f"run `llmrec embed --dataset {req.dataset}` first")
+    loaded = semantic.load(str(source), workdir, req.dataset, ds.n_users, ds.n_items, req.seed)
+    earlier = artifacts.read_manifest(source) or {}
+    name = req.name or source.name + "-shuffled"
+
+    def make(on_progress, encoder):
+        counts = earlier.get("counts", {})
+        missing = {e: int(counts.get(f"{e}s", {}).get("missing_profiles", 0)) for e in ("item", "user")}
+        about = {"encoder": earlier.get("encoder"), "profiles": earlier.get("profiles"), "normalized": earlier.get("normalized"),
+                 "permuted_from": str(source)}
+        return {"item": loaded.items.numpy(), "user": loaded.users.numpy()}, missing, about
+
+    return _Plan(name, None, [*loaded.files, ds.folder / "users.parquet", ds.folder / "items.parquet"], make)
 
 
 def _entity_progress(on_progress, entity: str, total: int):
