@@ -77,6 +77,24 @@ def test_outputs_follow_the_contracts_and_rerun_is_up_to_date(workdir):
     assert again.up_to_date and again.metrics == result.metrics
 
 
+def test_patience_counts_only_from_min_epochs(workdir):
+    def frozen(run_id, **hp):  # lr 0: the validation score never improves on epoch 0's
+        overrides = {"max_epochs": 20, "eval_every": 1, "batch_size": 1024, "lr": 0.0, "patience": 2, **hp}
+        return train.TrainRequest("demo", config.resolve("lightgcn", "none", "demo", overrides=overrides), seed=7,
+                                  device="cpu", run_id=run_id)
+
+    official = train.run(frozen("patience-official"), workdir)
+    assert (official.best_epoch, official.epochs_run) == (0, 3)  # bad at epochs 1 and 2: stop
+    warmed = train.run(frozen("patience-min5", min_epochs=5), workdir)
+    assert (warmed.best_epoch, warmed.epochs_run) == (0, 7)  # epochs 1-4 do not count; bad at 5 and 6: stop
+
+
+def test_recipe_settings_apply_to_the_recipe_only():
+    assert config.resolve("gccf", "gen", "steam-text")["min_epochs"] == 60
+    paper = config.resolve("gccf", "gen", "amazon-book")
+    assert "min_epochs" not in paper and paper["patience"] == 5  # the papers' datasets keep the official rule
+
+
 @pytest.mark.parametrize("align", ["con", "gen"])
 def test_alignments_train_with_any_vector_width(workdir, align):
     result = train.run(request(align=align, epochs=2, embeddings="random:24", run_id=f"align-{align}"), workdir)

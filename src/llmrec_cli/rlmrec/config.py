@@ -47,7 +47,8 @@ def parse_set(items: list[str]) -> dict:
 
 
 def resolve(backbone: str, align: str, dataset: str, config_file: Path | None = None, overrides: dict | None = None) -> dict:
-    """common [train] < backbone variant section < its per-dataset table < --config file < --set overrides."""
+    """common [train] < its [train.<dataset>] table < backbone variant section < its per-family table < --config file
+    < --set overrides. ``dataset`` is the recipe's name (a noised copy passes the recipe it was prepared from)."""
     if backbone == "semantic":  # the no-training baseline has only evaluation settings
         common = _load(configs_dir() / "common.toml")
         return {**common.get("train", {}), **(overrides or {}), "backbone": "semantic", "align": "none", "config_family": dataset}
@@ -62,7 +63,8 @@ def resolve(backbone: str, align: str, dataset: str, config_file: Path | None = 
     if _SECTION[align] not in sections:
         raise LLMRecError(f"--align {align}: configs/rlmrec/{backbone}.toml has no [{_SECTION[align]}] section; {align} is not defined for {backbone}")
     variant = sections[_SECTION[align]]
-    hp = {**common.get("train", {}), **_flat(variant), **_flat(variant.get(family, {}))}
+    train = common.get("train", {})
+    hp = {**_flat(train), **_flat(train.get(dataset, {})), **_flat(variant), **_flat(variant.get(family, {}))}
     if config_file is not None:
         extra = _load(Path(config_file))
         hp.update(_flat(extra))

@@ -2,7 +2,8 @@
 
 Each epoch draws one negative per training edge, shuffles, and takes Adam steps on batches of 4096. Validation
 runs when epoch % eval_every == 0; the state with the best validation Recall@20 (strictly greater) is kept and
-training stops after ``patience`` evaluations without improvement. A checkpoint written atomically after every
+training stops after ``patience`` evaluations without improvement (evaluations before ``min_epochs``, 0 unless a
+recipe sets it in configs/rlmrec/common.toml, do not count). A checkpoint written atomically after every
 epoch holds the model, optimiser, RNG states and history, so ``--resume`` continues a killed run and ends with the
 same metrics as an uninterrupted one.
 """
@@ -242,7 +243,7 @@ class Trainer:
         if self.best is None or means[key] > self.best["score"]:
             self.best = {"epoch": self.epoch, "score": means[key], "state": self._state_copy()}
             self.bad_evals = 0
-        else:
+        elif self.epoch >= int(self.hp.get("min_epochs", 0)):  # no stop while still warming up from the init
             self.bad_evals += 1
         return self.bad_evals
 
