@@ -207,7 +207,8 @@ def _shuffle_note(sub: dict, variant: str, row: dict) -> str:
     shuffled = sub.get(f"{variant}+shuffled")
     if shuffled is None:
         return ""
-    return f"; shuffled profiles: R@20 {md.percent(shuffled['recall@20'] / row['recall@20'] - 1)} vs real"
+    return (f"; shuffled profiles: R@20 {md.percent(shuffled['recall@20'] / row['recall@20'] - 1)} vs real "
+            f"({_significance(shuffled, row)})")
 
 
 # ------------------------------------------------------------------------------------------------------ noise
