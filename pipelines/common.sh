@@ -69,16 +69,23 @@ run_id() {
     printf '%s-s%s' "$id" "$5"
 }
 
-# train DATASET BACKBONE ALIGN EMBEDDINGS SEED: train one RLMRec run (or find it up to date) and queue it for
+# train DATASET BACKBONE ALIGN EMBEDDINGS SEED [w0]: train one RLMRec run (or find it up to date) and queue it for
 # finish, which evaluates the queued runs in one process (each llmrec call pays ~2 s of imports).
-# EMBEDDINGS is an embed output folder, or "" for align none.
+# EMBEDDINGS is an embed output folder, or "" for align none. w0 sets the alignment's loss weight (kd_weight for
+# con, recon_weight for gen) to 0: the variant's settings without its alignment term, a control (run id ...-w0-sSEED).
 train() {
-    local dataset=$1 backbone=$2 align=$3 embeddings=$4 seed=$5
+    local dataset=$1 backbone=$2 align=$3 embeddings=$4 seed=$5 control=${6:-}
     local name=""
     local args=(--dataset "$dataset" --backbone "$backbone" --align "$align" --resume)
     if [[ -n $embeddings ]]; then
         name=$(basename "$embeddings")
         args+=(--embeddings "$embeddings")
+    fi
+    if [[ $control == w0 ]]; then
+        local weight=kd_weight
+        [[ $align == gen ]] && weight=recon_weight
+        args+=(--set "$weight=0")
+        name+=-w0
     fi
     local id
     id=$(run_id "$dataset" "$backbone" "$align" "$name" "$seed")

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # RLMRec with real LLM profiles on PROFILE_DATASET (default steam-text; demo works too): profiles, embeddings and
 # their shuffled control (rows permuted among users and among items, RLMRec RQ2), then for every backbone in
-# BACKBONES and every seed in SEEDS: base, Con and Gen with the real embeddings, Con and Gen with the shuffled ones;
-# plus the semantic-only baseline. Every run is evaluated; every artifact is schema-checked at the end.
+# BACKBONES and every seed in SEEDS: base, Con and Gen with the real embeddings, Con and Gen with the shuffled ones,
+# and Con and Gen with their alignment weight at 0 (the variants' own settings without the profiles); plus the
+# semantic-only baseline. Every run is evaluated; every artifact is schema-checked at the end.
 #   BACKBONES  default "lightgcn gccf" ("lightgcn" when QUICK=1)
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
@@ -29,6 +30,7 @@ for seed in $SEEDS; do
         for align in con gen; do
             train "$ds" "$backbone" "$align" "$real" "$seed"
             train "$ds" "$backbone" "$align" "$shuffled" "$seed"
+            train "$ds" "$backbone" "$align" "$real" "$seed" w0
         done
     done
 done

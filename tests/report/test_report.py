@@ -117,6 +117,19 @@ def test_real_profiles_section_compares_with_base_and_shuffled(work):
             "3 and 3 seeds)") in section.body
 
 
+def test_a_zero_alignment_weight_is_the_no_alignment_control(work):
+    for seed, r in enumerate([0.12, 0.12, 0.12], start=1):  # the profiles add 0.01 over the variant's settings alone
+        add_run(work, f"w0-s{seed}", "toy", "lightgcn", "con", seed, r, embeddings=str(work / "embeddings" / "toy" / "minilm"),
+                extra={"kd_weight": 0})
+    runs = collect.read_runs(work)
+    assert set(runs.filter(pl.col("run").str.starts_with("w0"))["variant"]) == {"con+w0"}
+    section = sections.real_profiles(runs)
+    assert "con+w0" in section.tables["profiles-toy"]["variant"].to_list()
+    # 0.12 / 0.13 - 1; 0.01 apart against 2 * sqrt(0.01^2 + 0) = 0.02: within the seed noise
+    assert ("no alignment term: R@20 -7.7% vs real (the gap 0.0100 is within two combined seed std (0.0200), "
+            "3 and 3 seeds)") in section.body
+
+
 def test_table1_sets_ours_beside_the_paper_and_says_why_rows_are_empty(tmp_path):
     work = tmp_path / "w"
     add_dataset(work, "amazon-book", "shared/amazon-book")

@@ -106,14 +106,21 @@ def _model_name(manifest: dict, config: dict) -> str:
     return str(config.get("model"))
 
 
+# the loss weight of each alignment term: a run with it at 0 has the variant's settings but no alignment
+ALIGN_WEIGHT = {"con": "kd_weight", "gen": "recon_weight"}
+
+
 def _variant(config: dict, emb: Embeddings) -> str:
-    """base / con / gen / kar for RLMRec runs, with +shuffled or +random when the vectors are not the real ones."""
+    """base / con / gen / kar for RLMRec runs, with +shuffled or +random when the vectors are not the real ones, and
+    +w0 when the alignment weight is 0 (whatever the vectors: they then play no part)."""
     align = config.get("align")
     if align is None:
         return "-"
     variant = "base" if align == "none" else str(align)
     if config.get("backbone") == "semantic":
         variant = "semantic-only"
+    if align in ALIGN_WEIGHT and config.get(ALIGN_WEIGHT[align]) == 0:
+        return variant + "+w0"
     if emb.shuffled:
         variant += "+shuffled"
     elif emb.random:

@@ -15,7 +15,7 @@ from llmrec_cli.report import paper_rlmrec, plots
 
 PAPER_DATASETS = {"amazon-book": "Amazon-book", "yelp": "Yelp", "steam": "Steam"}
 BACKBONES = ("gccf", "lightgcn", "sgl", "simgcl", "dccf", "autocf")
-VARIANT_ORDER = ("base", "con", "gen", "con+shuffled", "gen+shuffled", "kar", "semantic-only")
+VARIANT_ORDER = ("base", "con", "gen", "con+shuffled", "gen+shuffled", "con+w0", "gen+w0", "kar", "semantic-only")
 CLLM4REC_MODELS = {"cllm4rec": "CLLM4Rec", "multivae": "Multi-VAE", "most-popular": "most-popular"}
 NOT_RUN = {
     "amazon-book": "not run in this workdir (`pipelines/amazon-book.sh`)",
@@ -146,8 +146,10 @@ def real_profiles(runs: pl.DataFrame) -> Section:
     intro = (
         "Profiles written by the local LLM (qwen2.5-coder-0.5b-instruct, Q4_K_M) from each dataset's training split "
         "only, embedded with all-MiniLM-L6-v2 (384-d), where the paper used gpt-3.5-turbo and text-embedding-ada-002 "
-        "(1536-d). `+shuffled` = the same vectors permuted across users and across items (the paper's RQ2 control). "
-        "Mean ± sample std over seeds; Δ = relative to the same backbone's base mean."
+        "(1536-d). `+shuffled` = the same vectors permuted across users and across items (the paper's RQ2 control); "
+        "`+w0` = the variant's own settings (weight decay, layers, graph) with its alignment weight set to 0, so what "
+        "the variant gives without the profiles. Mean ± sample std over seeds; Δ = relative to the same backbone's "
+        "base mean."
     )
     return Section("RLMRec with real profiles (and the shuffled-profile ablation)", "\n\n".join([intro, *parts]), tables)
 
@@ -190,7 +192,8 @@ def _findings(frame: pl.DataFrame) -> str:
             if base is None or row is None:
                 continue
             lines.append(f"- {model}+{variant}: R@20 {md.percent(row['recall@20'] / base['recall@20'] - 1)} vs base "
-                         f"({_significance(row, base)})" + _shuffle_note(sub, variant, row))
+                         f"({_significance(row, base)})" + _control_note(sub, variant, row, "shuffled", "shuffled profiles")
+                         + _control_note(sub, variant, row, "w0", "no alignment term"))
     return "\n".join(lines) if lines else "_(no base run to compare with)_"
 
 
@@ -203,12 +206,12 @@ def _significance(row: dict, base: dict) -> str:
     return f"the gap {gap:.4f} is {verdict} two combined seed std ({2 * spread:.4f}), {row['n']} and {base['n']} seeds"
 
 
-def _shuffle_note(sub: dict, variant: str, row: dict) -> str:
-    shuffled = sub.get(f"{variant}+shuffled")
-    if shuffled is None:
+def _control_note(sub: dict, variant: str, row: dict, suffix: str, label: str) -> str:
+    control = sub.get(f"{variant}+{suffix}")
+    if control is None:
         return ""
-    return (f"; shuffled profiles: R@20 {md.percent(shuffled['recall@20'] / row['recall@20'] - 1)} vs real "
-            f"({_significance(shuffled, row)})")
+    return (f"; {label}: R@20 {md.percent(control['recall@20'] / row['recall@20'] - 1)} vs real "
+            f"({_significance(control, row)})")
 
 
 # ------------------------------------------------------------------------------------------------------ noise
