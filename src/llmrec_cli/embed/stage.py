@@ -112,6 +112,8 @@ def run(req: EmbedRequest, workdir: Path, on_progress: Callable[[str, int, int],
         plan = _plan_encoding(req, ds, workdir)
     folder = Path(workdir) / "embeddings" / req.dataset / plan.name
     config = {k: v for k, v in asdict(req).items() if k not in ("force", "concurrency", "device")}
+    if req.vectors is None:  # recorded only when used, so outputs embedded before --vectors existed stay up to date
+        del config["vectors"]
     config.update(profiles_source=plan.profiles, name=plan.name)
     if not req.force and artifacts.up_to_date(folder, STAGE, config, plan.inputs):
         return EmbedResult(folder, True, (artifacts.read_manifest(folder) or {}).get("counts", {}))
@@ -169,18 +171,19 @@ def _plan_permutation(req: EmbedRequest, ds: Dataset, workdir: Path) -> _Plan:
     if not (source / "users.parquet").is_file():
         raise LLMRecError(f"--vectors {req.vectors}: no embed output there (users.parquet, items.parquet) nor in {source}; "
                           f"run `llmrec embed --dataset {req.dataset}` first")
-    loaded = semantic.load(str(source), workdir, req.dataset, ds.n_users, ds.n_items, req.seed)
-    earlier = artifacts.read_manifest(source) or {}
     name = req.name or source.name + "-shuffled"
 
     def make(on_progress, encoder):
+        loaded = semantic.load(str(source), workdir, req.dataset, ds.n_users, ds.n_items, req.seed)
+        earlier = artifacts.read_manifest(source) or {}
         counts = earlier.get("counts", {})
         missing = {e: int(counts.get(f"{e}s", {}).get("missing_profiles", 0)) for e in ("item", "user")}
         about = {"encoder": earlier.get("encoder"), "profiles": earlier.get("profiles"), "normalized": earlier.get("normalized"),
                  "permuted_from": str(source)}
         return {"item": loaded.items.numpy(), "user": loaded.users.numpy()}, missing, about
 
-    return _Plan(name, None, [*loaded.files, ds.folder / "users.parquet", ds.folder / "items.parquet"], make)
+    inputs = [source / "users.parquet", source / "items.parquet", ds.folder / "users.parquet", ds.folder / "items.parquet"]
+    return _Plan(name, None, inputs, make)
 
 
 def _entity_progress(on_progress, entity: str, total: int):
