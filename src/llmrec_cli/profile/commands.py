@@ -124,11 +124,20 @@ def register(app: typer.Typer, console: Console, get_globals: Callable) -> None:
         force: bool = typer.Option(False, "--force", help="Rebuild the outputs even when up to date (finished answers are kept)."),
         shard: Optional[str] = typer.Option(None, "--shard", help="K/N: ask only for the entities whose id is K modulo N, so that N processes (e.g. one single-thread process per core: faster than one process with N threads for a small local model) share the work and one store. Items come first in every shard; a shard whose items are done waits for the other shards' items (every user prompt quotes them), then asks its users; the last shard to finish writes the outputs."),
         resume_from: Optional[Path] = typer.Option(None, "--resume-from", help="Carry a run to this machine: first take the finished answers of another profiles folder (its answers.parquet, written at the end and on interruption). Answers to other templates, models or inputs are never used."),
+        import_from: Optional[Path] = typer.Option(None, "--import", help="Import profiles written elsewhere instead of asking an LLM: a folder holding a users and an items table (users/items.parquet|csv|jsonl, or RLMRec's usr_prf.pkl/itm_prf.pkl, read as plain data only). Columns: user_id/item_id (dense id) or raw_id/original_id (matched through the dataset), summarization (or profile), optional reasoning."),
+        users_file: Optional[Path] = typer.Option(None, "--users", help="--import: the users' table, when it is not in the folder (or instead of a folder, with --items)."),
+        items_file: Optional[Path] = typer.Option(None, "--items", help="--import: the items' table, when it is not in the folder (or instead of a folder, with --users)."),
+        name: str = typer.Option("imported", "--name", help="--import: the output folder under profiles/<dataset>/, the name embed --profiles takes."),
+        allow_partial: bool = typer.Option(False, "--allow-partial", help="--import: accept users/items without a profile (embed encodes them as the text 'None', RLMRec's marker for a missing profile); by default a missing id is an error."),
     ) -> None:
-        """LLM profiles (summarization + reasoning) of every item, then every user, from training data only."""
+        """LLM profiles (summarization + reasoning) of every item, then every user, from training data only; or
+        (--import) profiles written elsewhere, e.g. RLMRec's own GPT-3.5 ones."""
         from llmrec_cli.profile import runner
 
         g = get_globals(ctx)
+        if import_from is not None or users_file is not None or items_file is not None:
+            _import(console, g.workdir, dataset, import_from, users_file, items_file, model, name, allow_partial, force)
+            return
         opts = BackendOptions(backend, model, base_url, api_key_env, concurrency, timeout, max_retries, threads, response_format)
         req = runner.ProfileRequest(dataset, prompt, opts, attempts, temperature, limit, max_input_tokens, retry_failures,
                                     dry_run, price_in, price_out, force, g.seed_or(), resume_from,
@@ -145,4 +154,18 @@ def register(app: typer.Typer, console: Console, get_globals: Callable) -> None:
         if result.up_to_date:
             console.print(f"[green]up to date[/green]: {result.folder} (use --force to rebuild, --retry-failures to re-ask failures)")
         console.print(counts_table(result.counts))
+        console.print(f"wrote {result.folder}")
+
+
+def _import(console: Console, workdir: Path, dataset: str, source, users, items, model, name: str, allow_partial: bool,
+            force: bool) -> None:
+    from llmrec_cli.profile import importer
+
+    req = importer.ImportRequest(dataset=dataset, source=source, users=users, items=items, model=model or "unknown",
+                                 name=name, allow_partial=allow_partial, force=force)
+    result = importer.run(req, workdir)
+    if result.up_to_date:
+        console.print(f"[green]up to date[/green]: {result.folder} (use --force to import again)")
+    console.print(counts_table(result.counts))
+    if not result.up_to_date:
         console.print(f"wrote {result.folder}")

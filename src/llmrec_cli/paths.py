@@ -1,0 +1,21 @@
+"""User-given names that become folders under the work directory (run ids, dataset names, output names).
+
+A name is one path component made of letters, digits and ``._@+-``: never empty, never ``.``/``..``, never a
+separator or an absolute path, so a name can only ever point inside the folder it is joined to.
+"""
+
+from __future__ import annotations
+
+import re
+
+from llmrec_cli.errors import LLMRecError
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+=-]{0,127}")
+
+
+def safe_name(value: str, option: str) -> str:
+    """``value`` when it is a safe single folder name; a one-line error naming ``option`` otherwise."""
+    if not isinstance(value, str) or not _NAME.fullmatch(value) or ".." in value:
+        raise LLMRecError(f"{option} {value!r}: not a valid name; use letters, digits and . _ @ + = - (at most 128, "
+                          "starting with a letter or digit; no '/', '..' or absolute paths)")
+    return value
