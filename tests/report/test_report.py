@@ -141,8 +141,38 @@ def test_table1_sets_ours_beside_the_paper_and_says_why_rows_are_empty(tmp_path)
     assert row["recall@20_diff"] == pytest.approx(0.1)
     assert row["ndcg@20_diff"] == pytest.approx(-0.1)
     con = frame.filter((pl.col("backbone") == "lightgcn") & (pl.col("variant") == "con")).row(0, named=True)
-    assert con["recall@20_ours"] is None and con["run"] == "(no profile text here)"
+    assert con["recall@20_ours"] is None and con["run"] == "(not run)"
+    assert "no profile runs yet: import RLMRec's own GPT-3.5 profiles" in section.body
     assert "**Yelp**: no runs; no Yelp data" in section.body
+
+
+def test_table1_profile_rows_carry_encoder_gains_and_verdicts(tmp_path):
+    work = tmp_path / "w"
+    add_dataset(work, "amazon-book", "shared/amazon-book")
+    mini = str(add_embeddings(work, "amazon-book", "all-minilm-l6-v2", shuffle=False))
+    mpnet = str(add_embeddings(work, "amazon-book", "all-mpnet-base-v2", shuffle=False))
+    for seed, (b, c, g) in enumerate([(0.140, 0.150, 0.141), (0.141, 0.151, 0.139), (0.142, 0.152, 0.143)], start=1):
+        add_run(work, f"b{seed}", "amazon-book", "lightgcn", "none", seed, b)
+        add_run(work, f"c{seed}", "amazon-book", "lightgcn", "con", seed, c, embeddings=mini, extra={"kd_weight": 0.01})
+        add_run(work, f"g{seed}", "amazon-book", "lightgcn", "gen", seed, g, embeddings=mini, extra={"recon_weight": 0.1})
+    add_run(work, "c-mpnet", "amazon-book", "lightgcn", "con", 1, 0.120, embeddings=mpnet, extra={"kd_weight": 0.01})
+    section = sections.table1(collect.read_runs(work))
+    frame = section.tables["table1-amazon-book"]
+    con = frame.filter((pl.col("variant") == "con") & (pl.col("backbone") == "lightgcn"))
+    assert sorted(con["encoder"].to_list()) == ["all-minilm-l6-v2", "all-mpnet-base-v2"]  # never averaged together
+    mini_row = con.filter(pl.col("encoder") == "all-minilm-l6-v2").row(0, named=True)
+    assert mini_row["n"] == 3 and mini_row["recall@20_ours"] == pytest.approx(0.151)
+    assert mini_row["recall@20_gain_ours"] == pytest.approx(0.151 / 0.141 - 1)
+    assert mini_row["recall@20_gain_paper"] == pytest.approx(0.1483 / 0.1411 - 1)
+    # gap 0.010 against 2 * sqrt(0.001^2 + 0.001^2) = 0.0028
+    assert mini_row["verdict"] == "gain beyond seed noise (+0.0100, 2σ 0.0028)"
+    gen = frame.filter((pl.col("variant") == "gen") & (pl.col("backbone") == "lightgcn")).row(0, named=True)
+    # gap 0.000 (std 0.002) within 2 * sqrt(0.002^2 + 0.001^2) = 0.0045
+    assert gen["verdict"] == "within seed noise (+0.0000, 2σ 0.0045)"
+    one_seed = con.filter(pl.col("encoder") == "all-mpnet-base-v2").row(0, named=True)
+    # one seed: borrows base's std 0.001, 2 * sqrt(2) * 0.001 = 0.0028
+    assert one_seed["verdict"] == "loss beyond seed noise (-0.0210, 2σ 0.0028)"
+    assert "no profile runs yet" not in section.body
 
 
 def test_noise_section_gives_the_relative_drop_and_a_plot(work, tmp_path):

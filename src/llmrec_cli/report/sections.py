@@ -24,9 +24,10 @@ NOT_RUN = {
     "steam": "the public copy of RLMRec's Steam split has no training part (../shared/data/SOURCES.md); "
              "the real-profiles section uses its real interactions and item text instead (steam-text)",
 }
-NO_PROFILE_TEXT = {
-    "amazon-book": "the shared Amazon-book split has ids only, no titles or reviews, so there is no profile text to "
-                   "align with here: its Con, Gen and semantic-only rows stay empty rather than use invented vectors",
+IMPORT_HINT = {
+    "amazon-book": "no profile runs yet: import RLMRec's own GPT-3.5 profiles (`llmrec profile --dataset amazon-book "
+                   "--import ../shared/data/amazon-book/profiles`), embed them and train Con/Gen "
+                   "(`pipelines/amazon-book-profiles.sh`)",
 }
 
 
@@ -50,14 +51,16 @@ def _metric_cols(runs: pl.DataFrame, metrics) -> list[str]:
 def aggregate(runs: pl.DataFrame, by: list[str], metrics) -> pl.DataFrame:
     """Mean and sample std over seeds of each metric, with the number of runs, per ``by`` group.
 
-    Runs are only averaged when their configurations agree apart from seed, dataset copy and vectors
-    (collect.experiment_key): two differently configured runs of one model stay two rows, each named by a run.
+    Runs are only averaged when their configurations agree apart from seed and dataset copy
+    (collect.experiment_key) and they aligned with the same encoder's vectors: two differently configured runs of
+    one model, or one model aligned with two encoders, stay two rows, each named by a run.
     """
     cols = _metric_cols(runs, metrics)
     aggs = [pl.len().alias("n"), pl.col("run").sort().first().alias("run")]
     for m in cols:
         aggs += [pl.col(m).mean().alias(m), pl.col(m).std().alias(f"{m}_std")]
-    return runs.group_by([*by, "config_key"], maintain_order=True).agg(aggs)
+    keys = [*by, "config_key"] + (["embeddings"] if "embeddings" in runs.columns and "embeddings" not in by else [])
+    return runs.group_by(keys, maintain_order=True).agg(aggs)
 
 
 def _variant_rank(variant: str) -> int:
@@ -80,7 +83,8 @@ def demo(runs: pl.DataFrame) -> Section:
 
 # ---------------------------------------------------------------------------------------------------- table 1
 def table1(runs: pl.DataFrame) -> Section:
-    real = _clean(runs).filter(~pl.col("shuffled") & ~pl.col("random_vectors") & (pl.col("stage") == "train-rlmrec"))
+    rl = _clean(runs).filter(~pl.col("random_vectors") & (pl.col("stage") == "train-rlmrec"))
+    real = rl.filter(~pl.col("shuffled"))
     parts, tables = [], {}
     for dataset, label in PAPER_DATASETS.items():
         sub = real.filter(pl.col("base_dataset") == dataset)
@@ -89,10 +93,21 @@ def table1(runs: pl.DataFrame) -> Section:
             continue
         frame = _table1_rows(dataset, aggregate(sub, ["model", "variant"], paper_rlmrec.METRICS))
         tables[f"table1-{dataset}"] = frame
-        parts.append(f"**{label}** (mean over runs; Δ = ours / paper - 1)\n\n" + md.table(_table1_view(frame)))
-        if dataset in NO_PROFILE_TEXT:
-            parts.append(f"{label}: {NO_PROFILE_TEXT[dataset]}.")
-    intro = "Paper Table 1 beside ours, on the papers' own splits. Only rows we ran have numbers; the others say why."
+        parts.append(f"**{label}** (mean ± sample std over seeds; Δ paper = ours / paper - 1; gain = the row over its "
+                     "own base, ours over our base mean and the paper's over its base)\n\n" + md.table(_table1_view(frame)))
+        with_profiles = sub.filter(pl.col("embeddings").is_not_null())
+        if with_profiles.is_empty() and dataset in IMPORT_HINT:
+            parts.append(f"{label}: {IMPORT_HINT[dataset]}.")
+        controls = rl.filter((pl.col("base_dataset") == dataset) & pl.col("variant").str.contains(r"\+"))
+        if not controls.is_empty():
+            seed_table = _seed_table(rl.filter(pl.col("base_dataset") == dataset))
+            tables[f"controls-{dataset}"] = seed_table
+            parts += [f"{label}, with the controls (`+shuffled`: the same vectors permuted among users and among items; "
+                      "`+w0`: the variant's own settings with its alignment weight at 0):",
+                      md.table(_seed_view(seed_table)), _findings(seed_table)]
+    intro = ("Paper Table 1 beside ours, on the papers' own splits. Only rows we ran have numbers; the others say why. "
+             "The verdict compares each Con/Gen row with our base of the same backbone: a gain or a loss counts only "
+             "beyond two combined seed standard deviations.")
     return Section("Table 1: base vs Con vs Gen on the papers' datasets", "\n\n".join([intro, *parts]), tables)
 
 
@@ -102,30 +117,63 @@ def _table1_rows(dataset: str, ours: pl.DataFrame) -> pl.DataFrame:
     for (backbone, variant), values in paper_rlmrec.TABLE1[dataset].items():
         label = "semantic-only" if backbone == "semantic" else ("base" if variant == "none" else variant)
         hits = ours.filter((pl.col("model") == backbone) & (pl.col("variant") == label))
-        for hit in hits.iter_rows(named=True) if hits.height else [None]:
-            row = {"backbone": backbone, "variant": label, "n": hit["n"] if hit else 0,
-                   "run": hit["run"] if hit else _missing_row_note(dataset, label)}
+        base = _our_base(ours, backbone)
+        paper_base = paper_rlmrec.table1(dataset, backbone, "none") if backbone != "semantic" else None
+        for hit in hits.sort("n", descending=True).iter_rows(named=True) if hits.height else [None]:
+            row = {"backbone": backbone, "variant": label, "encoder": hit.get("embeddings") if hit else None,
+                   "n": hit["n"] if hit else 0, "run": hit["run"] if hit else "(not run)"}
             for metric, paper in zip(paper_rlmrec.METRICS, values):
                 mine = hit.get(metric) if hit else None
                 row[f"{metric}_paper"] = paper
                 row[f"{metric}_ours"] = mine
+                row[f"{metric}_std"] = hit.get(f"{metric}_std") if hit else None
                 row[f"{metric}_diff"] = None if mine is None else mine / paper - 1
+            row["recall@20_gain_paper"] = (None if paper_base is None or label == "base"
+                                           else values[2] / paper_base["recall@20"] - 1)
+            row["recall@20_gain_ours"] = (None if hit is None or base is None or label == "base"
+                                          else hit["recall@20"] / base["recall@20"] - 1)
+            row["verdict"] = verdict(hit, base) if label not in ("base", "semantic-only") else None
             rows.append(row)
-    return pl.DataFrame(rows, schema_overrides={"run": pl.String}, infer_schema_length=None)
+    return pl.DataFrame(rows, schema_overrides={"run": pl.String, "encoder": pl.String, "verdict": pl.String},
+                        infer_schema_length=None)
 
 
-def _missing_row_note(dataset: str, variant: str) -> str:
-    needs_text = variant != "base"
-    return "(no profile text here)" if needs_text and dataset in NO_PROFILE_TEXT else "(not run)"
+def _our_base(ours: pl.DataFrame, backbone: str) -> dict | None:
+    """Our base row of ``backbone`` with the most seeds."""
+    base = ours.filter((pl.col("model") == backbone) & (pl.col("variant") == "base")).sort("n", descending=True)
+    return base.row(0, named=True) if base.height else None
+
+
+def verdict(row: dict | None, base: dict | None, metric: str = "recall@20") -> str | None:
+    """Whether ``row`` differs from ``base`` beyond the seed noise: the gap against two combined sample std. A side
+    with one seed borrows the other side's std (the same training noise); with one seed on both, no verdict."""
+    if row is None or base is None:
+        return None
+    stds = [r[f"{metric}_std"] if r["n"] >= 2 else None for r in (row, base)]
+    known = [s for s in stds if s is not None]
+    if not known:
+        return "one seed each: no spread to judge"
+    spread = sum((s if s is not None else known[0]) ** 2 for s in stds) ** 0.5
+    gap = row[metric] - base[metric]
+    if abs(gap) <= 2 * spread:
+        return f"within seed noise ({gap:+.4f}, 2σ {2 * spread:.4f})"
+    return f"{'gain' if gap > 0 else 'loss'} beyond seed noise ({gap:+.4f}, 2σ {2 * spread:.4f})"
 
 
 def _table1_view(frame: pl.DataFrame) -> pl.DataFrame:
+    def ms(metric: str) -> pl.Expr:
+        return pl.struct(f"{metric}_ours", f"{metric}_std", "n").map_elements(
+            lambda r: md.mean_std(r[f"{metric}_ours"], r[f"{metric}_std"], r["n"]), return_dtype=pl.String)
+
+    def pct(col: str) -> pl.Expr:
+        return pl.col(col).map_elements(md.percent, return_dtype=pl.String)
+
     return frame.select(
-        "backbone", "variant", "n", "run",
-        pl.col("recall@20_paper").alias("R@20 paper"), pl.col("recall@20_ours").alias("R@20 ours"),
-        pl.col("recall@20_diff").map_elements(md.percent, return_dtype=pl.String).alias("Δ R@20"),
-        pl.col("ndcg@20_paper").alias("N@20 paper"), pl.col("ndcg@20_ours").alias("N@20 ours"),
-        pl.col("ndcg@20_diff").map_elements(md.percent, return_dtype=pl.String).alias("Δ N@20"),
+        "backbone", "variant", pl.col("encoder").fill_null("-"), pl.col("n").alias("seeds"), "run",
+        pl.col("recall@20_paper").alias("R@20 paper"), ms("recall@20").alias("R@20 ours"),
+        pct("recall@20_diff").alias("Δ paper"), pct("recall@20_gain_paper").alias("gain paper"),
+        pct("recall@20_gain_ours").alias("gain ours"), pl.col("verdict").fill_null("-"),
+        pl.col("ndcg@20_paper").alias("N@20 paper"), ms("ndcg@20").alias("N@20 ours"),
     )
 
 
