@@ -142,3 +142,20 @@ def test_cli_import_then_embed_takes_it(cli, tiny, tmp_path):
     assert "wrote" in result.out and "30" in result.out
     bad = cli("profile", "--dataset", "tiny", "--import", tmp_path / "nowhere", workdir=tiny)
     assert bad.code == 2 and "no such folder" in bad.err
+
+
+def test_a_larger_catalogue_matched_by_raw_id_with_drop_unknown(tiny, tmp_path):
+    _write_dense(tmp_path / "src")
+    raw = _raw(tiny, "item")
+    # another split's dense ids (shifted by 100) and 5 items this dataset does not have, as RLMRec's Steam items
+    pl.DataFrame({"item_id": [i + 100 for i in range(25)], "original_id": raw[::-1] + [f"x{i}" for i in range(5)],
+                  "summarization": [f"about {r}" for r in raw[::-1]] + ["foreign"] * 5}
+                 ).write_parquet(tmp_path / "src" / "items.parquet")
+    with pytest.raises(LLMRecError, match="outside 0..19"):
+        _run(tiny, source=tmp_path / "src")
+    with pytest.raises(LLMRecError, match=r"5 raw ids not in the dataset .*--drop-unknown"):
+        _run(tiny, source=tmp_path / "src", match="raw")
+    result = _run(tiny, source=tmp_path / "src", match="raw", drop_unknown=True)
+    items = pl.read_parquet(result.folder / "items.parquet")
+    assert items["summarization"].to_list() == [f"about {r}" for r in raw]
+    assert artifacts.read_manifest(result.folder)["counts"]["items"]["dropped_unknown"] == 5

@@ -128,6 +128,8 @@ def register(app: typer.Typer, console: Console, get_globals: Callable) -> None:
         users_file: Optional[Path] = typer.Option(None, "--users", help="--import: the users' table, when it is not in the folder (or instead of a folder, with --items)."),
         items_file: Optional[Path] = typer.Option(None, "--items", help="--import: the items' table, when it is not in the folder (or instead of a folder, with --users)."),
         name: str = typer.Option("imported", "--name", help="--import: the output folder under profiles/<dataset>/, the name embed --profiles takes."),
+        match: str = typer.Option("auto", "--match", help="--import: which ids to trust in a table that has both kinds: auto (the dense user_id/item_id, checked against raw_id/original_id), dense (raw ignored) or raw (dense ignored: a table keyed by another split's dense ids). A table with one kind uses it."),
+        drop_unknown: bool = typer.Option(False, "--drop-unknown", help="--import: drop rows whose raw id is not in the dataset (a profile set of a larger catalogue, e.g. RLMRec's Steam items for steam-text) and count them in the manifest; by default they are an error."),
         allow_partial: bool = typer.Option(False, "--allow-partial", help="--import: accept users/items without a profile (embed encodes them as the text 'None', RLMRec's marker for a missing profile); by default a missing id is an error."),
     ) -> None:
         """LLM profiles (summarization + reasoning) of every item, then every user, from training data only; or
@@ -136,7 +138,8 @@ def register(app: typer.Typer, console: Console, get_globals: Callable) -> None:
 
         g = get_globals(ctx)
         if import_from is not None or users_file is not None or items_file is not None:
-            _import(console, g.workdir, dataset, import_from, users_file, items_file, model, name, allow_partial, force)
+            _import(console, g.workdir, importer_request(dataset, import_from, users_file, items_file, model, name,
+                                                 allow_partial, match, drop_unknown, force))
             return
         opts = BackendOptions(backend, model, base_url, api_key_env, concurrency, timeout, max_retries, threads, response_format)
         req = runner.ProfileRequest(dataset, prompt, opts, attempts, temperature, limit, max_input_tokens, retry_failures,
@@ -157,12 +160,17 @@ def register(app: typer.Typer, console: Console, get_globals: Callable) -> None:
         console.print(f"wrote {result.folder}")
 
 
-def _import(console: Console, workdir: Path, dataset: str, source, users, items, model, name: str, allow_partial: bool,
-            force: bool) -> None:
+def importer_request(dataset, source, users, items, model, name, allow_partial, match, drop_unknown, force):
     from llmrec_cli.profile import importer
 
-    req = importer.ImportRequest(dataset=dataset, source=source, users=users, items=items, model=model or "unknown",
-                                 name=name, allow_partial=allow_partial, force=force)
+    return importer.ImportRequest(dataset=dataset, source=source, users=users, items=items, model=model or "unknown",
+                                  name=name, allow_partial=allow_partial, match=match, drop_unknown=drop_unknown,
+                                  force=force)
+
+
+def _import(console: Console, workdir: Path, req) -> None:
+    from llmrec_cli.profile import importer
+
     result = importer.run(req, workdir)
     if result.up_to_date:
         console.print(f"[green]up to date[/green]: {result.folder} (use --force to import again)")

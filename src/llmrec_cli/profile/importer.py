@@ -25,6 +25,7 @@ SUFFIXES = (".parquet", ".csv", ".jsonl", ".ndjson", ".json", ".pkl")
 FOLDER_NAMES = {"user": ("users", "usr_prf"), "item": ("items", "itm_prf")}
 TEXT_COLUMNS = ("summarization", "profile")
 RAW_ID_COLUMNS = ("raw_id", "original_id")
+MATCHES = ("auto", "dense", "raw")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,6 +37,8 @@ class ImportRequest:
     model: str = "unknown"  # the LLM that wrote the profiles, as declared by the user
     name: str = "imported"  # the output folder under profiles/<dataset>/
     allow_partial: bool = False
+    match: str = "auto"  # a table with both id kinds: auto (dense, checked against raw), dense or raw (the other ignored)
+    drop_unknown: bool = False  # drop rows whose raw id is not in the dataset (a profile set of a larger catalogue)
     force: bool = False
 
 
@@ -53,7 +56,10 @@ def run(req: ImportRequest, workdir: Path) -> ImportResult:
     if not (data_folder / artifacts.MANIFEST).is_file():
         raise LLMRecError(f"{data_folder}: dataset '{req.dataset}' is not prepared; run `llmrec prepare --dataset {req.dataset}` first")
     folder = Path(workdir) / "profiles" / req.dataset / name
-    config = {"import": True, "dataset": req.dataset, "model": req.model, "name": name, "allow_partial": req.allow_partial}
+    if req.match not in MATCHES:
+        raise LLMRecError(f"--match {req.match}: choose one of {', '.join(MATCHES)}")
+    config = {"import": True, "dataset": req.dataset, "model": req.model, "name": name, "allow_partial": req.allow_partial,
+              "match": req.match, "drop_unknown": req.drop_unknown}
     entity_tables = {e: data_folder / f"{e}s.parquet" for e in ENTITIES}
     inputs = [*sources.values(), *entity_tables.values()]
     if not req.force and artifacts.up_to_date(folder, STAGE, config, inputs):
@@ -62,8 +68,9 @@ def run(req: ImportRequest, workdir: Path) -> ImportResult:
     tables, counts = {}, {}
     for entity in ENTITIES:
         known = artifacts.read_parquet(entity_tables[entity], columns=[artifacts.entity_id(entity), "raw_id"])
-        table = dense_profiles(read_table(sources[entity], entity), entity, known, sources[entity])
-        counts[f"{entity}s"] = coverage(table, entity, known.height, sources[entity], req.allow_partial)
+        table, dropped = dense_profiles(read_table(sources[entity], entity), entity, known, sources[entity], req.match,
+                                        req.drop_unknown)
+        counts[f"{entity}s"] = coverage(table, entity, known.height, sources[entity], req.allow_partial) | {"dropped_unknown": dropped}
         tables[entity] = contract_table(table, entity, req.model, name)
     manifest = artifacts.Manifest(
         STAGE, config, artifacts.describe_inputs(inputs), ["items.parquet", "users.parquet", "failures.parquet"], counts,
@@ -157,11 +164,17 @@ def _pickle_frame(path: Path, entity: str) -> pl.DataFrame:
 
 
 # ------------------------------------------------------------------------------------------------ checking
-def dense_profiles(df: pl.DataFrame, entity: str, known: pl.DataFrame, path: Path) -> pl.DataFrame:
-    """(dense id, summarization, reasoning) from a table keyed by dense ids, raw ids, or both (then checked)."""
+def dense_profiles(df: pl.DataFrame, entity: str, known: pl.DataFrame, path: Path, match: str = "auto",
+                   drop_unknown: bool = False) -> tuple[pl.DataFrame, int]:
+    """(dense id, summarization, reasoning) from a table keyed by dense ids, raw ids, or both (then checked), and
+    the number of rows dropped as unknown (``drop_unknown``: raw ids that are not in the dataset)."""
     id_col = artifacts.entity_id(entity)
     text_col = next((c for c in TEXT_COLUMNS if c in df.columns), None)
     raw_col = next((c for c in RAW_ID_COLUMNS if c in df.columns), None)
+    if match == "raw" and raw_col is not None:
+        df = df.drop(id_col, strict=False)  # another catalogue's dense ids: match by raw id only
+    elif match == "dense" and id_col in df.columns:
+        raw_col = None
     if text_col is None:
         raise LLMRecError(f"{path}: no 'summarization' (or 'profile') column; found {df.columns}")
     if id_col not in df.columns and raw_col is None:
@@ -174,12 +187,16 @@ def dense_profiles(df: pl.DataFrame, entity: str, known: pl.DataFrame, path: Pat
     out = _examples_error(out, pl.col("summarization").is_null() | (pl.col("summarization").str.strip_chars() == ""),
                           id_col if id_col in out.columns else "raw_id", path, "rows with no summarization text",
                           "fill them or drop those rows (with --allow-partial they are left out)")
+    dropped = 0
     if id_col in out.columns:
         out = _dense_ids(out, id_col, known.height, path)
     if raw_col is not None:
+        if drop_unknown:
+            kept = out.join(known.select(pl.col("raw_id").cast(pl.String)), on="raw_id", how="semi")
+            out, dropped = kept, out.height - kept.height
         out = _match_raw(out, id_col, known, path)
     _no_duplicates(out, id_col, path)
-    return out.select(id_col, "summarization", "reasoning").sort(id_col)
+    return out.select(id_col, "summarization", "reasoning").sort(id_col), dropped
 
 
 def _examples_error(df: pl.DataFrame, bad: pl.Expr, show: str, path: Path, what: str, fix: str) -> pl.DataFrame:
@@ -206,7 +223,8 @@ def _match_raw(df: pl.DataFrame, id_col: str, known: pl.DataFrame, path: Path) -
     known = known.select(pl.col(id_col).cast(pl.Int64).alias("_dense"), pl.col("raw_id").cast(pl.String))
     joined = df.join(known, on="raw_id", how="left")
     joined = _examples_error(joined, pl.col("_dense").is_null(), "raw_id", path, "raw ids not in the dataset",
-                             "these profiles belong to another dataset, or the ids are written differently")
+                             "these profiles belong to another dataset, or the ids are written differently (a profile "
+                             "set of a larger catalogue: --drop-unknown)")
     if id_col in joined.columns:
         return _examples_error(joined, pl.col("_dense") != pl.col(id_col), id_col, path,
                                "rows whose dense id disagrees with their raw id in the dataset",
