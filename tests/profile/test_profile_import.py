@@ -159,3 +159,14 @@ def test_a_larger_catalogue_matched_by_raw_id_with_drop_unknown(tiny, tmp_path):
     items = pl.read_parquet(result.folder / "items.parquet")
     assert items["summarization"].to_list() == [f"about {r}" for r in raw]
     assert artifacts.read_manifest(result.folder)["counts"]["items"]["dropped_unknown"] == 5
+
+
+def test_raw_id_column_names_the_column_the_dataset_knows(tiny, tmp_path):
+    _write_dense(tmp_path / "src")
+    raw = _raw(tiny, "item")
+    pl.DataFrame({"item_id": raw + ["x1"], "original_id": ["p"] * 21, "summarization": [f"about {r}" for r in raw] + ["x"]}
+                 ).write_parquet(tmp_path / "src" / "items.parquet")
+    result = _run(tiny, source=tmp_path / "src", raw_id_column="item_id", drop_unknown=True)
+    assert pl.read_parquet(result.folder / "items.parquet")["summarization"][5] == f"about {raw[5]}"
+    users = pl.read_parquet(result.folder / "users.parquet")  # a table without that column keeps its dense ids
+    assert users["summarization"][5] == "user 5 likes RPGs"

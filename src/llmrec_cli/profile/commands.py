@@ -129,6 +129,7 @@ def register(app: typer.Typer, console: Console, get_globals: Callable) -> None:
         items_file: Optional[Path] = typer.Option(None, "--items", help="--import: the items' table, when it is not in the folder (or instead of a folder, with --users)."),
         name: str = typer.Option("imported", "--name", help="--import: the output folder under profiles/<dataset>/, the name embed --profiles takes."),
         match: str = typer.Option("auto", "--match", help="--import: which ids to trust in a table that has both kinds: auto (the dense user_id/item_id, checked against raw_id/original_id), dense (raw ignored) or raw (dense ignored: a table keyed by another split's dense ids). A table with one kind uses it."),
+        raw_id_column: Optional[str] = typer.Option(None, "--raw-id-column", help="--import: the column that holds the raw ids the dataset's users/items tables know (e.g. item_id of RLMRec's Steam split for steam-text); in a table that has it, rows are matched by it alone."),
         drop_unknown: bool = typer.Option(False, "--drop-unknown", help="--import: drop rows whose raw id is not in the dataset (a profile set of a larger catalogue, e.g. RLMRec's Steam items for steam-text) and count them in the manifest; by default they are an error."),
         allow_partial: bool = typer.Option(False, "--allow-partial", help="--import: accept users/items without a profile (embed encodes them as the text 'None', RLMRec's marker for a missing profile); by default a missing id is an error."),
     ) -> None:
@@ -139,7 +140,7 @@ def register(app: typer.Typer, console: Console, get_globals: Callable) -> None:
         g = get_globals(ctx)
         if import_from is not None or users_file is not None or items_file is not None:
             _import(console, g.workdir, importer_request(dataset, import_from, users_file, items_file, model, name,
-                                                 allow_partial, match, drop_unknown, force))
+                                                 allow_partial, match, raw_id_column, drop_unknown, force))
             return
         opts = BackendOptions(backend, model, base_url, api_key_env, concurrency, timeout, max_retries, threads, response_format)
         req = runner.ProfileRequest(dataset, prompt, opts, attempts, temperature, limit, max_input_tokens, retry_failures,
@@ -160,11 +161,12 @@ def register(app: typer.Typer, console: Console, get_globals: Callable) -> None:
         console.print(f"wrote {result.folder}")
 
 
-def importer_request(dataset, source, users, items, model, name, allow_partial, match, drop_unknown, force):
+def importer_request(dataset, source, users, items, model, name, allow_partial, match, raw_id_column, drop_unknown, force):
     from llmrec_cli.profile import importer
 
     return importer.ImportRequest(dataset=dataset, source=source, users=users, items=items, model=model or "unknown",
-                                  name=name, allow_partial=allow_partial, match=match, drop_unknown=drop_unknown,
+                                  name=name, allow_partial=allow_partial, match=match, raw_id_column=raw_id_column,
+                                  drop_unknown=drop_unknown,
                                   force=force)
 
 

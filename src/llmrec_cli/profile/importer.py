@@ -38,6 +38,7 @@ class ImportRequest:
     name: str = "imported"  # the output folder under profiles/<dataset>/
     allow_partial: bool = False
     match: str = "auto"  # a table with both id kinds: auto (dense, checked against raw), dense or raw (the other ignored)
+    raw_id_column: str | None = None  # the column of raw ids, when not raw_id/original_id (then matched by it alone)
     drop_unknown: bool = False  # drop rows whose raw id is not in the dataset (a profile set of a larger catalogue)
     force: bool = False
 
@@ -59,7 +60,7 @@ def run(req: ImportRequest, workdir: Path) -> ImportResult:
     if req.match not in MATCHES:
         raise LLMRecError(f"--match {req.match}: choose one of {', '.join(MATCHES)}")
     config = {"import": True, "dataset": req.dataset, "model": req.model, "name": name, "allow_partial": req.allow_partial,
-              "match": req.match, "drop_unknown": req.drop_unknown}
+              "match": req.match, "raw_id_column": req.raw_id_column, "drop_unknown": req.drop_unknown}
     entity_tables = {e: data_folder / f"{e}s.parquet" for e in ENTITIES}
     inputs = [*sources.values(), *entity_tables.values()]
     if not req.force and artifacts.up_to_date(folder, STAGE, config, inputs):
@@ -68,8 +69,8 @@ def run(req: ImportRequest, workdir: Path) -> ImportResult:
     tables, counts = {}, {}
     for entity in ENTITIES:
         known = artifacts.read_parquet(entity_tables[entity], columns=[artifacts.entity_id(entity), "raw_id"])
-        table, dropped = dense_profiles(read_table(sources[entity], entity), entity, known, sources[entity], req.match,
-                                        req.drop_unknown)
+        frame = with_raw_id_column(read_table(sources[entity], entity), req.raw_id_column, sources[entity])
+        table, dropped = dense_profiles(frame, entity, known, sources[entity], req.match, req.drop_unknown)
         counts[f"{entity}s"] = coverage(table, entity, known.height, sources[entity], req.allow_partial) | {"dropped_unknown": dropped}
         tables[entity] = contract_table(table, entity, req.model, name)
     manifest = artifacts.Manifest(
@@ -164,6 +165,14 @@ def _pickle_frame(path: Path, entity: str) -> pl.DataFrame:
 
 
 # ------------------------------------------------------------------------------------------------ checking
+def with_raw_id_column(df: pl.DataFrame, column: str | None, path: Path) -> pl.DataFrame:
+    """--raw-id-column C: C (when the table has it) becomes the only id column, matched as raw ids."""
+    if column is None or column not in df.columns:
+        return df
+    others = [c for c in df.columns if c != column and (c in RAW_ID_COLUMNS or c.endswith("_id"))]
+    return df.drop(others).rename({column: "raw_id"})
+
+
 def dense_profiles(df: pl.DataFrame, entity: str, known: pl.DataFrame, path: Path, match: str = "auto",
                    drop_unknown: bool = False) -> tuple[pl.DataFrame, int]:
     """(dense id, summarization, reasoning) from a table keyed by dense ids, raw ids, or both (then checked), and
