@@ -7,8 +7,8 @@
 #   - for each extra encoder in AB_ENCODERS (e.g. "all-mpnet-base-v2", RQ2 / Fig. 4b): LightGCN Con, first seed.
 #   AB_BACKBONES  default "gccf" (add "sgl simgcl dccf autocf" for the whole table: hours each on a CPU)
 #   AB_ENCODERS   extra `embed --encoder` choices, default none
-# QUICK=1 runs the semantic-only row and LightGCN Con on the first seed only (~15 min of 2-core CPU), labelled by
-# its single seed in the report. Every run resumes (--resume) and every stage skips itself when up to date.
+# QUICK=1 stops after the semantic-only row (import, embedding and a cosine ranking: no training). Every run resumes
+# (--resume) and every stage skips itself when up to date.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 ds=amazon-book
@@ -19,18 +19,15 @@ note "amazon-book with RLMRec's GPT-3.5 profiles; seeds: $SEEDS; other backbones
 
 prepare "$ds"
 ARTIFACTS+=("data/$ds")
-profiles=$WORKDIR/profiles/$ds/rlmrec-gpt35
-stage "import RLMRec's profiles" llmrec profile --dataset "$ds" --import "$SHARED/$ds/profiles" \
-    --model "gpt-3.5-turbo (RLMRec)" --name rlmrec-gpt35
-stage "embed $ds" llmrec embed --dataset "$ds" --profiles "$profiles"
-real=$WORKDIR/embeddings/$ds/all-minilm-l6-v2
+rlmrec_profiles_embeddings "$ds"
+profiles=$RLMREC_PROFILES
+real=$RLMREC_EMBEDDINGS
 shuffled=$WORKDIR/embeddings/$ds/all-minilm-l6-v2-shuffled
 stage "embed $ds (shuffled control)" llmrec embed --dataset "$ds" --shuffle --vectors "$real" --name all-minilm-l6-v2-shuffled
-ARTIFACTS+=("$profiles" "$real" "$shuffled")
+ARTIFACTS+=("$shuffled")
 
 train "$ds" semantic none "$real" "$first"
 if [[ $QUICK == 1 ]]; then
-    train "$ds" lightgcn con "$real" "$first"
     finish
     exit 0
 fi

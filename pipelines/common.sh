@@ -222,3 +222,15 @@ default_profile_dataset() {
 }
 PROFILE_DATASET=${PROFILE_DATASET:-$(default_profile_dataset)}
 export PROFILE_DATASET
+
+# rlmrec_profiles_embeddings DATASET: import RLMRec's own GPT-3.5 profiles of DATASET ($SHARED/<ds>/profiles, every
+# user and item of Amazon-book) and embed them with the local encoder; sets RLMREC_PROFILES and RLMREC_EMBEDDINGS.
+rlmrec_profiles_embeddings() {
+    local dataset=$1
+    RLMREC_PROFILES=$WORKDIR/profiles/$dataset/rlmrec-gpt35
+    RLMREC_EMBEDDINGS=$WORKDIR/embeddings/$dataset/all-minilm-l6-v2
+    stage "import RLMRec's profiles of $dataset" llmrec profile --dataset "$dataset" --import "$SHARED/$dataset/profiles" \
+        --model "gpt-3.5-turbo (RLMRec)" --name rlmrec-gpt35
+    stage "embed $dataset" llmrec embed --dataset "$dataset" --profiles "$RLMREC_PROFILES"
+    ARTIFACTS+=("$RLMREC_PROFILES" "$RLMREC_EMBEDDINGS")
+}

@@ -3,17 +3,25 @@
 # PROFILE_DATASET; LightGCN base / Con / Gen on each, with the clean dataset's embeddings (the noisy copies keep
 # its users, items and ids; only train.parquet gains fake pairs). The clean runs are the 0 % point.
 # Every seed in SEEDS.
+#   NOISE_DATASET  default PROFILE_DATASET; amazon-book uses RLMRec's own GPT-3.5 profiles (the paper's RQ3 setting)
+#   NOISE_LEVELS   percentages, default "0 5 10 15 20 25"
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-ds=$PROFILE_DATASET
-note "noise on $ds; seeds: $SEEDS"
+ds=${NOISE_DATASET:-$PROFILE_DATASET}
+levels=${NOISE_LEVELS:-0 5 10 15 20 25}
+note "noise on $ds at $levels %; seeds: $SEEDS"
 
 prepare "$ds"
 ARTIFACTS+=("data/$ds")
-embed_profiles "$ds"
-embeddings=$(embeddings_dir "$ds")
+if [[ $ds == amazon-book ]]; then
+    rlmrec_profiles_embeddings "$ds"
+    embeddings=$RLMREC_EMBEDDINGS
+else
+    embed_profiles "$ds"
+    embeddings=$(embeddings_dir "$ds")
+fi
 
-for percent in 0 5 10 15 20 25; do
+for percent in $levels; do
     target=$ds
     if ((percent > 0)); then
         target=$ds-noise$percent

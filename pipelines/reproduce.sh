@@ -10,7 +10,7 @@
 # on each other (measured here: a CLLM4Rec finetuning pass 199 s with 2 threads, 28 s with 1).
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-SECTIONS=${SECTIONS:-demo real-profiles noise efficiency amazon-book cllm4rec-beauty}
+SECTIONS=${SECTIONS:-demo real-profiles noise efficiency amazon-book amazon-book-profiles cllm4rec-beauty}
 if [[ $QUICK == 1 ]]; then
     REPORT_NAME=${REPORT_NAME:-quick}
 else
@@ -22,7 +22,7 @@ summary=()
 for section in $SECTIONS; do
     script=$ROOT/pipelines/$section.sh
     if [[ ! -f $script ]]; then
-        echo "error: SECTIONS: no pipelines/$section.sh; choose among demo real-profiles noise efficiency amazon-book cllm4rec-beauty" >&2
+        echo "error: SECTIONS: no pipelines/$section.sh; choose among demo real-profiles noise efficiency amazon-book amazon-book-profiles cllm4rec-beauty" >&2
         exit 2
     fi
     start=$SECONDS
