@@ -27,7 +27,7 @@ def register(app: typer.Typer, console: Console, get_globals: Callable) -> None:
         ctx: typer.Context,
         dataset: str = typer.Option(..., "--dataset", "-d", help="A prepared and profiled dataset."),
         profiles: Optional[str] = typer.Option(None, "--profiles", help="Prompt set id under <workdir>/profiles/<dataset>/ (default: the only one), or a profiles folder."),
-        encoder: str = typer.Option("local", "--encoder", help="local (all-MiniLM-L6-v2, offline) or openai (any /v1/embeddings endpoint)."),
+        encoder: str = typer.Option("local", "--encoder", help="local or minilm (all-MiniLM-L6-v2, 384-d), mpnet (all-mpnet-base-v2, 768-d), gemma (EmbeddingGemma-300M, 768-d, Gemma Terms of Use): all offline, the last two set up by `make setup-encoders`; or openai (any /v1/embeddings endpoint)."),
         model: Optional[str] = typer.Option(None, "--model", help="local: a sentence-transformers folder; openai: the model, e.g. text-embedding-ada-002."),
         base_url: Optional[str] = typer.Option(None, "--base-url", help="openai: the API root, e.g. https://api.openai.com/v1."),
         api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env", help="openai: the environment variable holding the key (never written anywhere)."),

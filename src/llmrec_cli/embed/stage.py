@@ -23,7 +23,10 @@ from llmrec_cli.errors import LLMRecError
 
 STAGE = "embed"
 MISSING_TEXT = "None"
-ENCODERS = ("local", "openai")
+# local = minilm (the default, all-MiniLM-L6-v2); mpnet and gemma are assembled from PyPI slices (embed/packaged.py)
+ENCODERS = ("local", "minilm", "mpnet", "gemma", "openai")
+PACKAGED = ("mpnet", "gemma")
+ALIASES = {"minilm": "local"}  # one spelling in the config, so `--encoder minilm` finds the `local` output up to date
 
 
 @dataclass
@@ -76,6 +79,10 @@ def create_encoder(req: EmbedRequest):
         from llmrec_cli.embed.openai import OpenAIEncoder
 
         return OpenAIEncoder(req.base_url, req.model, req.api_key_env, req.concurrency)
+    if req.encoder in PACKAGED:
+        from llmrec_cli.embed.local import packaged_encoder
+
+        return packaged_encoder(req.encoder, req.device)
     from llmrec_cli.embed.local import LocalEncoder
 
     return LocalEncoder(req.model, req.device)
@@ -86,6 +93,10 @@ def encoder_name(req: EmbedRequest) -> str:
         from llmrec_cli.embed.openai import OpenAIEncoder
 
         return OpenAIEncoder(req.base_url, req.model).name
+    if req.encoder in PACKAGED:
+        from llmrec_cli.embed.packaged import ENCODERS as PACKAGED_SPECS
+
+        return PACKAGED_SPECS[req.encoder].name
     from llmrec_cli.embed.local import DEFAULT_NAME
 
     return DEFAULT_NAME if req.model is None else Path(req.model).name.lower()
@@ -98,6 +109,10 @@ def _check(req: EmbedRequest) -> None:
         raise LLMRecError("--batch-size and --concurrency must be at least 1")
     if req.encoder not in ENCODERS:
         raise LLMRecError(f"--encoder {req.encoder}: choose one of {', '.join(ENCODERS)}")
+    req.encoder = ALIASES.get(req.encoder, req.encoder)
+    if req.encoder in PACKAGED and req.model:
+        raise LLMRecError(f"--model {req.model}: --encoder {req.encoder} is a fixed packaged model; for another "
+                          "sentence-transformers folder use --encoder local --model FOLDER")
     if req.vectors and not req.shuffle:
         raise LLMRecError(f"--vectors {req.vectors}: only permutes an earlier embedding; add --shuffle, or train with "
                           f"--embeddings {req.vectors} directly")
@@ -154,7 +169,7 @@ def _plan_encoding(req: EmbedRequest, ds: Dataset, workdir: Path) -> _Plan:
         vectors = {entity: embed_texts(encoder, texts[entity][0], req.batch_size,
                                        _entity_progress(on_progress, entity, len(texts[entity][0])))
                    for entity in ("item", "user")}  # items first, as in profile
-        about = {"encoder": getattr(encoder, "model_id", name), "profiles": str(source), "normalized": req.encoder == "local"}
+        about = {"encoder": getattr(encoder, "model_id", name), "profiles": str(source), "normalized": bool(getattr(encoder, "normalize", False))}
         return vectors, {e: texts[e][1] for e in texts}, about
 
     inputs = [source / "items.parquet", source / "users.parquet", ds.folder / "users.parquet", ds.folder / "items.parquet"]
