@@ -29,3 +29,9 @@ def test_two_runs_are_columns_and_many_runs_are_rows():
 
 def test_short_metric_names():
     assert short_metric("recall@20") == "R@20" and short_metric("hit@5") == "HR@5" and short_metric("loss") == "loss"
+
+
+def test_evaluate_cut_offs_below_one_are_refused(cli):
+    for k in ("0", "-3"):
+        result = cli("evaluate", "some-run", "--k", k)
+        assert result.code == 2 and "--k" in result.err

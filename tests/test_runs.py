@@ -1,6 +1,9 @@
 """What the training stages share (runs.py): request field order, the run folder's life cycle, the checkpoint."""
 
+import os
+import pickle
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -9,7 +12,7 @@ import torch
 
 from llmrec_cli import artifacts
 from llmrec_cli.errors import LLMRecError
-from llmrec_cli.runs import CHECKPOINT, RunCheckpoint, RunOptions, history_frame, prepare_run_dir
+from llmrec_cli.runs import CHECKPOINT, RunCheckpoint, RunOptions, history_frame, load_torch, prepare_run_dir, run_folder
 
 CONFIG = {"lr": 0.1}
 
@@ -48,15 +51,65 @@ def test_unfinished_run_needs_resume_and_the_same_config(tmp_path):
     assert (run_dir / CHECKPOINT).exists()
 
 
-def test_force_clears_and_a_finished_run_starts_over(tmp_path):
+def finished_run(run_dir, stage="train-rlmrec"):
+    run_dir.mkdir(parents=True, exist_ok=True)
+    artifacts.write_json({"stage": stage}, run_dir / artifacts.MANIFEST)
+    (run_dir / "metrics.json").write_text("{}")
+
+
+def test_force_clears_a_run_and_a_finished_run_is_kept_without_it(tmp_path):
     run_dir = tmp_path / "run"
     unfinished_run(run_dir)
     prepare_run_dir(run_dir, CONFIG, ToyRequest("demo", {}, force=True))
     assert run_dir.is_dir() and not any(run_dir.iterdir())
-    artifacts.write_json({"stage": "x"}, run_dir / artifacts.MANIFEST)
-    (run_dir / "metrics.json").write_text("{}")
-    prepare_run_dir(run_dir, CONFIG, ToyRequest("demo", {}))
+    finished_run(run_dir)
+    with pytest.raises(LLMRecError, match="finished run .* --force .* another --run-id"):
+        prepare_run_dir(run_dir, CONFIG, ToyRequest("demo", {}))
+    assert (run_dir / "metrics.json").exists()
+    prepare_run_dir(run_dir, CONFIG, ToyRequest("demo", {}, force=True))
     assert run_dir.is_dir() and not any(run_dir.iterdir())
+
+
+@pytest.mark.parametrize("content", ["user files", "foreign manifest", "broken manifest"])
+def test_force_never_removes_a_folder_no_training_stage_made(tmp_path, content):
+    run_dir = tmp_path / "runs" / "mine"
+    run_dir.mkdir(parents=True)
+    (run_dir / "notes.txt").write_text("keep me")
+    if content == "foreign manifest":
+        artifacts.write_json({"stage": "prepare"}, run_dir / artifacts.MANIFEST)
+    elif content == "broken manifest":
+        (run_dir / artifacts.MANIFEST).write_text("{not json")
+    with pytest.raises(LLMRecError, match="not a run folder"):
+        prepare_run_dir(run_dir, CONFIG, ToyRequest("demo", {}, force=True))
+    assert (run_dir / "notes.txt").read_text() == "keep me"
+
+
+def test_force_never_follows_a_link(tmp_path):
+    outside = tmp_path / "outside"
+    finished_run(outside)
+    (tmp_path / "runs").mkdir()
+    link = tmp_path / "runs" / "link"
+    link.symlink_to(outside, target_is_directory=True)
+    with pytest.raises(LLMRecError, match="not a run folder"):
+        prepare_run_dir(link, CONFIG, ToyRequest("demo", {}, force=True))
+    assert (outside / "metrics.json").exists()
+
+
+def test_force_clears_a_run_that_stopped_before_its_first_checkpoint(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / ".checkpoint.pt.tmp-12-34").write_bytes(b"partial")
+    prepare_run_dir(run_dir, CONFIG, ToyRequest("demo", {}, force=True))
+    assert run_dir.is_dir() and not any(run_dir.iterdir())
+
+
+@pytest.mark.parametrize("run_id", ["../x", "/tmp/x", "a/b", "..", ".", "", "-x", "a b"])
+def test_run_ids_are_single_folder_names(run_id):
+    with pytest.raises(LLMRecError, match="--run-id"):
+        ToyRequest("demo", {}, run_id=run_id)
+    with pytest.raises(LLMRecError, match="--run-id"):
+        run_folder("w", run_id)
+    assert run_folder("w", "demo-lightgcn-con-s1@2+x=y") == Path("w/runs/demo-lightgcn-con-s1@2+x=y")
 
 
 def test_checkpoint_round_trip_restores_every_rng(tmp_path):
@@ -87,3 +140,58 @@ def test_history_frame_types():
     df = history_frame([{"epoch": 0, "seconds": 1, "loss_bpr": 0.5}, {"epoch": 1, "seconds": 2.5, "loss_bpr": 0.4}])
     assert df.schema["epoch"] == pl.Int32 and df.schema["seconds"] == pl.Float64 and df.height == 2
     assert history_frame([]).height == 0
+
+
+def test_checkpoint_holds_no_numpy_object(tmp_path):
+    RunCheckpoint(tmp_path, CONFIG, torch.device("cpu")).save({"epoch": 1})
+    saved = torch.load(tmp_path / CHECKPOINT, weights_only=True)  # no allow-list needed
+    assert isinstance(saved["rng"]["numpy"][1], list) and len(saved["rng"]["numpy"][1]) == 624
+
+
+def test_checkpoint_written_before_keeps_loading(tmp_path):
+    """Checkpoints of the code before this change hold np.random.get_state() with its ndarray."""
+    np.random.seed(5)
+    legacy = {"epoch": 4, "config_sha256": artifacts.config_hash(CONFIG),
+              "rng": {"torch": torch.get_rng_state(), "cuda": None, "numpy": np.random.get_state(), "generator": None}}
+    torch.save(legacy, tmp_path / CHECKPOINT)
+    expected = np.random.rand(3)
+    np.random.seed(99)
+    prepare_run_dir(tmp_path, CONFIG, ToyRequest("demo", {}, resume=True))
+    saved = RunCheckpoint(tmp_path, CONFIG, torch.device("cpu")).load()
+    assert saved["epoch"] == 4 and np.array_equal(np.random.rand(3), expected)
+
+
+class _Payload:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+@pytest.mark.parametrize("name", [CHECKPOINT, "model.pt"])
+def test_a_crafted_checkpoint_is_refused_and_nothing_runs(tmp_path, name):
+    marker = tmp_path / "ran"
+    torch.save({"epoch": 1, "x": _Payload(marker)}, tmp_path / name)
+    with pytest.raises(LLMRecError, match=f"{name}: refused.*nothing from it was run") as err:
+        load_torch(tmp_path / name)
+    assert "\n" not in str(err.value) and "system" in str(err.value)
+    assert not marker.exists()
+
+
+def test_a_crafted_checkpoint_is_refused_on_resume(tmp_path):
+    marker = tmp_path / "ran"
+    with open(tmp_path / CHECKPOINT, "wb") as fh:  # a plain pickle, not even a torch archive
+        pickle.dump(_Payload(marker), fh)
+    with pytest.raises(LLMRecError, match=CHECKPOINT):
+        prepare_run_dir(tmp_path, CONFIG, ToyRequest("demo", {}, resume=True))
+    with pytest.raises(LLMRecError, match=CHECKPOINT):
+        RunCheckpoint(tmp_path, CONFIG, torch.device("cpu")).load()
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("content", [b"", b"PK\x03\x04 truncated", b"not a checkpoint"])
+def test_an_empty_or_broken_checkpoint_is_one_clear_error(tmp_path, content):
+    (tmp_path / CHECKPOINT).write_bytes(content)
+    with pytest.raises(LLMRecError, match="not a readable checkpoint"):
+        RunCheckpoint(tmp_path, CONFIG, torch.device("cpu")).load()

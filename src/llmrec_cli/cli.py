@@ -16,6 +16,7 @@ from rich.table import Table
 
 from llmrec_cli import __version__
 from llmrec_cli.errors import LLMRecError
+from llmrec_cli.paths import safe_name
 from llmrec_cli.runtime import DEFAULT_WORKDIR, Globals
 
 app = typer.Typer(
@@ -91,15 +92,15 @@ def prepare(
     items_key: Optional[str] = typer.Option(None, help="Item id column of --items (default: --item-col)."),
     meta_path: Optional[Path] = typer.Option(None, "--meta", help="amazon or steam format: the item metadata file (titles, descriptions, tags)."),
     min_rating: Optional[float] = typer.Option(None, help="Drop interactions rated below this (RLMRec: 3)."),
-    kcore: Optional[int] = typer.Option(None, help="Iterative k-core on users and items (RLMRec: 10)."),
-    user_k: Optional[int] = typer.Option(None, help="k-core threshold for users only (overrides --kcore)."),
-    item_k: Optional[int] = typer.Option(None, help="k-core threshold for items only (overrides --kcore)."),
+    kcore: Optional[int] = typer.Option(None, min=0, help="Iterative k-core on users and items (RLMRec: 10)."),
+    user_k: Optional[int] = typer.Option(None, min=0, help="k-core threshold for users only (overrides --kcore)."),
+    item_k: Optional[int] = typer.Option(None, min=0, help="k-core threshold for items only (overrides --kcore)."),
     start: Optional[str] = typer.Option(None, help="Keep interactions at or after this date (YYYY-MM-DD)."),
     end: Optional[str] = typer.Option(None, help="Keep interactions before this date (YYYY-MM-DD)."),
     user_sample: Optional[float] = typer.Option(None, help="Seeded user sample: a fraction (<1) or a count (>=1)."),
     split_method: Optional[str] = typer.Option(None, "--split", help="ratio (per user), leave-last-out or temporal."),
     ratios: Optional[str] = typer.Option(None, help="train:valid:test, e.g. 3:1:1 (RLMRec) or 8:1:1 (CLLM4Rec)."),
-    min_eval: Optional[int] = typer.Option(None, help="ratio split: at least this many valid and test items per user."),
+    min_eval: Optional[int] = typer.Option(None, min=0, help="ratio split: at least this many valid and test items per user."),
     noise: Optional[float] = typer.Option(None, help="Add this fraction of fake interactions to train (RLMRec RQ3)."),
     force: bool = typer.Option(False, "--force", help="Rerun even when the output is up to date."),
 ) -> None:
@@ -107,6 +108,8 @@ def prepare(
     from llmrec_cli.data import prepare as stage
 
     g = _globals(ctx)
+    if name is not None:
+        safe_name(name, "--name")
     overrides = dict(
         source=source, format=fmt, user_col=user_col, item_col=item_col, rating_col=rating_col, time_col=time_col,
         review_col=review_col, items_path=str(items_path) if items_path else None, items_key=items_key,
@@ -150,7 +153,7 @@ def train_rlmrec(
     ),
     config: Optional[Path] = typer.Option(None, "--config", help="A TOML file overriding configs/rlmrec values."),
     set_: list[str] = typer.Option([], "--set", help="Override one hyperparameter, e.g. --set layers=2 (repeatable)."),
-    epochs: Optional[int] = typer.Option(None, help="Maximum epochs (default 3000: early stopping decides)."),
+    epochs: Optional[int] = typer.Option(None, min=1, help="Maximum epochs (default 3000: early stopping decides)."),
     align_precision: str = typer.Option(
         "fp32", help="fp32 (as the paper) or bf16: Con/Gen's wide products in bfloat16 autocast, ~2x faster epochs on "
         "CPUs with AVX512-BF16/AMX and on recent GPUs (docs/results.md has the measured speed and metric change)."
@@ -164,6 +167,7 @@ def train_rlmrec(
     from llmrec_cli.rlmrec import train
 
     g = _globals(ctx)
+    safe_name(dataset, "--dataset")
     overrides = rl_config.parse_set(set_)
     if epochs is not None:
         overrides["max_epochs"] = epochs
@@ -200,7 +204,7 @@ def evaluate(
     ctx: typer.Context,
     runs: list[Path] = typer.Argument(..., help="Run folders (or names under <workdir>/runs/)."),
     split: str = typer.Option("test", help="test or valid."),
-    k: list[int] = typer.Option([], "--k", help="Cut-offs (repeatable); default 5 10 20 (RLMRec) or 20 40 100 (CLLM4Rec)."),
+    k: list[int] = typer.Option([], "--k", min=1, help="Cut-offs (repeatable); default 5 10 20 (RLMRec) or 20 40 100 (CLLM4Rec)."),
     recall_denominator: Optional[str] = typer.Option(
         None, help="all (|T_u|, RLMRec) or min_k (min(k, |T_u|), CLLM4Rec); default: the run's paper."
     ),

@@ -19,3 +19,9 @@ def safe_name(value: str, option: str) -> str:
         raise LLMRecError(f"{option} {value!r}: not a valid name; use letters, digits and . _ @ + = - (at most 128, "
                           "starting with a letter or digit; no '/', '..' or absolute paths)")
     return value
+
+
+def name_part(text: str) -> str:
+    """``text`` made fit to be part of a default name: '/', ':', spaces and other characters become '-', runs of
+    dots one dot (a text that is already fit comes back unchanged)."""
+    return re.sub(r"\.{2,}", ".", re.sub(r"[^A-Za-z0-9._@+=-]+", "-", text))

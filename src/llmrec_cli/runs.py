@@ -3,12 +3,17 @@ with, the result every run returns, the run folder's life cycle, the resumable c
 
 A run lives in ``<workdir>/runs/<run-id>/``. While it trains, ``checkpoint.pt`` holds the trainer's state, the hash
 of the config that produced it and every RNG state, written atomically after each epoch (or pass); ``--resume``
-loads it back. A finished run has a manifest and no checkpoint.
+loads it back. A finished run has a manifest and no checkpoint. Run ids are single folder names (paths.safe_name),
+``--force`` removes only a folder that a training stage made, and a finished run is never replaced without it.
+Checkpoints and model files are read with ``torch.load(weights_only=True)``: tensors and plain data only.
 """
 
 from __future__ import annotations
 
+import contextlib
+import pickle
 import shutil
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,8 +23,10 @@ import torch
 
 from llmrec_cli import artifacts
 from llmrec_cli.errors import LLMRecError
+from llmrec_cli.paths import safe_name
 
 CHECKPOINT = "checkpoint.pt"
+RUN_STAGES = ("train-rlmrec", "train-cllm4rec", "train-baseline")  # the stages whose manifests mark a run folder
 
 
 # ------------------------------------------------------------------------------------------------ requests / results
@@ -39,9 +46,18 @@ class RunOptions:
     resume: bool = False
     force: bool = False
 
+    def __post_init__(self) -> None:
+        if self.run_id is not None:
+            safe_name(self.run_id, "--run-id")
+
     def run_dir(self, workdir: Path, default_id: str) -> Path:
         """``<workdir>/runs/<run_id or default_id>``."""
-        return Path(workdir) / "runs" / (self.run_id or default_id)
+        return run_folder(workdir, default_id if self.run_id is None else self.run_id)
+
+
+def run_folder(workdir: Path | str, run_id: str) -> Path:
+    """``<workdir>/runs/<run_id>``; a run id that is not a single safe folder name is an error."""
+    return Path(workdir) / "runs" / safe_name(run_id, "--run-id")
 
 
 @dataclass
@@ -55,25 +71,77 @@ class RunResult:
 
 # ------------------------------------------------------------------------------------------------ the run folder
 def prepare_run_dir(run_dir: Path, config: dict, options: RunOptions) -> None:
-    """Make ``run_dir`` ready to train into: ``--force`` clears it; an unfinished run (a checkpoint) needs
-    ``--resume`` and the same config; a finished run whose inputs or config changed is cleared."""
-    checkpoint = run_dir / CHECKPOINT
-    if options.force and run_dir.exists():
-        shutil.rmtree(run_dir)
-    elif checkpoint.exists():
+    """Make ``run_dir`` ready to train into: ``--force`` clears a run folder (and nothing else); an unfinished run
+    (a checkpoint) needs ``--resume`` and the same config; a finished run is kept unless ``--force`` replaces it."""
+    if options.force:
+        remove_run(run_dir)
+    elif (run_dir / CHECKPOINT).exists():
         _check_resumable(run_dir, config, options.resume)
     elif (run_dir / artifacts.MANIFEST).exists():
-        shutil.rmtree(run_dir)
+        raise LLMRecError(f"{run_dir}: a finished run with other options or inputs is there; pass --force to replace "
+                          "it, or another --run-id to keep it")
     run_dir.mkdir(parents=True, exist_ok=True)
+
+
+def remove_run(run_dir: Path) -> None:
+    """Remove ``run_dir`` when a training stage made it; any other folder (or a link) is an error, left untouched."""
+    if not (run_dir.exists() or run_dir.is_symlink()):
+        return
+    if run_dir.is_symlink() or not run_dir.is_dir() or not is_run_folder(run_dir):
+        raise LLMRecError(f"{run_dir}: not a run folder (no manifest.json of a training stage, no {CHECKPOINT}); "
+                          "--force removes only runs: choose another --run-id or move it away yourself")
+    shutil.rmtree(run_dir)
+
+
+def is_run_folder(folder: Path) -> bool:
+    """A folder a training stage made: its manifest names one, it holds a checkpoint, or it holds nothing but the
+    temporary files of a run that stopped before its first checkpoint."""
+    manifest = artifacts.read_manifest(folder) or {}
+    if manifest.get("stage") in RUN_STAGES or (folder / CHECKPOINT).is_file():
+        return True
+    return all(p.name.startswith(".") and ".tmp-" in p.name for p in folder.iterdir())
 
 
 def _check_resumable(run_dir: Path, config: dict, resume: bool) -> None:
     checkpoint = run_dir / CHECKPOINT
     if not resume:
         raise LLMRecError(f"{run_dir}: an unfinished run is there ({CHECKPOINT}); pass --resume to continue it or --force to start over")
-    saved = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    saved = load_torch(checkpoint)
     if saved.get("config_sha256") != artifacts.config_hash(config):
         raise LLMRecError(f"{checkpoint}: was written with a different config; rerun with the same options or use --force")
+
+
+# ------------------------------------------------------------------------------------------------ safe loading
+def load_torch(path: Path | str, map_location: str | torch.device = "cpu") -> dict:
+    """``torch.load(weights_only=True)``: tensors and plain data, plus the numpy RNG state that checkpoints written
+    before it was stored as a list hold. Anything else (a crafted file) is refused before any of it runs."""
+    try:
+        with _numpy_rng_globals(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # torch's note on a plain pickle's protocol
+            saved = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # a refused object, or an empty, truncated or foreign file
+        raise _load_error(path, exc) from None
+    if not isinstance(saved, dict):
+        raise LLMRecError(f"{path}: not a checkpoint of this tool (holds a {type(saved).__name__}); rerun with --force")
+    return saved
+
+
+def _numpy_rng_globals():
+    """Exactly what ``np.random.get_state()`` pickles to: an ndarray of uint32 (numpy 1.x and 2.x)."""
+    if not hasattr(torch.serialization, "safe_globals"):  # torch < 2.5: such old checkpoints cannot be read there
+        return contextlib.nullcontext()
+    reconstruct = np.ndarray((0,)).__reduce__()[0]
+    return torch.serialization.safe_globals([np.ndarray, np.dtype, type(np.dtype(np.uint32)), reconstruct])
+
+
+def _load_error(path: Path | str, exc: Exception) -> LLMRecError:
+    lines = str(exc).splitlines() or [""]
+    refused = [line.strip() for line in lines if "GLOBAL" in line or "but got" in line]
+    if isinstance(exc, pickle.UnpicklingError) and refused:
+        return LLMRecError(f"{path}: refused: it holds objects that a checkpoint never needs, nothing from it was run "
+                           f"({refused[0][:160]}); delete it, or rerun with --force")
+    return LLMRecError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {lines[0][:120]}); delete it, or "
+                       "rerun with --force")
 
 
 # ------------------------------------------------------------------------------------------------ the checkpoint
@@ -96,7 +164,7 @@ class RunCheckpoint:
         """The saved state with the RNG states restored, or None when there is no checkpoint."""
         if not self.path.exists():
             return None
-        saved = torch.load(self.path, map_location=map_location, weights_only=False)
+        saved = load_torch(self.path, map_location)
         self._restore_rng(_saved_rng(saved))
         return saved
 
@@ -107,7 +175,7 @@ class RunCheckpoint:
         return {
             "torch": torch.get_rng_state(),
             "cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None,
-            "numpy": np.random.get_state(),
+            "numpy": _plain_numpy_state(np.random.get_state()),
             "generator": self.generator.get_state() if self.generator is not None else None,
         }
 
@@ -119,6 +187,12 @@ class RunCheckpoint:
             np.random.set_state(rng["numpy"])
         if rng.get("generator") is not None and self.generator is not None:
             self.generator.set_state(rng["generator"].cpu())
+
+
+def _plain_numpy_state(state: tuple) -> tuple:
+    """numpy's legacy RNG state with its key array as a list, so that a checkpoint holds no numpy object."""
+    name, keys, pos, has_gauss, gauss = state
+    return (name, keys.tolist(), int(pos), int(has_gauss), float(gauss))
 
 
 def _saved_rng(saved: dict) -> dict:

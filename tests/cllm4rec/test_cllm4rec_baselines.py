@@ -85,3 +85,47 @@ def test_most_popular_on_a_catalogue_smaller_than_the_top_100(cli, tmp_path):
     scores = metrics["metrics"]
     assert scores["recall@20"] == 1.0  # 20 items, training items masked: every test item is in the top 20
     assert scores["ndcg@100"] == scores["ndcg@20"] and scores["precision@100"] == pytest.approx(scores["precision@20"] / 5)
+
+
+class _Payload:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return open, (str(self.marker), "w")
+
+
+def test_a_crafted_model_file_is_refused_by_evaluate(toy_workdir):
+    from llmrec_cli.errors import LLMRecError
+
+    result = multivae.run(request(run_id="vae-crafted"), toy_workdir)
+    marker = toy_workdir / "crafted-ran"
+    torch.save({"state": {}, "x": _Payload(marker)}, result.run_dir / multivae.MODEL)
+    with pytest.raises(LLMRecError, match="model.pt: refused"):
+        stage.run_one(result.run_dir, toy_workdir)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("model", ["most-popular", "multivae"])
+@pytest.mark.parametrize("run_id", ["../x", "a/b", "", ".."])
+def test_cli_baseline_run_ids_are_single_folder_names(cli, toy_workdir, model, run_id):
+    before = sorted(toy_workdir.rglob("*"))
+    result = cli("train-baseline", "--dataset", "toy", "--model", model, "--epochs", "1", "--run-id", run_id, "--force",
+                 workdir=toy_workdir)
+    assert result.code == 2 and "--run-id" in result.err and len(result.err.strip().splitlines()) == 1, result
+    assert sorted(toy_workdir.rglob("*")) == before
+
+
+def test_most_popular_force_removes_only_a_run_folder(cli, toy_workdir):
+    mine = toy_workdir / "runs" / "mine"
+    mine.mkdir(parents=True)
+    (mine / "notes.txt").write_text("keep")
+    result = cli("train-baseline", "--dataset", "toy", "--model", "most-popular", "--run-id", "mine", "--force",
+                 workdir=toy_workdir)
+    assert result.code == 2 and "not a run folder" in result.err
+    assert (mine / "notes.txt").read_text() == "keep"
+
+
+def test_cli_baseline_numbers_are_range_checked(cli, toy_workdir):
+    for option in (("--epochs", "0"), ("--batch-size", "0"), ("--total-anneal-steps", "0"), ("--lr", "-1")):
+        assert cli("train-baseline", "--dataset", "toy", *option, workdir=toy_workdir).code == 2, option

@@ -95,3 +95,24 @@ def test_cli_train_and_evaluate(cli, toy_workdir):
     assert bad.code == 2 and "--pretrained" in bad.err
     missing = cli("train-cllm4rec", "--dataset", "toy", "--backbone", "/no/such/model", workdir=toy_workdir)
     assert missing.code == 2 and "--backbone" in missing.err
+
+
+def test_default_run_ids_of_any_backbone_are_safe_names(tmp_path):
+    for backbone, name in ((TINY, "tiny-gpt2-2-32"), ("/models/my model", "my-model"), ("/models/smol.gguf", "smol"),
+                           ("smollm2", "smollm2")):
+        req = train.CLLM4RecRequest("toy", "all", backbone, seed=5)
+        assert train.default_run_id(req) == f"toy-cllm4rec-all-{name}-s5"
+        assert req.run_dir(tmp_path, train.default_run_id(req)).parent == tmp_path / "runs"
+
+
+@pytest.mark.parametrize("run_id", ["../x", "/tmp/x", ""])
+def test_cli_run_ids_are_single_folder_names(cli, toy_workdir, run_id):
+    before = sorted(toy_workdir.rglob("*"))
+    result = cli("train-cllm4rec", "--dataset", "toy", "--backbone", TINY, "--run-id", run_id, "--force", workdir=toy_workdir)
+    assert result.code == 2 and "--run-id" in result.err and len(result.err.strip().splitlines()) == 1, result
+    assert sorted(toy_workdir.rglob("*")) == before
+
+
+def test_cli_numbers_are_range_checked(cli, toy_workdir):
+    for option in (("--batch-size", "0"), ("--finetune-epochs", "-1"), ("--layers", "0"), ("--max-len", "0")):
+        assert cli("train-cllm4rec", "--dataset", "toy", "--backbone", TINY, *option, workdir=toy_workdir).code == 2, option

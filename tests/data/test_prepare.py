@@ -220,3 +220,61 @@ def test_bad_option_values(cli, tmp_path):
     assert_clean_failure(cli("prepare", "--dataset", "demo", "--ratios", "1:2"), tmp_path / "work", "--ratios")
     assert_clean_failure(cli("prepare", "--dataset", "demo", "--split", "magic"), tmp_path / "work", "--split 'magic'")
     assert_clean_failure(cli("prepare", "--dataset", "demo", "--noise", "1.5"), tmp_path / "work", "--noise")
+
+
+# ------------------------------------------------------------------------------------------------ hostile input
+def test_option_values_out_of_range(cli, tmp_path):
+    for ratios in ("1:0:0", "3:-1:1", "nan:1:1", "inf:1:1"):
+        assert_clean_failure(cli("prepare", "--dataset", "demo", "--ratios", ratios), tmp_path / "work", "--ratios")
+    for size in ("0", "-2", "1.5", "nan"):
+        assert_clean_failure(cli("prepare", "--dataset", "demo", "--user-sample", size), tmp_path / "work", "--user-sample")
+    assert_clean_failure(cli("prepare", "--dataset", "demo", "--noise", "nan"), tmp_path / "work", "--noise")
+    for option in ("--kcore", "--user-k", "--item-k", "--min-eval"):
+        result = cli("prepare", "--dataset", "demo", option, "-1")
+        assert result.code == 2 and not (tmp_path / "work" / "data").exists(), option
+
+
+@pytest.mark.parametrize("name", ["../x", "SENTINEL", "a/b", "..", ""])
+def test_output_names_outside_the_data_folder_touch_nothing(cli, tmp_path, name):
+    sentinel = tmp_path / "sentinel"
+    sentinel.mkdir()
+    (sentinel / "keep.txt").write_text("keep")
+    name = str(sentinel) if name == "SENTINEL" else name
+    before = sorted(tmp_path.rglob("*"))
+    assert_clean_failure(cli("prepare", "--dataset", "demo", "--name", name, "--force"), tmp_path / "work", "--name")
+    assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_a_recipe_name_outside_the_data_folder_is_refused(cli, tmp_path):
+    recipe = tmp_path / "recipe.toml"
+    recipe.write_text('name = "../../escaped"\n[source]\nformat = "table"\npath = "r.csv"\n')
+    (tmp_path / "r.csv").write_text("user,item\na,x\n")
+    assert_clean_failure(cli("prepare", "--recipe", recipe), tmp_path / "work", "--name")
+    assert not (tmp_path / "escaped").exists()
+
+
+class _Payload:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return open, (str(self.marker), "w")
+
+
+@pytest.mark.parametrize("victim", ["trn_mat.pkl", "meta.pkl"])
+def test_a_crafted_pickle_runs_nothing(cli, tmp_path, victim):
+    src = tmp_path / "rlmrec"
+    src.mkdir()
+    for name, pairs in (("trn_mat.pkl", [(0, 0), (1, 1)]), ("val_mat.pkl", [(0, 1)]), ("tst_mat.pkl", [(1, 2)])):
+        r, c = zip(*pairs)
+        with open(src / name, "wb") as fh:
+            pickle.dump(sp.csr_matrix((np.ones(len(r)), (r, c)), shape=(2, 4)), fh)
+    with open(src / "meta.pkl", "wb") as fh:
+        pickle.dump({"num_users": np.int64(2), "num_items": 4}, fh)
+    assert cli("prepare", "--dataset", "amazon-book", "--source", src, "--name", "ok").code == 0  # csr + numpy ints
+    marker = tmp_path / "ran"
+    with open(src / victim, "wb") as fh:
+        pickle.dump({"num_users": 2, "num_items": 4, "x": _Payload(marker)}, fh)
+    assert_clean_failure(cli("prepare", "--dataset", "amazon-book", "--source", src, "--name", "bad"), tmp_path / "work" / "x",
+                         victim, "refused")
+    assert not marker.exists() and not (tmp_path / "work" / "data" / "bad").exists()

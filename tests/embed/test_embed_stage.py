@@ -131,3 +131,11 @@ def test_openai_encoder_batches_concurrently_and_keeps_the_order(profiled, loopb
     posts = [r for r in loopback.requests if r["path"].endswith("/embeddings")]
     assert len(posts) == 2 + 3 + 4  # two retried faults, then ceil(20/8) item and ceil(30/8) user batches
     assert all(len(r["body"]["input"]) <= 8 and r["body"]["model"] == "text-embedding-3-small" for r in posts)
+
+
+@pytest.mark.parametrize("name", ["../x", "/tmp/x", "a/b", ".."])
+def test_output_names_outside_the_embeddings_folder_are_refused(profiled, cli, name):
+    before = sorted(profiled.parent.rglob("*"))
+    result = cli("embed", "--dataset", "tiny", "--name", name, "--force", workdir=profiled)
+    assert result.code == 2 and "--name" in result.err and len(result.err.strip().splitlines()) == 1, result
+    assert sorted(profiled.parent.rglob("*")) == before

@@ -8,6 +8,7 @@ import threading
 import time
 
 import polars as pl
+import pytest
 from loopback import LoopbackLLM, message_sha
 
 from llmrec_cli import artifacts
@@ -164,3 +165,17 @@ def test_bad_shards_are_one_line_errors(cli, tiny, loopback):
     for shard, message in (("2/2", "0 <= K < N"), ("half", "give K/N")):
         result = _profile(cli, tiny, loopback.url, "--shard", shard)
         assert result.code == 2 and message in result.err and "Traceback" not in result.err
+
+
+@pytest.mark.parametrize("dataset", ["../tiny", "/tmp", "..", "tiny/../tiny"])
+def test_dataset_names_outside_the_workdir_are_refused(cli, tiny, dataset):
+    before = sorted(tiny.parent.rglob("*"))
+    for extra in ([], ["--import", str(tiny)]):
+        result = cli("profile", "--dataset", dataset, "--prompt", "steam", *extra, workdir=tiny)
+        assert result.code == 2 and "--dataset" in result.err and len(result.err.strip().splitlines()) == 1, result
+    assert sorted(tiny.parent.rglob("*")) == before
+
+
+def test_numbers_out_of_range_are_refused(cli, tiny):
+    for option in (("--limit", "0"), ("--attempts", "0"), ("--concurrency", "0"), ("--timeout", "0"), ("--threads", "0")):
+        assert cli("profile", "--dataset", "tiny", *option, workdir=tiny).code == 2, option

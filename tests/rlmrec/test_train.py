@@ -2,13 +2,16 @@
 
 import json
 
+import numpy as np
 import polars as pl
 import pytest
+import torch
 
 from llmrec_cli import artifacts
 from llmrec_cli.data import prepare
 from llmrec_cli.errors import LLMRecError
-from llmrec_cli.rlmrec import config, train
+from llmrec_cli.rlmrec import config, semantic, train
+from llmrec_cli.runs import RunCheckpoint
 
 
 @pytest.fixture(scope="module")
@@ -127,3 +130,119 @@ def test_cli_train_then_evaluate(cli, tmp_path):
     assert set(per_user.columns) >= {"user_id", "recall@10", "ndcg@10"}
     bad = cli("evaluate", "no-such-run")
     assert bad.code == 2 and "no such run" in bad.err
+
+
+# ------------------------------------------------------------------------------------------------ hostile input
+def tree(root):
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+def one_line_error(result, *fragments):
+    lines = [line for line in result.err.strip().splitlines() if line]
+    assert result.code == 2 and len(lines) == 1, result
+    assert "Traceback" not in result.err and all(f in lines[0] for f in fragments), lines
+
+
+@pytest.mark.parametrize("run_id", ["../x", "SENTINEL", "a/b", "..", ""])
+def test_cli_run_ids_outside_the_runs_folder_touch_nothing(cli, workdir, run_id):
+    sentinel = workdir.parent / "sentinel"
+    sentinel.mkdir(exist_ok=True)
+    (sentinel / "keep.txt").write_text("keep")
+    run_id = str(sentinel) if run_id == "SENTINEL" else run_id
+    before = tree(workdir.parent)
+    result = cli("train-rlmrec", "-d", "demo", "--epochs", "1", "--run-id", run_id, "--force", workdir=workdir)
+    one_line_error(result, "--run-id")
+    assert tree(workdir.parent) == before and (sentinel / "keep.txt").read_text() == "keep"
+
+
+@pytest.mark.parametrize("dataset", ["../data/demo", "/tmp", "demo/../demo", ".."])
+def test_cli_dataset_names_are_single_folder_names(cli, workdir, dataset):
+    before = tree(workdir.parent)
+    one_line_error(cli("train-rlmrec", "-d", dataset, "--epochs", "1", workdir=workdir), "--dataset")
+    assert tree(workdir.parent) == before
+
+
+def test_default_run_ids_are_safe_names(tmp_path):
+    paths = ["random:24", str(tmp_path / "my vectors"), "..", "/", "emb/../x y"]
+    for embeddings in paths:
+        req = request(align="con", embeddings=embeddings)
+        run_dir = req.run_dir(tmp_path, train.default_run_id(req))
+        assert run_dir.parent == tmp_path / "runs", embeddings
+    assert train.default_run_id(request(align="con", embeddings="random:24")) == "demo-lightgcn-con-random24-s7"
+
+
+def test_a_finished_run_is_not_replaced_without_force(workdir):
+    first = train.run(request(epochs=1, run_id="keep-me"), workdir)
+    with pytest.raises(LLMRecError, match="keep-me: a finished run .* --force .* another --run-id"):
+        train.run(request(epochs=2, run_id="keep-me"), workdir)
+    assert train.run(request(epochs=1, run_id="keep-me"), workdir).up_to_date
+    again = train.run(request(epochs=2, run_id="keep-me", force=True), workdir)
+    assert not again.up_to_date and artifacts.read_manifest(first.run_dir)["config"]["max_epochs"] == 2
+
+
+def test_a_second_writer_of_the_same_run_is_refused(cli, workdir):
+    from llmrec_cli.locks import folder_lock
+
+    with folder_lock(workdir / "runs" / "busy"):
+        result = cli("train-rlmrec", "-d", "demo", "--epochs", "1", "--run-id", "busy", "--force", workdir=workdir)
+        one_line_error(result, "another process is writing", "busy", "(pid ")
+        assert not (workdir / "runs" / "busy").exists()
+    assert cli("train-rlmrec", "-d", "demo", "--epochs", "1", "--run-id", "busy", workdir=workdir).code == 0
+
+
+def test_a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(workdir, monkeypatch):
+    real = train.Trainer.train_epoch
+
+    def nan_at_epoch_two(self):
+        losses = real(self)
+        return {**losses, "loss_bpr": float("nan")} if self.epoch == 2 else losses
+
+    monkeypatch.setattr(train.Trainer, "train_epoch", nan_at_epoch_two)
+    with pytest.raises(LLMRecError, match="epoch 2: training loss bpr=nan is not finite"):
+        train.run(request(epochs=4, run_id="nan"), workdir)
+    run_dir = workdir / "runs" / "nan"
+    saved = RunCheckpoint(run_dir, {}, torch.device("cpu")).load()
+    assert saved["epoch"] == 2 and [r["epoch"] for r in saved["history"]] == [0, 1]
+    assert not (run_dir / artifacts.MANIFEST).exists()
+
+
+def vectors_folder(folder, n_users, n_items, bad_users=0, value=float("nan")):
+    folder.mkdir(parents=True, exist_ok=True)
+    for entity, n, bad in (("user", n_users, bad_users), ("item", n_items, 0)):
+        arr = np.ones((n, 4), dtype=np.float32)
+        arr[:bad, 1] = value
+        df = pl.DataFrame({artifacts.entity_id(entity): np.arange(n, dtype=np.int32), "vector": arr})
+        df.with_columns(pl.col("vector").cast(pl.Array(pl.Float32, 4))).write_parquet(folder / f"{entity}s.parquet")
+    return folder
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_embeddings_with_nan_or_inf_are_refused(workdir, tmp_path, value):
+    folder = vectors_folder(tmp_path / "emb", 400, 299, bad_users=3, value=value)
+    with pytest.raises(LLMRecError, match="users.parquet: 3 of 400 user vectors hold NaN or infinite values"):
+        semantic.load(str(folder), workdir, "demo", 400, 299, 7)
+    semantic.load(str(vectors_folder(tmp_path / "good", 400, 299)), workdir, "demo", 400, 299, 7)
+
+
+@pytest.mark.parametrize("setting, fragment", [
+    ("lrr=0.1", "did you mean lr"), ("layer=2", "did you mean layers"), ("lr=abc", "expected a number"),
+    ("batch_size=0", "greater than 0"), ("max_epochs=-5", ">= 0"), ("layers=2.5", "whole number"),
+    ("lr=nan", "finite"), ("keep_rate=1.5", "at most 1"), ("ks=[0]", "greater than 0"), ("mask_ratio=0.1", "not a setting"),
+])
+def test_cli_set_keys_and_values_are_checked(cli, workdir, setting, fragment):
+    before = tree(workdir.parent)
+    one_line_error(cli("train-rlmrec", "-d", "demo", "--set", setting, workdir=workdir), "--set", fragment)
+    assert tree(workdir.parent) == before
+
+
+def test_known_settings_keep_the_resolved_config():
+    plain = config.resolve("lightgcn", "con", "demo")
+    assert config.resolve("lightgcn", "con", "demo", overrides={"kd_weight": 0, "min_epochs": 3, "lr": 1}) == {
+        **plain, "kd_weight": 0, "min_epochs": 3, "lr": 1}  # values recorded as given: config hashes do not move
+    with pytest.raises(LLMRecError, match="did you mean"):
+        config.resolve("semantic", "none", "demo", overrides={"kss": [5]})
+
+
+@pytest.mark.parametrize("option", [("--epochs", "0"), ("--epochs", "-5")])
+def test_cli_epochs_below_one_are_refused(cli, workdir, option):
+    assert cli("train-rlmrec", "-d", "demo", *option, workdir=workdir).code == 2

@@ -25,7 +25,8 @@ from llmrec_cli import artifacts
 from llmrec_cli.data.dataset import Dataset
 from llmrec_cli.errors import LLMRecError
 from llmrec_cli.evaluate.scoring import evaluate_scores
-from llmrec_cli.runs import RunCheckpoint, RunOptions, RunResult, prepare_run_dir, write_history
+from llmrec_cli.locks import folder_lock
+from llmrec_cli.runs import RunCheckpoint, RunOptions, RunResult, load_torch, prepare_run_dir, write_history
 from llmrec_cli.runtime import resolve_device, seed_everything
 
 STAGE = "train-baseline"
@@ -111,11 +112,12 @@ def run(req: BaselineRequest, workdir: Path, on_epoch: Callable[[dict], None] | 
     ds = Dataset.load(workdir, req.dataset)
     run_dir = req.run_dir(workdir, f"{req.dataset}-multivae-s{req.seed}")
     config = {"dataset": req.dataset, "seed": req.seed, "model": KIND, **hp}
-    if not req.force and artifacts.up_to_date(run_dir, STAGE, config, ds.files()):
-        doc = artifacts.read_json(run_dir / "metrics.json")
-        return BaselineResult(run_dir, True, doc.get("metrics", {}), doc.get("best_epoch", -1))
-    prepare_run_dir(run_dir, config, req)
-    return VAETrainer(ds, req, hp, config, run_dir).fit(on_epoch)
+    with folder_lock(run_dir):
+        if not req.force and artifacts.up_to_date(run_dir, STAGE, config, ds.files()):
+            doc = artifacts.read_json(run_dir / "metrics.json")
+            return BaselineResult(run_dir, True, doc.get("metrics", {}), doc.get("best_epoch", -1))
+        prepare_run_dir(run_dir, config, req)
+        return VAETrainer(ds, req, hp, config, run_dir).fit(on_epoch)
 
 
 class VAETrainer:
@@ -211,5 +213,5 @@ def scorer(run_dir: Path, manifest: dict, dataset: Dataset, device: str = "cpu")
     """The score function `llmrec evaluate` uses for a finished Multi-VAE run (evaluate/stage.py dispatch)."""
     config = manifest["config"]
     model = MultiVAE(dataset.n_items, int(config["hidden"]), int(config["latent"]), float(config["dropout"]))
-    model.load_state_dict(torch.load(run_dir / MODEL, map_location="cpu", weights_only=False)["state"])
+    model.load_state_dict(load_torch(run_dir / MODEL)["state"])
     return VAEScorer(model.to(device), train_matrix(dataset))

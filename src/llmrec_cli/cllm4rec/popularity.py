@@ -14,7 +14,9 @@ import torch
 from llmrec_cli import artifacts
 from llmrec_cli.data.dataset import Dataset
 from llmrec_cli.evaluate.scoring import evaluate_vectors
+from llmrec_cli.locks import folder_lock
 from llmrec_cli.rlmrec.train import write_vectors
+from llmrec_cli.runs import RunOptions, prepare_run_dir
 
 STAGE = "train-baseline"
 KS = (20, 40, 100)
@@ -28,11 +30,18 @@ def popularity_vectors(dataset: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
 
 def run(dataset_name: str, workdir: Path, run_id: str | None = None, force: bool = False) -> tuple[Path, dict, bool]:
     """Write the run folder; returns (run_dir, test metrics, up_to_date)."""
+    options = RunOptions(run_id=run_id, force=force)
     ds = Dataset.load(workdir, dataset_name)
-    run_dir = Path(workdir) / "runs" / (run_id or f"{dataset_name}-most-popular")
-    config = {"dataset": dataset_name, "model": "most-popular"}
-    if not force and artifacts.up_to_date(run_dir, STAGE, config, ds.files()):
+    run_dir = options.run_dir(workdir, f"{dataset_name}-most-popular")
+    with folder_lock(run_dir):
+        return _write(ds, run_dir, options)
+
+
+def _write(ds: Dataset, run_dir: Path, options: RunOptions) -> tuple[Path, dict, bool]:
+    config = {"dataset": ds.name, "model": "most-popular"}
+    if not options.force and artifacts.up_to_date(run_dir, STAGE, config, ds.files()):
         return run_dir, artifacts.read_json(run_dir / "metrics.json").get("metrics", {}), True
+    prepare_run_dir(run_dir, config, options)
     clock = artifacts.Stopwatch()
     with artifacts.staged_dir(run_dir) as tmp:
         users, items = popularity_vectors(ds)

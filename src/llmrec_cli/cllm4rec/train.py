@@ -35,7 +35,9 @@ from llmrec_cli.cllm4rec.tokenizer import IdTokenizer, pad_right
 from llmrec_cli.data.dataset import Dataset
 from llmrec_cli.errors import LLMRecError
 from llmrec_cli.evaluate.scoring import evaluate_scores
-from llmrec_cli.runs import RunCheckpoint, RunOptions, RunResult, prepare_run_dir, write_history, write_vectors
+from llmrec_cli.locks import folder_lock
+from llmrec_cli.paths import name_part
+from llmrec_cli.runs import RunCheckpoint, RunOptions, RunResult, load_torch, prepare_run_dir, write_history, write_vectors
 from llmrec_cli.runtime import resolve_device, seed_everything
 
 STAGE = "train-cllm4rec"
@@ -134,7 +136,8 @@ def resolve_hp(overrides: dict) -> dict:
 
 
 def default_run_id(req: CLLM4RecRequest) -> str:
-    name = Path(req.backbone).stem if Path(req.backbone).suffix else req.backbone.replace(":", "-")
+    name = Path(req.backbone).stem if Path(req.backbone).suffix else Path(req.backbone.replace(":", "-")).name
+    name = name_part(name)
     layers = f"-l{req.layers}" if req.layers else ""
     return f"{req.dataset}-cllm4rec-{req.stage}-{name}{layers}-s{req.seed}"
 
@@ -152,13 +155,14 @@ def run(req: CLLM4RecRequest, workdir: Path, on_progress: Callable[[dict], None]
         "layers": req.layers, "pretrained": str(pretrained) if pretrained else None, **hp,
     }
     inputs = ds.files() + _text_inputs(ds) + ([pretrained] if pretrained else [])
-    if not req.force and artifacts.up_to_date(run_dir, STAGE, config, inputs):
-        doc = artifacts.read_json(run_dir / "metrics.json")
-        return CLLM4RecResult(run_dir, True, doc.get("metrics", {}), doc.get("best_epoch", -1), valid_metrics=doc.get("valid_metrics", {}))
-    prepare_run_dir(run_dir, config, req)
-    backbone = backbones.load(req.backbone, req.layers)
-    trainer = Trainer(ds, req, hp, config, run_dir, backbone, pretrained)
-    return trainer.fit(inputs, on_progress)
+    with folder_lock(run_dir):
+        if not req.force and artifacts.up_to_date(run_dir, STAGE, config, inputs):
+            doc = artifacts.read_json(run_dir / "metrics.json")
+            return CLLM4RecResult(run_dir, True, doc.get("metrics", {}), doc.get("best_epoch", -1), valid_metrics=doc.get("valid_metrics", {}))
+        prepare_run_dir(run_dir, config, req)
+        backbone = backbones.load(req.backbone, req.layers)
+        trainer = Trainer(ds, req, hp, config, run_dir, backbone, pretrained)
+        return trainer.fit(inputs, on_progress)
 
 
 def _pretrained_path(req: CLLM4RecRequest, workdir: Path) -> Path | None:
@@ -193,7 +197,7 @@ class Trainer:
         self.corpus = content_corpus(ds, self.tokenizer, self.max_len)
         self.model = CLLM4Rec(backbone, ds.n_users, ds.n_items, req.seed, hp["content_init"]).to(self.device)
         if pretrained is not None:
-            self.model.load_trainable_state(torch.load(pretrained, map_location="cpu", weights_only=False)["tables"])
+            self.model.load_trainable_state(load_torch(pretrained)["tables"])
         collab, content = list(self.model.collab.parameters()), list(self.model.content.parameters())
         self.optimizers = {
             "collab": torch.optim.Adam(collab, lr=float(hp["lr_pretrain"])),
@@ -445,6 +449,6 @@ def scorer(run_dir: Path, manifest: dict, dataset: Dataset, device: str = "cpu")
     backbone = backbones.load(config["backbone"]["spec"], config.get("layers"))
     tokenizer = IdTokenizer(backbone.encode_words, backbone.n_vocab, dataset.n_users, dataset.n_items)
     model = CLLM4Rec(backbone, dataset.n_users, dataset.n_items, int(config["seed"])).to(device)
-    model.load_trainable_state(torch.load(run_dir / MODEL, map_location="cpu", weights_only=False)["tables"])
+    model.load_trainable_state(load_torch(run_dir / MODEL)["tables"])
     prompts = Prompts(tokenizer, min(int(config["max_len"]), backbone.max_positions))
     return Recommender(model, prompts, items_by_user(dataset), int(config["seed"]), bool(config.get("amp", True)))

@@ -16,6 +16,7 @@ from llmrec_cli import artifacts
 from llmrec_cli.data import filters, recipes, split
 from llmrec_cli.data.sources.base import SPLITS, PresplitSource, RawSource
 from llmrec_cli.errors import LLMRecError
+from llmrec_cli.paths import safe_name
 
 STAGE = "prepare"
 FORMATS = {
@@ -108,10 +109,16 @@ def config_from_recipe(name: str | None, recipe_path: Path | None, overrides: di
         raise LLMRecError(f"--dataset {cfg.dataset}: needs --source PATH. {hint}".strip())
     if cfg.format not in FORMATS:
         raise LLMRecError(f"--format {cfg.format!r}: unknown; choose one of {', '.join(FORMATS)}")
-    if cfg.noise < 0 or cfg.noise >= 1:
+    if not 0 <= cfg.noise < 1:
         raise LLMRecError(f"--noise {cfg.noise}: expected a fraction of the training set in [0, 1)")
+    if cfg.user_sample is not None and not _valid_sample(cfg.user_sample):
+        raise LLMRecError(f"--user-sample {cfg.user_sample}: expected a fraction in (0, 1) or a whole user count >= 1")
     split.parse_ratios(cfg.ratios)
     return cfg
+
+
+def _valid_sample(size: float) -> bool:
+    return 0 < size < 1 or (size >= 1 and float(size).is_integer())
 
 
 def _reader(fmt: str):
@@ -119,7 +126,8 @@ def _reader(fmt: str):
 
 
 def output_folder(workdir: Path, dataset: str) -> Path:
-    return Path(workdir) / "data" / dataset
+    """``<workdir>/data/<dataset>``: the output name (``--name``, else the recipe's) must be one safe folder name."""
+    return Path(workdir) / "data" / safe_name(dataset, "--name")
 
 
 def run(cfg: PrepareConfig, workdir: Path, force: bool = False) -> PrepareResult:

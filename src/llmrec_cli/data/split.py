@@ -5,6 +5,8 @@ Every splitter returns the three frames; each (user, item) pair lands in exactly
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import polars as pl
 
@@ -19,8 +21,8 @@ def parse_ratios(ratios) -> tuple[float, float, float]:
             ratios = [float(x) for x in ratios.replace(":", ",").split(",")]
         except ValueError:
             raise LLMRecError(f"--ratios {ratios!r}: expected three numbers such as 3:1:1 or 0.8,0.1,0.1") from None
-    if len(ratios) != 3 or min(ratios) < 0 or sum(ratios) <= 0 or ratios[0] <= 0:
-        raise LLMRecError(f"--ratios {ratios}: expected three non-negative numbers with a positive train part")
+    if len(ratios) != 3 or not all(0 < float(r) < math.inf for r in ratios):
+        raise LLMRecError(f"--ratios {ratios}: expected three positive numbers (train:valid:test), e.g. 3:1:1")
     total = float(sum(ratios))
     return tuple(float(r) / total for r in ratios)  # type: ignore[return-value]
 

@@ -20,6 +20,7 @@ import polars as pl
 from llmrec_cli import artifacts
 from llmrec_cli.data.dataset import Dataset
 from llmrec_cli.errors import LLMRecError
+from llmrec_cli.paths import safe_name
 
 STAGE = "embed"
 MISSING_TEXT = "None"
@@ -103,6 +104,8 @@ def encoder_name(req: EmbedRequest) -> str:
 
 
 def _check(req: EmbedRequest) -> None:
+    if req.name is not None:
+        safe_name(req.name, "--name")
     if req.missing not in ("none", "error"):
         raise LLMRecError(f"--missing {req.missing}: choose none (embed the text 'None') or error")
     if req.batch_size < 1 or req.concurrency < 1:
@@ -125,7 +128,7 @@ def run(req: EmbedRequest, workdir: Path, on_progress: Callable[[str, int, int],
         plan = _plan_permutation(req, ds, workdir)
     else:
         plan = _plan_encoding(req, ds, workdir)
-    folder = Path(workdir) / "embeddings" / req.dataset / plan.name
+    folder = Path(workdir) / "embeddings" / req.dataset / safe_name(plan.name, "--name (default: the encoder's name)")
     config = {k: v for k, v in asdict(req).items() if k not in ("force", "concurrency", "device")}
     if req.vectors is None:  # recorded only when used, so outputs embedded before --vectors existed stay up to date
         del config["vectors"]

@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from llmrec_cli.errors import LLMRecError
+from llmrec_cli.paths import safe_name
 from llmrec_cli.profile.backends import BackendOptions
 
 
@@ -108,19 +109,19 @@ def register(app: typer.Typer, console: Console, get_globals: Callable) -> None:
         model: Optional[str] = typer.Option(None, "--model", help="local: qwen2.5-coder-0.5b (default), smollm2-135m or a .gguf path; openai: the model name."),
         base_url: Optional[str] = typer.Option(None, "--base-url", help="openai: the API root, e.g. http://localhost:8000/v1."),
         api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env", help="openai: the environment variable holding the key (never written anywhere)."),
-        concurrency: int = typer.Option(16, "--concurrency", help="openai: requests in flight at once."),
-        timeout: float = typer.Option(120.0, "--timeout", help="openai: seconds per request."),
-        max_retries: int = typer.Option(6, "--max-retries", help="openai: retries on 429/5xx/timeouts (exponential backoff, jitter, Retry-After)."),
+        concurrency: int = typer.Option(16, "--concurrency", min=1, help="openai: requests in flight at once."),
+        timeout: float = typer.Option(120.0, "--timeout", min=0.001, help="openai: seconds per request."),
+        max_retries: int = typer.Option(6, "--max-retries", min=0, help="openai: retries on 429/5xx/timeouts (exponential backoff, jitter, Retry-After)."),
         response_format: str = typer.Option("json_schema", "--response-format", help="openai: json_schema, json_object or none."),
-        threads: Optional[int] = typer.Option(None, "--threads", help="local: CPU threads (default: all cores but one, at most 8)."),
-        attempts: int = typer.Option(3, "--attempts", help="Answers asked per entity before it is recorded as a failure."),
-        temperature: Optional[float] = typer.Option(None, "--temperature", help="Sampling temperature (default: local 0, openai the server's)."),
-        limit: Optional[int] = typer.Option(None, "--limit", help="Profile a seeded sample of N items and N users."),
-        max_input_tokens: Optional[int] = typer.Option(None, "--max-input-tokens", help="Input budget per prompt (default: the template's)."),
+        threads: Optional[int] = typer.Option(None, "--threads", min=1, help="local: CPU threads (default: all cores but one, at most 8)."),
+        attempts: int = typer.Option(3, "--attempts", min=1, help="Answers asked per entity before it is recorded as a failure."),
+        temperature: Optional[float] = typer.Option(None, "--temperature", min=0, help="Sampling temperature (default: local 0, openai the server's)."),
+        limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Profile a seeded sample of N items and N users."),
+        max_input_tokens: Optional[int] = typer.Option(None, "--max-input-tokens", min=1, help="Input budget per prompt (default: the template's)."),
         retry_failures: bool = typer.Option(False, "--retry-failures", help="Ask again for the entities recorded in failures.parquet."),
         dry_run: bool = typer.Option(False, "--dry-run", help="Count tokens and estimate cost; send nothing."),
-        price_in: float = typer.Option(0.0, "--price-in", help="--dry-run: price per million input tokens."),
-        price_out: float = typer.Option(0.0, "--price-out", help="--dry-run: price per million output tokens."),
+        price_in: float = typer.Option(0.0, "--price-in", min=0, help="--dry-run: price per million input tokens."),
+        price_out: float = typer.Option(0.0, "--price-out", min=0, help="--dry-run: price per million output tokens."),
         force: bool = typer.Option(False, "--force", help="Rebuild the outputs even when up to date (finished answers are kept)."),
         shard: Optional[str] = typer.Option(None, "--shard", help="K/N: ask only for the entities whose id is K modulo N, so that N processes (e.g. one single-thread process per core: faster than one process with N threads for a small local model) share the work and one store. Items come first in every shard; a shard whose items are done waits for the other shards' items (every user prompt quotes them), then asks its users; the last shard to finish writes the outputs."),
         resume_from: Optional[Path] = typer.Option(None, "--resume-from", help="Carry a run to this machine: first take the finished answers of another profiles folder (its answers.parquet, written at the end and on interruption). Answers to other templates, models or inputs are never used."),
@@ -138,6 +139,7 @@ def register(app: typer.Typer, console: Console, get_globals: Callable) -> None:
         from llmrec_cli.profile import runner
 
         g = get_globals(ctx)
+        safe_name(dataset, "--dataset")
         if import_from is not None or users_file is not None or items_file is not None:
             _import(console, g.workdir, importer_request(dataset, import_from, users_file, items_file, model, name,
                                                  allow_partial, match, raw_id_column, drop_unknown, force))

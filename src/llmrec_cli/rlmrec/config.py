@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import math
 import os
 import tomllib
 from pathlib import Path
@@ -11,6 +13,10 @@ from llmrec_cli.errors import LLMRecError
 BACKBONES = ("gccf", "lightgcn", "sgl", "simgcl", "dccf", "autocf")
 ALIGNMENTS = ("none", "con", "gen", "kar")
 _SECTION = {"none": "base", "con": "con", "gen": "gen", "kar": "kar"}
+# Settings the code reads that no shipped TOML sets, with their defaults (min_epochs: rlmrec/train.py;
+# align_precision: rlmrec/align.py; use_negatives: the Con alignment, false in AutoCF's [con]).
+EXTRA_KEYS = {"min_epochs": 0, "align_precision": "fp32", "use_negatives": True}
+POSITIVE = frozenset({"batch_size", "eval_batch_size", "max_epochs", "eval_every", "patience", "embedding_dim", "ks"})
 
 
 def configs_dir() -> Path:
@@ -51,6 +57,7 @@ def resolve(backbone: str, align: str, dataset: str, config_file: Path | None = 
     < --set overrides. ``dataset`` is the recipe's name (a noised copy passes the recipe it was prepared from)."""
     if backbone == "semantic":  # the no-training baseline has only evaluation settings
         common = _load(configs_dir() / "common.toml")
+        check_overrides(overrides or {}, known_keys(common), "--backbone semantic")
         return {**common.get("train", {}), **(overrides or {}), "backbone": "semantic", "align": "none", "config_family": dataset}
     if backbone not in BACKBONES:
         raise LLMRecError(f"--backbone {backbone!r}: unknown; choose one of {', '.join(BACKBONES)}")
@@ -63,6 +70,7 @@ def resolve(backbone: str, align: str, dataset: str, config_file: Path | None = 
     if _SECTION[align] not in sections:
         raise LLMRecError(f"--align {align}: configs/rlmrec/{backbone}.toml has no [{_SECTION[align]}] section; {align} is not defined for {backbone}")
     variant = sections[_SECTION[align]]
+    check_overrides(overrides or {}, known_keys(common, variant), f"--backbone {backbone} --align {align}")
     train = common.get("train", {})
     hp = {**_flat(train), **_flat(train.get(dataset, {})), **_flat(variant), **_flat(variant.get(family, {}))}
     if config_file is not None:
@@ -72,3 +80,59 @@ def resolve(backbone: str, align: str, dataset: str, config_file: Path | None = 
     hp.update(overrides or {})
     hp["backbone"], hp["align"], hp["config_family"] = backbone, align, family
     return hp
+
+
+# ------------------------------------------------------------------------------------------------ --set checks
+def known_keys(common: dict, variant: dict | None = None) -> dict:
+    """Every setting of common.toml's [train] and of the backbone's section (their per-dataset tables included),
+    plus EXTRA_KEYS, each with a default that gives its type."""
+    known = dict(EXTRA_KEYS)
+    for section in (common.get("train", {}), variant or {}):
+        for table in (section, *(v for v in section.values() if isinstance(v, dict))):
+            known.update(_flat(table))
+    return known
+
+
+def check_overrides(overrides: dict, known: dict, where: str) -> None:
+    """Unknown keys, values of the wrong type and values out of range are one-line errors."""
+    for key, value in overrides.items():
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=3)
+            hint = f"did you mean {', '.join(close)}?" if close else f"known: {', '.join(sorted(known))}"
+            raise LLMRecError(f"--set {key}: not a setting of {where}; {hint}")
+        check_value(key, value, known[key])
+
+
+def check_value(key: str, value, default) -> None:
+    if not _same_kind(value, default):
+        raise LLMRecError(f"--set {key}={value!r}: expected {_kind(default)} like the default {key}={default!r}")
+    for number in value if isinstance(value, list) else [value]:
+        if isinstance(number, (int, float)) and not isinstance(number, bool):
+            _check_range(key, number)
+
+
+def _same_kind(value, default) -> bool:
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(value, bool) and isinstance(default, bool)
+    if isinstance(default, list):
+        return isinstance(value, list) and bool(value) and all(_same_kind(v, default[0]) for v in value)
+    if isinstance(default, float):
+        return isinstance(value, (int, float))
+    return isinstance(value, type(default))
+
+
+def _kind(default) -> str:
+    if isinstance(default, bool):
+        return "true or false"
+    if isinstance(default, list):
+        return "a non-empty list"
+    return {int: "a whole number", float: "a number", str: "a text"}.get(type(default), type(default).__name__)
+
+
+def _check_range(key: str, number: float) -> None:
+    if not math.isfinite(number) or number < 0:
+        raise LLMRecError(f"--set {key}={number}: must be a finite number >= 0")
+    if number == 0 and (key in POSITIVE or key.endswith("_temperature")):
+        raise LLMRecError(f"--set {key}=0: must be greater than 0")
+    if number > 1 and key.endswith(("_rate", "_ratio")):
+        raise LLMRecError(f"--set {key}={number}: is a fraction, at most 1")

@@ -74,4 +74,13 @@ def _read_vectors(path: Path, entity: str, n: int) -> torch.Tensor:
         if lengths.len() != 1:
             raise LLMRecError(f"{path}: vectors have different lengths {lengths.to_list()[:5]}; re-run embed")
         vectors = vectors.list.to_array(int(lengths[0]))
-    return torch.from_numpy(vectors.to_numpy().astype(np.float32, copy=False).copy())
+    return torch.from_numpy(_finite(vectors.to_numpy().astype(np.float32, copy=False), path, entity).copy())
+
+
+def _finite(vectors: np.ndarray, path: Path, entity: str) -> np.ndarray:
+    """Vectors with a NaN or infinite value would train to plausible-looking but meaningless metrics."""
+    bad = ~np.isfinite(vectors).all(axis=1)
+    if bad.any():
+        raise LLMRecError(f"{path}: {int(bad.sum())} of {len(vectors)} {entity} vectors hold NaN or infinite values "
+                          f"(first at {entity} id {int(np.flatnonzero(bad)[0])}); re-run embed for this dataset")
+    return vectors

@@ -24,6 +24,8 @@ from llmrec_cli import artifacts
 from llmrec_cli.data.dataset import Dataset
 from llmrec_cli.errors import LLMRecError
 from llmrec_cli.evaluate.scoring import evaluate_vectors
+from llmrec_cli.locks import folder_lock
+from llmrec_cli.paths import name_part
 from llmrec_cli.rlmrec import sampling, semantic
 from llmrec_cli.rlmrec.graph import InteractionGraph
 # CHECKPOINT and write_vectors are also imported from here (benchmarks/rlmrec_quality.py, cllm4rec/popularity.py)
@@ -70,7 +72,7 @@ class TrainResult(RunResult):
 def default_run_id(req: TrainRequest) -> str:
     parts = [req.dataset, req.backbone, req.align]
     if (req.align != "none" or req.backbone == "semantic") and req.embeddings:
-        parts.append(Path(req.embeddings.replace(":", "")).name)
+        parts.append(name_part(Path(req.embeddings.replace(":", "")).name))
     return "-".join(parts) + f"-s{req.seed}"
 
 
@@ -103,13 +105,14 @@ def run(req: TrainRequest, workdir: Path, on_epoch: Callable[[dict], None] | Non
     run_dir = req.run_dir(workdir, default_run_id(req))
     config = {"dataset": req.dataset, "seed": req.seed, "embeddings": sem.source if sem else None, **req.hp}
     inputs = ds.files() + (sem.files if sem else [])
-    if not req.force and artifacts.up_to_date(run_dir, STAGE, config, inputs):
-        return TrainResult(run_dir, True, artifacts.read_json(run_dir / "metrics.json").get("metrics", {}))
-    prepare_run_dir(run_dir, config, req)
-    if req.backbone == "semantic":
-        return _semantic_only(ds, sem, req, config, run_dir, inputs)
-    trainer = Trainer(ds, sem, req, config, run_dir)
-    return trainer.fit(inputs, on_epoch)
+    with folder_lock(run_dir):
+        if not req.force and artifacts.up_to_date(run_dir, STAGE, config, inputs):
+            return TrainResult(run_dir, True, artifacts.read_json(run_dir / "metrics.json").get("metrics", {}))
+        prepare_run_dir(run_dir, config, req)
+        if req.backbone == "semantic":
+            return _semantic_only(ds, sem, req, config, run_dir, inputs)
+        trainer = Trainer(ds, sem, req, config, run_dir)
+        return trainer.fit(inputs, on_epoch)
 
 
 def _semantic_only(ds: Dataset, sem, req: TrainRequest, config: dict, run_dir: Path, inputs: list[Path]) -> TrainResult:
@@ -221,6 +224,7 @@ class Trainer:
         while self.epoch < max_epochs and not stopped:
             start = time.perf_counter()
             row = {"epoch": self.epoch, **self.train_epoch()}
+            self._check_finite(row)
             row["seconds"] = time.perf_counter() - start
             if self.epoch % every == 0:
                 stopped = self._validate(row) >= patience
@@ -230,6 +234,15 @@ class Trainer:
             if on_epoch:
                 on_epoch(self._epoch_event(row))
         return self._finish(inputs, clock.seconds)
+
+    def _check_finite(self, row: dict) -> None:
+        """A NaN or infinite loss stops the run before its checkpoint is written: the last good one stays."""
+        bad = {k: v for k, v in row.items() if k.startswith("loss_") and not np.isfinite(v)}
+        if bad:
+            kept = f"the checkpoint of epoch {self.epoch - 1} is kept" if self.epoch else "nothing was saved"
+            raise LLMRecError(f"epoch {self.epoch}: training loss {', '.join(f'{k[5:]}={v}' for k, v in bad.items())} "
+                              f"is not finite; stopped ({kept} in {self.run_dir}); lower the learning rate "
+                              "(--set lr=...) or check the embeddings")
 
     def _epoch_event(self, row: dict) -> dict:
         """What on_epoch gets: the history row plus the best validation score so far and its epoch (not stored)."""

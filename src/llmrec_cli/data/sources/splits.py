@@ -4,12 +4,12 @@
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
+from llmrec_cli import safe_pickle
 from llmrec_cli.data.sources.base import SPLITS, PresplitSource
 from llmrec_cli.errors import LLMRecError
 
@@ -66,10 +66,11 @@ def _read_matrix(path: Path, layout: str) -> tuple[np.ndarray, np.ndarray, tuple
 
     try:
         if layout == "pickle":
-            with open(path, "rb") as fh:
-                mat = pickle.load(fh)
+            mat = safe_pickle.load(path, safe_pickle.SCIPY_SPARSE)
         else:
             mat = sp.load_npz(path)
+    except LLMRecError:
+        raise
     except Exception as exc:
         raise LLMRecError(f"{path}: cannot load the sparse matrix ({type(exc).__name__}: {exc}); is the file complete?") from None
     if not sp.issparse(mat):
@@ -83,8 +84,7 @@ def _read_meta(folder: Path) -> tuple[int, int] | None:
     path = folder / "meta.pkl"
     if not path.exists():
         return None
-    with open(path, "rb") as fh:
-        meta = pickle.load(fh)
+    meta = safe_pickle.load(path, safe_pickle.NUMPY)
     try:
         return int(meta["num_users"]), int(meta["num_items"])
     except (KeyError, TypeError):
