@@ -45,7 +45,7 @@ def register(app: typer.Typer, console: Console, get_globals: Callable) -> None:
 
         g = get_globals(ctx)
         req = stage.EmbedRequest(dataset, profiles, encoder, model, base_url, api_key_env, concurrency, batch_size, name,
-                                 shuffle, vectors, missing, resolve_device(g.device) if encoder == "local" else "cpu", force, g.seed_or())
+                                 shuffle, vectors, missing, resolve_device(g.device) if encoder != "openai" else "cpu", force, g.seed_or())
         with Progress(TextColumn("{task.description:<6}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                       console=console) as progress:
             result = stage.run(req, g.workdir, _progress_callback(progress))
