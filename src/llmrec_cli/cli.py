@@ -153,7 +153,10 @@ def train_rlmrec(
     ),
     config: Optional[Path] = typer.Option(None, "--config", help="A TOML file overriding configs/rlmrec values."),
     set_: list[str] = typer.Option([], "--set", help="Override one hyperparameter, e.g. --set layers=2 (repeatable)."),
-    epochs: Optional[int] = typer.Option(None, min=1, help="Maximum epochs (default 3000: early stopping decides)."),
+    epochs: Optional[int] = typer.Option(
+        None, min=1, help="Maximum epochs (default 3000: early stopping decides). Validation runs every eval_every "
+        "epochs (3: epochs 0, 3, 6, ...) and always on the last, so --epochs 2 validates epochs 0 and 1 and keeps the better."
+    ),
     align_precision: str = typer.Option(
         "fp32", help="fp32 (as the paper) or bf16: Con/Gen's wide products in bfloat16 autocast, ~2x faster epochs on "
         "CPUs with AVX512-BF16/AMX and on recent GPUs (docs/results.md has the measured speed and metric change)."

@@ -92,6 +92,22 @@ def test_patience_counts_only_from_min_epochs(workdir):
     assert (warmed.best_epoch, warmed.epochs_run) == (0, 7)  # epochs 1-4 do not count; bad at 5 and 6: stop
 
 
+def validated_epochs(run_dir) -> list[int]:
+    history = pl.read_parquet(run_dir / "history.parquet")
+    return history.filter(pl.col("valid_recall@20").is_not_null())["epoch"].to_list()
+
+
+def test_the_last_epoch_is_always_validated(cli, workdir):
+    short = cli("train-rlmrec", "-d", "demo", "--epochs", "2", "--run-id", "two-epochs", workdir=workdir)
+    assert short.code == 0, short.err
+    assert validated_epochs(workdir / "runs" / "two-epochs") == [0, 1]  # eval_every 3 alone would keep epoch 0 only
+    hp = config.resolve("lightgcn", "none", "demo", overrides={"max_epochs": 5, "batch_size": 1024})
+    assert hp["eval_every"] == 3 and "eval_every" in config.resolve("lightgcn", "none", "demo")
+    five = train.run(train.TrainRequest("demo", hp, seed=7, device="cpu", run_id="five-epochs"), workdir)
+    assert validated_epochs(five.run_dir) == [0, 3, 4]
+    assert "validates epochs 0 and 1" in " ".join(cli("train-rlmrec", "--help").out.replace("│", " ").split())
+
+
 def test_recipe_settings_apply_to_the_recipe_only():
     assert config.resolve("gccf", "gen", "steam-text")["min_epochs"] == 60
     paper = config.resolve("gccf", "gen", "amazon-book")

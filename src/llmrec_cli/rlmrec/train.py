@@ -1,7 +1,8 @@
 """The `train-rlmrec` stage: BPR training of a graph backbone with optional Con/Gen alignment (RLMRec spec §3.3).
 
 Each epoch draws one negative per training edge, shuffles, and takes Adam steps on batches of 4096. Validation
-runs when epoch % eval_every == 0; the state with the best validation Recall@20 (strictly greater) is kept and
+runs when epoch % eval_every == 0 and on the last epoch (max_epochs - 1), so a short run can select its final
+state; the state with the best validation Recall@20 (strictly greater) is kept and
 training stops after ``patience`` evaluations without improvement (evaluations before ``min_epochs``, 0 unless a
 recipe sets it in configs/rlmrec/common.toml, do not count). A checkpoint written atomically after every
 epoch holds the model, optimiser, RNG states and history, so ``--resume`` continues a killed run and ends with the
@@ -226,7 +227,7 @@ class Trainer:
             row = {"epoch": self.epoch, **self.train_epoch()}
             self._check_finite(row)
             row["seconds"] = time.perf_counter() - start
-            if self.epoch % every == 0:
+            if self.epoch % every == 0 or self.epoch == max_epochs - 1:
                 stopped = self._validate(row) >= patience
             self.history.append(row)
             self.epoch += 1
