@@ -149,18 +149,28 @@ def check_per_user(path: Path) -> int:
 
 
 def check_metrics(path: Path) -> int:
-    """metrics.json: a non-empty `metrics` dict (and `valid_metrics` when present) of finite numbers."""
+    """metrics.json: a non-empty `metrics` dict (and `valid_metrics`, `splits.<split>.metrics` when present) of
+    finite numbers."""
     try:
         doc = json.loads(path.read_text(), parse_constant=lambda name: float(name))  # keeps NaN/Infinity to report them
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise LLMRecError(f"{path}: not valid JSON ({exc}); rerun `llmrec evaluate` on the run") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("metrics"), dict) or not doc["metrics"]:
         raise LLMRecError(f"{path}: no 'metrics' dict; rerun `llmrec evaluate` on the run")
-    for key in ("metrics", "valid_metrics"):
-        for name, value in (doc.get(key) or {}).items():
+    for key, table in _metric_tables(doc).items():
+        if table is not None and not isinstance(table, dict):
+            raise LLMRecError(f"{path}: {key} is not a dict of metrics; rerun `llmrec evaluate` on the run")
+        for name, value in (table or {}).items():
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise LLMRecError(f"{path}: {key}['{name}'] is {value!r}, not a finite number; rerun the run or `llmrec evaluate`")
     return len(doc["metrics"])
+
+
+def _metric_tables(doc: dict) -> dict:
+    """{where: metrics dict} of a metrics.json: test, training's validation, and each split `evaluate` recorded."""
+    splits = doc.get("splits") if isinstance(doc.get("splits"), dict) else {}
+    return {"metrics": doc["metrics"], "valid_metrics": doc.get("valid_metrics"),
+            **{f"splits.{s}.metrics": e.get("metrics") if isinstance(e, dict) else e for s, e in splits.items()}}
 
 
 def check_file(folder: Path, name: str, stage: str) -> int | None:

@@ -2,7 +2,9 @@
 
 A run folder holds its learned vectors (users.parquet, items.parquet: dot-product scoring) and a manifest naming
 the dataset; runs whose manifest ``kind`` is in ``SCORERS`` (CLLM4Rec, Multi-VAE) are scored by their own model.
-Writes ``metrics.json`` and ``per_user_<split>.parquet`` into each run folder.
+Writes ``per_user_<split>.parquet`` into each run folder and updates its ``metrics.json``: ``splits.<split>`` holds
+that split's ks, recall denominator and metrics; the top-level ``metrics`` (with ``split: test``, ``ks``) stay the
+test metrics the report reads, and ``valid_metrics`` stays what training measured on the validation split.
 """
 
 from __future__ import annotations
@@ -79,9 +81,18 @@ def run_one(run_dir: Path, workdir: Path, split: str = "test", ks=None, recall_d
             raise LLMRecError(f"{run_dir}: vectors cover {users.shape[0]} users x {items.shape[0]} items but dataset '{dataset.name}' has {dataset.n_users} x {dataset.n_items}; retrain the run")
         per_user, means = evaluate_vectors(users, items, dataset, split, ks, denominator)
     artifacts.write_parquet(per_user, run_dir / f"per_user_{split}.parquet")
-    doc = {**previous, "recall_denominator": denominator, "dataset": dataset.name,
-           "dataset_manifest_sha256": dataset.manifest_sha256, "ks": list(ks), "n_users_evaluated": per_user.height}
-    doc["metrics" if split == "test" else "valid_metrics"] = means
+    result = {"ks": list(ks), "recall_denominator": denominator, "n_users_evaluated": per_user.height, "metrics": means}
+    doc = merged_metrics(previous, split, result)
+    doc.update(dataset=dataset.name, dataset_manifest_sha256=dataset.manifest_sha256)
     doc.setdefault("model", manifest.get("stage", "?"))
     artifacts.write_json(doc, run_dir / "metrics.json")
     return Evaluation(run_dir, doc["model"], dataset.name, split, means, per_user.height)
+
+
+def merged_metrics(previous: dict, split: str, result: dict) -> dict:
+    """``previous`` metrics.json with ``result`` (ks, recall_denominator, n_users_evaluated, metrics) recorded as
+    ``splits[split]``; a test result also becomes the top-level metrics. Training's ``valid_metrics`` are kept."""
+    doc = {**previous, "splits": {**(previous.get("splits") or {}), split: result}}
+    if split == "test":
+        doc.update(split="test", **result)
+    return doc
