@@ -89,11 +89,34 @@ def test_a_missing_manifest_is_named(cli, work):
     assert result.code == 2 and "tiny-con/manifest.json: missing" in result.err
 
 
-def test_the_first_bad_folder_stops_the_check(cli, work):
+def test_a_bad_folder_does_not_stop_the_check_of_the_others(cli, work):
     (work / "profiles" / "tiny" / "steam@1" / "failures.parquet").write_bytes(b"not parquet")
     result = cli("check", "data/tiny", "profiles/tiny/steam@1", RUN, workdir=work)
     assert result.code == 2 and "failures.parquet: not a readable Parquet file" in result.err
-    assert result.out.count("ok ") == 1
+    assert result.out.count("ok ") == 2 and RUN in result.out  # the run after the bad folder was checked too
+    assert len(result.err.strip().splitlines()) == 1
+
+
+def test_all_reports_every_failure_at_the_end(cli, work):
+    (work / "profiles" / "tiny" / "steam@1" / "failures.parquet").write_bytes(b"not parquet")
+    (work / RUN / "manifest.json").unlink()
+    result = cli("check", "--all", "runs/nope", workdir=work)
+    assert result.code == 2
+    assert result.out.count("ok ") == len(FOLDERS) - 2
+    err = result.err.strip().splitlines()  # one line per failure, in the order checked, then the count
+    assert len(err) == 4 and "3 of 6 checks failed" in err[3]
+    assert "runs/nope: no such folder" in err[0] and "failures.parquet: not a readable Parquet file" in err[1]
+    assert "tiny-con/manifest.json: missing" in err[2]
+
+
+def test_split_metrics_must_be_finite_numbers(cli, work):
+    path = work / RUN / "metrics.json"
+    doc = json.loads(path.read_text())
+    assert doc["splits"]["test"]["ks"] == [5, 10, 20]  # written by evaluate
+    doc["splits"]["valid"] = {"ks": [10], "metrics": {"recall@10": float("inf")}}
+    path.write_text(json.dumps(doc))
+    result = cli("check", RUN, workdir=work)
+    assert result.code == 2 and "splits.valid.metrics['recall@10'] is inf" in result.err
 
 
 def test_metrics_must_be_finite_numbers(cli, work):

@@ -4,7 +4,9 @@ A folder is whatever one stage wrote: a prepared dataset (``data/<ds>``), a prof
 or a run (``runs/<id>``). Its ``manifest.json`` says which stage wrote it and which files it holds; every file the
 manifest lists, or the stage always writes, must exist, and every Parquet file must match its schema. Vectors must
 be finite and densely indexed, split ids must fall inside the users/items tables, and ``metrics.json`` must hold a
-``metrics`` dict of finite numbers. The first problem stops the check with a one-line error (exit 2).
+``metrics`` dict of finite numbers. The first problem of a folder ends that folder's check; every folder given is
+checked, and all the failures are listed at the end (exit 2): one line for one failure, a count and a line each for
+several.
 """
 
 from __future__ import annotations
@@ -269,15 +271,37 @@ def discover(workdir: Path) -> list[Path]:
     return found
 
 
-def run(paths: list[Path], workdir: Path, every: bool = False, on_ok: Callable[[FolderReport], None] = lambda r: None) -> list[FolderReport]:
+def run(paths: list[Path], workdir: Path, every: bool = False, on_ok: Callable[[FolderReport], None] = lambda r: None,
+        on_failures: Callable[[list[str]], None] = lambda f: None) -> list[FolderReport]:
+    """Check every folder given (and with ``every`` all under the workdir), calling ``on_ok`` for each good one; a
+    bad folder does not stop the others. At the end, one failure is raised as it is; several go to ``on_failures``
+    (one message each) and are raised as their count."""
     if not paths and not every:
         raise LLMRecError("llmrec check: give artifact folders (data/NAME, runs/ID, ...) or --all")
-    folders = [resolve(Path(p), workdir) for p in paths] + (discover(workdir) if every else [])
+    failures: list[str] = []
+    folders = [folder for p in paths if (folder := _attempt(failures, resolve, Path(p), workdir))]
+    folders += (_attempt(failures, discover, workdir) or []) if every else []
     reports = []
     for folder in dict.fromkeys(folders):
-        reports.append(check_folder(folder))
-        on_ok(reports[-1])
+        report = _attempt(failures, check_folder, folder)
+        if report is not None:
+            reports.append(report)
+            on_ok(report)
+    if len(failures) > 1:
+        on_failures(failures)
+        raise LLMRecError(f"{len(failures)} of {len(failures) + len(reports)} checks failed (each listed above)")
+    if failures:
+        raise LLMRecError(failures[0])
     return reports
+
+
+def _attempt(failures: list[str], step: Callable, *args):
+    """``step(*args)``, or None with its error appended to ``failures``."""
+    try:
+        return step(*args)
+    except LLMRecError as exc:
+        failures.append(str(exc))
+        return None
 
 
 def register(app: typer.Typer, console: Console, get_globals: Callable) -> None:
@@ -289,4 +313,5 @@ def register(app: typer.Typer, console: Console, get_globals: Callable) -> None:
     ) -> None:
         """Validate artifact folders: manifest, every listed file, Parquet schemas, finite vectors and metrics."""
         g = get_globals(ctx)
-        run(list(paths or []), Path(g.workdir), every, lambda r: console.print(escape(r.line()), highlight=False, soft_wrap=True))
+        run(list(paths or []), Path(g.workdir), every, lambda r: console.print(escape(r.line()), highlight=False, soft_wrap=True),
+            lambda failures: typer.echo("\n".join(f"failed: {f}" for f in failures), err=True))
