@@ -7,10 +7,15 @@
 #   - for each extra encoder in AB_ENCODERS (e.g. "all-mpnet-base-v2", RQ2 / Fig. 4b): LightGCN Con, first seed.
 #   AB_BACKBONES  default "gccf" (add "sgl simgcl dccf autocf" for the whole table: hours each on a CPU)
 #   AB_ENCODERS   extra `embed --encoder` choices, default none
-# QUICK=1 stops after the semantic-only row (import, embedding and a cosine ranking: no training). Every run resumes
-# (--resume) and every stage skips itself when up to date.
+# QUICK=1 skips this section (embedding 20k profiles alone takes minutes: reproduce-quick keeps its budget);
+# QUICK_AMAZON_BOOK_PROFILES=1 runs its short version, the semantic-only row (import, embedding, a cosine ranking:
+# no training). Every run resumes (--resume) and every stage skips itself when up to date.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
+if [[ $QUICK == 1 && ${QUICK_AMAZON_BOOK_PROFILES:-0} != 1 ]]; then
+    note "amazon-book-profiles skipped in the quick set (QUICK_AMAZON_BOOK_PROFILES=1 runs its semantic-only row)"
+    exit 0
+fi
 ds=amazon-book
 AB_BACKBONES=${AB_BACKBONES:-gccf}
 AB_ENCODERS=${AB_ENCODERS:-}
