@@ -35,3 +35,47 @@ def test_evaluate_cut_offs_below_one_are_refused(cli):
     for k in ("0", "-3"):
         result = cli("evaluate", "some-run", "--k", k)
         assert result.code == 2 and "--k" in result.err
+
+
+# ------------------------------------------------------------------------------------------------ help and output
+COMMANDS = ("prepare", "profile", "embed", "train-rlmrec", "train-cllm4rec", "train-baseline", "evaluate", "report",
+            "check", "datasets")
+
+
+def flat(text: str) -> str:
+    """Help text without rich's box and line breaks."""
+    return " ".join(text.replace("│", " ").split())
+
+
+def test_help_lists_commands_in_pipeline_order_and_switches_without_a_type(cli):
+    top = cli("--help")
+    assert top.code == 0
+    lines = [line.split()[1] for line in top.out.splitlines() if line.startswith("│ ") and line.split()[1] in COMMANDS]
+    assert lines == list(COMMANDS)
+    for args in [(), *((command,) for command in COMMANDS)]:
+        out = cli(*args, "--help").out
+        assert "<bool>" not in out, args
+    assert "--verbose -v Repeatable: -v logs info, -vv debug" in flat(top.out)  # no <int>, no [default: 0]
+    assert "--force Retrain even when" in flat(cli("train-rlmrec", "--help").out)
+
+
+def test_usage_lines_name_arguments_plainly(cli):
+    assert "Usage: llmrec evaluate [OPTIONS] RUNS..." in flat(cli("evaluate", "--help").out)
+    assert "Usage: llmrec check [OPTIONS] [PATHS]..." in flat(cli("check", "--help").out)
+
+
+def test_vv_counts_to_verbosity_two(cli, monkeypatch):
+    from llmrec_cli import cli as cli_module
+
+    seen = []
+    monkeypatch.setattr(cli_module, "Globals", lambda **kw: seen.append(kw["verbose"]))
+    for flags, level in ((), 0), (("-v",), 1), (("-vv",), 2), (("-v", "--verbose"), 2):
+        assert cli(*flags, "datasets").code == 0
+        assert seen[-1] == level, flags
+
+
+def test_messages_in_a_log_are_not_wrapped_at_80_columns(cli, tmp_path):
+    workdir = tmp_path / ("long-folder-name-" * 6)
+    result = cli("prepare", "--dataset", "demo", workdir=workdir)
+    assert result.code == 0, result.err
+    assert f"wrote {workdir / 'data' / 'demo'}\n" in result.out

@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from llmrec_cli import __version__
+from llmrec_cli.cli_help import PipelineGroup
 from llmrec_cli.errors import LLMRecError
 from llmrec_cli.paths import safe_name
 from llmrec_cli.runtime import DEFAULT_WORKDIR, Globals
@@ -26,9 +27,13 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
+    cls=PipelineGroup,  # commands in pipeline order, switches without <bool> (llmrec_cli/cli_help.py)
 )
 console = Console()
 err_console = Console(stderr=True)
+# In a log or a pipe rich would wrap every message at 80 columns; there a message stays one line.
+for _out in (console, err_console):
+    _out.soft_wrap = not _out.is_terminal
 
 
 def _version(value: bool) -> None:
@@ -47,7 +52,8 @@ def main_options(
         None, "--seed", help="Random seed for sampling, splitting and training (default: the recipe's, else 2023)."
     ),
     device: str = typer.Option("auto", "--device", help="auto (GPU when present), cpu, cuda or cuda:N."),
-    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More logging; -vv also shows tracebacks."),
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True, show_default=False,
+                                help="Repeatable: -v logs info, -vv debug and shows tracebacks."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
 ) -> None:
     logging.basicConfig(level=logging.WARNING - 10 * min(verbose, 2), format="%(levelname)s %(name)s: %(message)s")
@@ -301,7 +307,7 @@ def main() -> None:
     warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
     signal.signal(signal.SIGTERM, _interrupt)  # `kill`, CI timeouts: unwind like Ctrl-C so stages save what they have
     try:
-        app()
+        app(prog_name="llmrec")  # also under `python -m llmrec_cli.cli`, as the Makefile and pipelines call it
     except LLMRecError as exc:
         err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         if "-vv" in sys.argv:

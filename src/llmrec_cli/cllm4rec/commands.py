@@ -127,8 +127,7 @@ def _pass_bar(progress: Progress) -> Callable[[dict], None]:
             return
         if event["pass"] not in tasks:
             tasks[event["pass"]] = progress.add_task(event["label"], total=event["batches"], info="")
-        losses = " ".join(f"{k[5:]}={v:.4f}" for k, v in event.items() if k.startswith("loss_"))
-        progress.update(tasks[event["pass"]], completed=event["batch"], info=losses)
+        progress.update(tasks[event["pass"]], completed=event["batch"], info=_values(event, ("loss_",)))
 
     return on_progress
 
@@ -138,9 +137,13 @@ def _report_pass(progress: Progress, event: dict) -> None:
     row = event["done"]
     if progress.console.is_terminal and row["part"] != "valid":
         return
-    shown = {k: v for k, v in row.items() if k.startswith(("loss_", "valid_recall@20", "valid_recall@40", "valid_ndcg@100"))}
-    values = " ".join(f"{k}={v:.4f}" for k, v in shown.items())
+    values = _values(row, ("loss_", "valid_recall@20", "valid_recall@40", "valid_ndcg@100"))
     progress.console.print(f"[{event['pass'] + 1}/{event['passes']}] {event['label']}: {values} ({row['seconds']:.1f} s)", highlight=False)
+
+
+def _values(row: dict, prefixes: tuple[str, ...]) -> str:
+    """``loss=0.1234 lm=0.5678 valid_recall@20=0.0912``: the row's keys with these prefixes, loss keys without theirs."""
+    return " ".join(f"{k.removeprefix('loss_')}={v:.4f}" for k, v in row.items() if k.startswith(prefixes))
 
 
 def _print_metrics(console: Console, name: str, metrics: dict) -> None:
