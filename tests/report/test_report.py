@@ -110,7 +110,7 @@ def test_real_profiles_section_compares_with_base_and_shuffled(work):
     assert con["recall@20"] == pytest.approx(0.13)
     assert con["recall@20_vs_base"] == pytest.approx(0.13 / 0.11 - 1)
     # 0.02 apart, combined std sqrt(2) * 0.01 = 0.0141: the gap is within two combined std
-    assert "lightgcn+con: R@20 +18.2% vs base" in section.body
+    assert "lightgcn+con (minilm): R@20 +18.2% vs base" in section.body
     assert "within two combined seed std" in section.body
     # 0.09 / 0.13 - 1; 0.04 apart against 2 * sqrt(2) * 0.01 = 0.0283: beyond the seed noise
     assert ("shuffled profiles: R@20 -30.8% vs real (the gap 0.0400 is larger than two combined seed std (0.0283), "

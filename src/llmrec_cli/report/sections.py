@@ -220,7 +220,7 @@ def _seed_view(frame: pl.DataFrame) -> pl.DataFrame:
             lambda r: md.mean_std(r[metric], r[f"{metric}_std"], r["n"]), return_dtype=pl.String)
 
     return frame.select(
-        "model", "variant", pl.col("n").alias("seeds"), "run",
+        "model", "variant", pl.col("embeddings").fill_null("-").alias("vectors"), pl.col("n").alias("seeds"), "run",
         ms("recall@20").alias("R@20"), pl.col("recall@20_vs_base").map_elements(md.percent, return_dtype=pl.String).alias("Δ R@20"),
         ms("ndcg@20").alias("N@20"), pl.col("ndcg@20_vs_base").map_elements(md.percent, return_dtype=pl.String).alias("Δ N@20"),
         ms("recall@10").alias("R@10"), ms("ndcg@10").alias("N@10"),
@@ -228,20 +228,22 @@ def _seed_view(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _findings(frame: pl.DataFrame) -> str:
-    """One sentence per (backbone, alignment): the change against base and whether it exceeds the seed noise."""
+    """One sentence per (backbone, alignment, vectors): the change against base and whether it exceeds the seed
+    noise, and against its controls when they were run with the same vectors' encoder."""
     lines = []
     for model in frame["model"].unique(maintain_order=True).to_list():
-        # per variant, the configuration with the most seeds
+        # per variant and vectors, the configuration with the most seeds
         rows = frame.filter(pl.col("model") == model).sort("n")
-        sub = {r["variant"]: r for r in rows.iter_rows(named=True)}
-        base = sub.get("base")
-        for variant in ("con", "gen"):
-            row = sub.get(variant)
-            if base is None or row is None:
+        sub = {(r["variant"], r.get("embeddings")): r for r in rows.iter_rows(named=True)}
+        base = sub.get(("base", None))
+        for (variant, vectors), row in sub.items():
+            if variant not in ("con", "gen") or base is None:
                 continue
-            lines.append(f"- {model}+{variant}: R@20 {md.percent(row['recall@20'] / base['recall@20'] - 1)} vs base "
-                         f"({_significance(row, base)})" + _control_note(sub, variant, row, "shuffled", "shuffled profiles")
-                         + _control_note(sub, variant, row, "w0", "no alignment term"))
+            label = f"{model}+{variant}" + (f" ({vectors})" if vectors else "")
+            lines.append(f"- {label}: R@20 {md.percent(row['recall@20'] / base['recall@20'] - 1)} vs base "
+                         f"({_significance(row, base)})"
+                         + _control_note(sub.get((f"{variant}+shuffled", f"{vectors}-shuffled")), row, "shuffled profiles")
+                         + _control_note(sub.get((f"{variant}+w0", vectors)), row, "no alignment term"))
     return "\n".join(lines) if lines else "_(no base run to compare with)_"
 
 
@@ -254,8 +256,7 @@ def _significance(row: dict, base: dict) -> str:
     return f"the gap {gap:.4f} is {verdict} two combined seed std ({2 * spread:.4f}), {row['n']} and {base['n']} seeds"
 
 
-def _control_note(sub: dict, variant: str, row: dict, suffix: str, label: str) -> str:
-    control = sub.get(f"{variant}+{suffix}")
+def _control_note(control: dict | None, row: dict, label: str) -> str:
     if control is None:
         return ""
     return (f"; {label}: R@20 {md.percent(control['recall@20'] / row['recall@20'] - 1)} vs real "
