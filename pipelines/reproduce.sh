@@ -6,8 +6,7 @@
 #   REPORT_NAME  default "full", or "quick" when QUICK=1
 #   REPORT_DIR   where the report goes (default: reports/<REPORT_NAME> in the repository)
 # Everything is resumable: rerun after an interruption and finished stages are skipped as up to date.
-# On a machine shared with other busy processes, OMP_NUM_THREADS=1 is much faster: torch's two threads then wait
-# on each other (measured here: a CLLM4Rec finetuning pass 199 s with 2 threads, 28 s with 1).
+# Every step runs single-threaded unless OMP_NUM_THREADS is set (common.sh says why).
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 SECTIONS=${SECTIONS:-demo real-profiles noise efficiency amazon-book amazon-book-profiles cllm4rec-beauty}
