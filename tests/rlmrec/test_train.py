@@ -86,7 +86,7 @@ def test_patience_counts_only_from_min_epochs(workdir):
         return train.TrainRequest("demo", config.resolve("lightgcn", "none", "demo", overrides=overrides), seed=7,
                                   device="cpu", run_id=run_id)
 
-    official = train.run(frozen("patience-official"), workdir)
+    official = train.run(frozen("patience-official", min_epochs=0), workdir)  # the demo recipe's own is 150
     assert (official.best_epoch, official.epochs_run) == (0, 3)  # bad at epochs 1 and 2: stop
     warmed = train.run(frozen("patience-min5", min_epochs=5), workdir)
     assert (warmed.best_epoch, warmed.epochs_run) == (0, 7)  # epochs 1-4 do not count; bad at 5 and 6: stop
@@ -110,6 +110,7 @@ def test_the_last_epoch_is_always_validated(cli, workdir):
 
 def test_recipe_settings_apply_to_the_recipe_only():
     assert config.resolve("gccf", "gen", "steam-text")["min_epochs"] == 60
+    assert config.resolve("lightgcn", "con", "demo")["min_epochs"] == 150
     paper = config.resolve("gccf", "gen", "amazon-book")
     assert "min_epochs" not in paper and paper["patience"] == 5  # the papers' datasets keep the official rule
 
@@ -249,6 +250,13 @@ def test_cli_set_keys_and_values_are_checked(cli, workdir, setting, fragment):
     before = tree(workdir.parent)
     one_line_error(cli("train-rlmrec", "-d", "demo", "--set", setting, workdir=workdir), "--set", fragment)
     assert tree(workdir.parent) == before
+
+
+def test_semantic_only_configs_do_not_move_with_new_recipe_tables():
+    semantic = config.resolve("semantic", "none", "amazon-book")
+    assert semantic == {"embedding_dim": 32, "lr": 1e-3, "batch_size": 4096, "max_epochs": 3000, "eval_every": 3,
+                        "patience": 5, "eval_batch_size": 1024, "ks": [5, 10, 20], "steam-text": {"min_epochs": 60},
+                        "backbone": "semantic", "align": "none", "config_family": "amazon-book"}  # as its runs recorded it
 
 
 def test_known_settings_keep_the_resolved_config():
