@@ -1,4 +1,5 @@
-"""RLMRec-Con and RLMRec-Gen (spec §5.2, §5.3), checked against hand computations on 3-4 node examples.
+"""RLMRec-Con and RLMRec-Gen (spec §5.2, §5.3), checked against hand computations on 3-4 node examples; Gen's loss
+(computed through the last layer, at the hidden width) also against the direct M x d_s lift (gen_reference.py).
 
 The MLPs are set to identity (2 -> 2 -> 2, zero biases) and every vector lies in the positive quadrant, so the
 LeakyReLU is the identity too and the projections equal their inputs. Vectors are given as (angle, length): the cosine
@@ -13,6 +14,8 @@ from torch import nn
 
 from llmrec_cli.rlmrec.align import ConAlignment, GenAlignment
 from llmrec_cli.rlmrec.backbones.base import Batch, infonce_indexed
+
+from gen_reference import direct_gen_loss
 
 
 def vecs(*pairs):
@@ -154,6 +157,55 @@ def test_gen_loss_by_hand():
     assert math.isclose(float(got_all.detach()), gen_expected(final_angles, sem_angles, [0, 1, 2], 0.2, 0.5), rel_tol=1e-5)
     got_all.backward()
     assert final.grad.abs().sum() > 0 and gen.up[0].weight.grad.abs().sum() > 0
+
+
+def _gen_case(d: int, d_s: int, m: int, dtype: torch.dtype, seed: int = 0):
+    """A Gen module and inputs: m of 2m + 7 nodes masked (users and items mixed), every input requiring a gradient."""
+    torch.manual_seed(seed)
+    gen = GenAlignment(d, d, d_s, {**GEN_HP, "recon_weight": 0.1, "re_temperature": 0.5}).to(dtype)
+    with torch.no_grad():
+        gen.up[2].bias.uniform_(-0.5, 0.5)  # larger than the default init, so the norm's bias terms count
+    n_users, n_items = m + 3, m + 4
+    inputs = [torch.randn(n, k, dtype=dtype, requires_grad=True) for n, k in ((n_users + n_items, d), (n_users, d_s), (n_items, d_s))]
+    idx = torch.randperm(n_users + n_items)[:m]
+    return gen, inputs, idx
+
+
+def _loss_and_grads(loss_fn, gen, inputs, idx):
+    leaves = [*inputs, *gen.up.parameters()]
+    final, sem_users, sem_items = inputs
+    loss = loss_fn(final, idx, sem_users, sem_items)
+    return loss.detach(), torch.autograd.grad(loss, leaves)
+
+
+@pytest.mark.parametrize("dtype, rtol, atol", [(torch.float64, 1e-10, 1e-13), (torch.float32, 2e-5, 1e-7)])
+@pytest.mark.parametrize("d, d_s, m", [(4, 12, 9), (32, 1536, 300)])
+def test_gen_loss_equals_the_direct_lift(dtype, rtol, atol, d, d_s, m):
+    gen, inputs, idx = _gen_case(d, d_s, m, dtype)
+    got_loss, got_grads = _loss_and_grads(gen.loss, gen, inputs, idx)
+    want_loss, want_grads = _loss_and_grads(lambda *a: direct_gen_loss(gen, *a), gen, inputs, idx)
+    assert got_loss.dtype == dtype
+    torch.testing.assert_close(got_loss, want_loss, rtol=rtol, atol=0.0)
+    for got, want in zip(got_grads, want_grads):
+        scale = float(want.abs().max())
+        torch.testing.assert_close(got, want, rtol=rtol, atol=atol + rtol * scale)
+
+
+def test_gen_zero_lift_is_clamped_like_normalize():
+    gen, (final, sem_users, sem_items), idx = _gen_case(4, 12, 9, torch.float64)
+    with torch.no_grad():
+        gen.up[2].weight.zero_()
+        gen.up[2].bias.zero_()  # every lift is 0: cosines 0, as F.normalize's clamped norm gives
+    want = direct_gen_loss(gen, final, idx, sem_users, sem_items)
+    torch.testing.assert_close(gen.loss(final, idx, sem_users, sem_items), want, rtol=1e-12, atol=0.0)
+    assert float(want.detach()) == pytest.approx(-0.1 * math.log(1 / (9 + 1e-8) + 1e-8))
+
+
+def test_gen_keeps_its_parameters_and_random_draws():
+    gen = GenAlignment(32, 32, 1536, GEN_HP)
+    assert set(gen.state_dict()) == {"mask_token", "up.0.weight", "up.0.bias", "up.2.weight", "up.2.bias"}
+    _, idx = gen.mask(torch.randn(50, 32), torch.Generator().manual_seed(5))
+    assert torch.equal(idx, torch.randperm(50, generator=torch.Generator().manual_seed(5))[: int(50 * 0.35)])
 
 
 def test_gen_mlp_shapes():

@@ -105,9 +105,35 @@ class GenAlignment(nn.Module):
         users, items = idx[idx < n_users], idx[idx >= n_users]
         sem = torch.cat([sem_users[users], sem_items[items - n_users]])
         s = F.normalize(sem, dim=1)
-        with wide_products(self.precision, final.device):
-            z = F.normalize(self.up(final[torch.cat([users, items])]).float(), dim=1)
-            logits = (z @ s.T).float() / self.re_temperature
-        mole = torch.exp((z * s).sum(1) / self.re_temperature)
+        logits, diagonal = lifted_logits(self.up, final[torch.cat([users, items])], s, self.precision, self.re_temperature)
+        mole = torch.exp(diagonal)
         deno = torch.exp(logits).sum(1)
         return self.recon_weight * -torch.log(mole / (deno + 1e-8) + 1e-8).mean()
+
+
+def lifted_logits(up: nn.Sequential, x: torch.Tensor, s: torch.Tensor, precision: str,
+                  temperature: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(cos(up(x_i), s_j) / t for all pairs (M x M), its diagonal); s has unit rows. The M x d_s lift is never formed.
+
+    With h_i = LeakyReLU(W1 x_i + b1) and u_i = W2 h_i + b2: u_i . s_j = h_i . P_j + q_j (P = s W2, q = s b2), so
+    logits_ij = [h_i, 1] . [P_j, q_j] / (||u_i|| t): one product at the hidden width (d_s + d)/2 instead of d_s, the
+    row scaling and q folded into its M x (h + 1) factors. Under bf16 the products run in autocast.
+    """
+    w, b = up[2].weight, up[2].bias
+    with wide_products(precision, x.device):
+        hidden = up[1](up[0](x)).to(x.dtype)
+    scale = 1.0 / (lift_norms(hidden, w, b, precision) * temperature)
+    left = torch.cat([hidden, torch.ones_like(scale)[:, None]], 1) * scale[:, None]
+    with wide_products(precision, x.device):
+        right = torch.cat([s @ w, (s @ b)[:, None]], 1).to(x.dtype)
+        logits = (left @ right.T).to(x.dtype)
+    return logits, (left * right).sum(1)
+
+
+def lift_norms(hidden: torch.Tensor, w: torch.Tensor, b: torch.Tensor, precision: str) -> torch.Tensor:
+    """||W2 h_i + b2|| for every row from the h x h Gram matrix G = W2^T W2: h^T G h + 2 (W2^T b2) . h + ||b2||^2,
+    clamped at 1e-12 as F.normalize does."""
+    with wide_products(precision, hidden.device):
+        spread = (hidden @ (w.T @ w)).to(hidden.dtype)
+    squares = (spread * hidden).sum(1) + 2 * (hidden @ (w.T @ b)) + b @ b
+    return squares.clamp_min(1e-24).sqrt()
