@@ -7,6 +7,7 @@
 #   QUICK    1 = the reduced set of reproduce-quick (0)
 #   LLMREC_ARGS  global options for every llmrec command ("--device cuda")
 #   PROFILE_ARGS options for `llmrec profile` when profiles must be written ("--backend openai --base-url URL ...")
+#   SHIPPED_PROFILES  0 = write profiles with `llmrec profile` even where the repository ships them (1)
 # Every stage skips itself ("up to date") when its inputs and options are unchanged, so rerunning a pipeline
 # after an interruption only redoes what is missing; training runs are started with --resume for the same reason.
 
@@ -177,7 +178,7 @@ prompt_id() {
 profiles_dir() {
     local shipped
     shipped="datasets/$1/profiles/$(prompt_id "$1")"
-    if [[ -f $shipped/users.parquet ]]; then
+    if [[ ${SHIPPED_PROFILES:-1} == 1 && -f $shipped/users.parquet ]]; then
         printf '%s' "$shipped"
     else
         printf '%s/profiles/%s/%s' "$WORKDIR" "$1" "$(prompt_id "$1")"
