@@ -75,7 +75,7 @@ def demo(runs: pl.DataFrame) -> Section:
         return Section("Demo, end to end", "Not run in this workdir (`pipelines/demo.sh`).")
     view = sub.select("run", "model", "variant", "seed", *_metric_cols(sub, metrics), "epochs_run").sort("model", "variant")
     body = (
-        "400 real Steam users x 300 games (`datasets/demo`), profiles written by the local LLM and shipped in the "
+        "400 real Steam users x 299 games (`datasets/demo`), profiles written by the local LLM and shipped in the "
         "repo, embedded with all-MiniLM-L6-v2, then trained and evaluated through the CLI.\n\n" + md.table(view)
     )
     return Section("Demo, end to end", body, {"demo": view})
