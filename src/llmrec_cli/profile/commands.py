@@ -141,8 +141,13 @@ def register(app: typer.Typer, console: Console, get_globals: Callable) -> None:
         g = get_globals(ctx)
         safe_name(dataset, "--dataset")
         if import_from is not None or users_file is not None or items_file is not None:
-            _import(console, g.workdir, importer_request(dataset, import_from, users_file, items_file, model, name,
-                                                 allow_partial, match, raw_id_column, drop_unknown, force))
+            from llmrec_cli.profile import importer
+
+            req = importer.ImportRequest(
+                dataset=dataset, source=import_from, users=users_file, items=items_file, model=model or "unknown",
+                name=name, allow_partial=allow_partial, match=match, raw_id_column=raw_id_column,
+                drop_unknown=drop_unknown, force=force)
+            print_import(console, importer.run(req, g.workdir))
             return
         opts = BackendOptions(backend, model, base_url, api_key_env, concurrency, timeout, max_retries, threads, response_format)
         req = runner.ProfileRequest(dataset, prompt, opts, attempts, temperature, limit, max_input_tokens, retry_failures,
@@ -163,19 +168,7 @@ def register(app: typer.Typer, console: Console, get_globals: Callable) -> None:
         console.print(f"wrote {result.folder}")
 
 
-def importer_request(dataset, source, users, items, model, name, allow_partial, match, raw_id_column, drop_unknown, force):
-    from llmrec_cli.profile import importer
-
-    return importer.ImportRequest(dataset=dataset, source=source, users=users, items=items, model=model or "unknown",
-                                  name=name, allow_partial=allow_partial, match=match, raw_id_column=raw_id_column,
-                                  drop_unknown=drop_unknown,
-                                  force=force)
-
-
-def _import(console: Console, workdir: Path, req) -> None:
-    from llmrec_cli.profile import importer
-
-    result = importer.run(req, workdir)
+def print_import(console: Console, result) -> None:
     if result.up_to_date:
         console.print(f"[green]up to date[/green]: {result.folder} (use --force to import again)")
     console.print(counts_table(result.counts))

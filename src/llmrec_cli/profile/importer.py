@@ -52,6 +52,7 @@ class ImportResult:
 
 def run(req: ImportRequest, workdir: Path) -> ImportResult:
     name = paths.safe_name(req.name, "--name")
+    paths.safe_name(req.dataset, "--dataset")
     sources = source_files(req)
     data_folder = Path(workdir) / "data" / req.dataset
     if not (data_folder / artifacts.MANIFEST).is_file():
@@ -69,7 +70,7 @@ def run(req: ImportRequest, workdir: Path) -> ImportResult:
     tables, counts = {}, {}
     for entity in ENTITIES:
         known = artifacts.read_parquet(entity_tables[entity], columns=[artifacts.entity_id(entity), "raw_id"])
-        frame = with_raw_id_column(read_table(sources[entity], entity), req.raw_id_column, sources[entity])
+        frame = with_raw_id_column(read_table(sources[entity], entity), req.raw_id_column)
         table, dropped = dense_profiles(frame, entity, known, sources[entity], req.match, req.drop_unknown)
         counts[f"{entity}s"] = coverage(table, entity, known.height, sources[entity], req.allow_partial) | {"dropped_unknown": dropped}
         tables[entity] = contract_table(table, entity, req.model, name)
@@ -165,7 +166,7 @@ def _pickle_frame(path: Path, entity: str) -> pl.DataFrame:
 
 
 # ------------------------------------------------------------------------------------------------ checking
-def with_raw_id_column(df: pl.DataFrame, column: str | None, path: Path) -> pl.DataFrame:
+def with_raw_id_column(df: pl.DataFrame, column: str | None) -> pl.DataFrame:
     """--raw-id-column C: C (when the table has it) becomes the only id column, matched as raw ids."""
     if column is None or column not in df.columns:
         return df
