@@ -4,9 +4,9 @@
 #   - LightGCN base / Con / Gen for every seed in SEEDS, its shuffled-profile and weight-0 controls (first seed);
 #   - every other backbone in AB_BACKBONES: base / Con / Gen, first seed (AB_ALL_SEEDS=1: every seed);
 #   - the semantic-only row (cosine of the profile vectors, no training);
-#   - for each extra encoder in AB_ENCODERS (e.g. "all-mpnet-base-v2", RQ2 / Fig. 4b): LightGCN Con, first seed.
+#   - for each extra encoder in AB_ENCODERS ("mpnet", "gemma": RQ2 / Fig. 4b): LightGCN Con and semantic-only, first seed.
 #   AB_BACKBONES  default "gccf" (add "sgl simgcl dccf autocf" for the whole table: hours each on a CPU)
-#   AB_ENCODERS   extra `embed --encoder` choices, default none
+#   AB_ENCODERS   extra `embed --encoder` choices (mpnet, gemma), default none; docs/encoders.md sets them up
 # QUICK=1 skips this section (embedding 20k profiles alone takes minutes: reproduce-quick keeps its budget);
 # QUICK_AMAZON_BOOK_PROFILES=1 runs its short version, the semantic-only row (import, embedding, a cosine ranking:
 # no training). Every run resumes (--resume) and every stage skips itself when up to date.
@@ -56,9 +56,15 @@ for seed in $seeds; do
     done
 done
 for encoder in $AB_ENCODERS; do
-    stage "embed $ds ($encoder)" llmrec embed --dataset "$ds" --profiles "$profiles" --encoder "$encoder" --name "$encoder"
-    ARTIFACTS+=("$WORKDIR/embeddings/$ds/$encoder")
-    train "$ds" lightgcn con "$WORKDIR/embeddings/$ds/$encoder" "$first"
-    train "$ds" semantic none "$WORKDIR/embeddings/$ds/$encoder" "$first"
+    case $encoder in
+        mpnet) folder=all-mpnet-base-v2 ;;
+        gemma) folder=embeddinggemma-300m ;;
+        *) echo "error: AB_ENCODERS: $encoder is not a local encoder; choose mpnet or gemma" >&2; exit 2 ;;
+    esac
+    vectors=$WORKDIR/embeddings/$ds/$folder
+    stage "embed $ds ($encoder)" llmrec embed --dataset "$ds" --profiles "$profiles" --encoder "$encoder"
+    ARTIFACTS+=("$vectors")
+    train "$ds" lightgcn con "$vectors" "$first"
+    train "$ds" semantic none "$vectors" "$first"
 done
 finish
