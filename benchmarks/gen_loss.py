@@ -22,7 +22,7 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from llmrec_cli.rlmrec.align import GenAlignment
+from llmrec_cli.rlmrec.alignments.gen import GenAlignment
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "rlmrec"))  # the direct reference of the tests
 from gen_reference import direct_gen_loss  # noqa: E402

@@ -104,7 +104,7 @@ def matmul_floor(align: str, ds: Dataset, hp: dict, out_dim: int, dim: int, n_ed
 
 
 def gen_shapes(m: int, out_dim: int, dim: int, hidden: int) -> list[tuple[int, int, int]]:
-    """Gen's products (align.lifted_logits): first layer, P = s W2, the Gram matrix and H G, the M x M logits at
+    """Gen's products (alignments/gen.py, lifted_logits): first layer, P = s W2, the Gram matrix and H G, the M x M logits at
     width hidden + 1; then their backward products (the first layer's two; the logits' two; dW2 through P; H G's two;
     the Gram's two)."""
     forward = [(m, out_dim, hidden), (m, dim, hidden), (hidden, dim, hidden), (m, hidden, hidden), (m, hidden + 1, m)]

@@ -82,6 +82,26 @@ def datasets() -> None:
 
 
 @app.command()
+def backbones(
+    names: bool = typer.Option(False, "--names", help="Print the names only, one per line (for shell loops)."),
+) -> None:
+    """List the RLMRec backbones (configs/rlmrec/) and the alignments each one has settings for."""
+    from llmrec_cli.rlmrec import registry
+
+    specs = registry.backbones()
+    if names:
+        console.print("\n".join(specs))
+        return
+    table = Table(title="RLMRec backbones")
+    for col in ("name", "paper name", "alignments (--align)"):
+        table.add_column(col)
+    for spec in specs.values():
+        table.add_row(spec.name, spec.title, ", ".join(spec.variants))
+    console.print(table)
+    console.print(f"and --backbone {registry.SEMANTIC}: the profile vectors' cosine, no training (needs --embeddings)")
+
+
+@app.command()
 def prepare(
     ctx: typer.Context,
     dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="Recipe name in datasets/ (see `llmrec datasets`)."),
@@ -152,8 +172,8 @@ def stats_table(dataset: str, stats: dict) -> Table:
 def train_rlmrec(
     ctx: typer.Context,
     dataset: str = typer.Option(..., "--dataset", "-d", help="A prepared dataset (llmrec prepare)."),
-    backbone: str = typer.Option("lightgcn", help="gccf, lightgcn, sgl, simgcl, dccf, autocf, or semantic (profile embeddings only, no training)."),
-    align: str = typer.Option("none", help="none (base), con (RLMRec-Con), gen (RLMRec-Gen) or kar (the KAR baseline; lightgcn/sgl)."),
+    backbone: str = typer.Option("lightgcn", help="A graph CF backbone (`llmrec backbones` lists them: gccf, lightgcn, sgl, simgcl, dccf, autocf), or semantic (profile embeddings only, no training)."),
+    align: str = typer.Option("none", help="none (base), con (RLMRec-Con), gen (RLMRec-Gen) or kar (the KAR baseline); `llmrec backbones` shows which each backbone has."),
     embeddings: Optional[str] = typer.Option(
         None, help="Semantic vectors for con/gen: an embed output folder (or its encoder name), or random:DIM."
     ),
@@ -162,6 +182,10 @@ def train_rlmrec(
     epochs: Optional[int] = typer.Option(
         None, min=1, help="Maximum epochs (default 3000: early stopping decides). Validation runs every eval_every "
         "epochs (3: epochs 0, 3, 6, ...) and always on the last, so --epochs 2 validates epochs 0 and 1 and keeps the better."
+    ),
+    align_weight: Optional[float] = typer.Option(
+        None, min=0, help="The alignment term's weight (con: kd_weight, gen: recon_weight; default: the config's). "
+        "0 trains the variant's settings without the term, a control (default run id suffix -w0)."
     ),
     align_precision: str = typer.Option(
         "fp32", help="fp32 (as the paper) or bf16: Con/Gen's wide products in bfloat16 autocast, ~2x faster epochs on "
@@ -180,11 +204,7 @@ def train_rlmrec(
     overrides = rl_config.parse_set(set_)
     if epochs is not None:
         overrides["max_epochs"] = epochs
-    from llmrec_cli.rlmrec.align import precision_of
-
-    precision_of({"align_precision": align_precision})  # a bad value fails before any data is read
-    if align_precision != "fp32":  # recorded only when not the default, so fp32 runs keep their config hash
-        overrides["align_precision"] = align_precision
+    _alignment_options(backbone, align, align_weight, align_precision, overrides)
     from llmrec_cli import artifacts
 
     # a renamed or noised copy (`prepare --name`) takes its recipe's hyperparameters
@@ -198,6 +218,24 @@ def train_rlmrec(
         console.print(f"best epoch {result.best_epoch} of {result.epochs_run}, {result.seconds_per_epoch:.2f} s/epoch")
     console.print(metrics_table({result.run_dir.name: result.metrics}))
     console.print(f"run: {result.run_dir}")
+
+
+def _alignment_options(backbone: str, align: str, weight: float | None, precision: str, overrides: dict) -> None:
+    """--align-weight and --align-precision as settings of the alignment, checked before any data is read."""
+    from llmrec_cli.rlmrec import registry
+    from llmrec_cli.rlmrec.alignments.base import precision_of
+
+    strategy = registry.alignment(align) if backbone != registry.SEMANTIC else None
+    if weight is not None:
+        if strategy is None or strategy.weight_key is None:
+            raise LLMRecError(f"--align-weight: --align {align} has no alignment term to weigh; use it with con or gen")
+        # a whole number is kept whole, as `--set kd_weight=0` records it (the run's config hash stays the same)
+        overrides[strategy.weight_key] = int(weight) if float(weight).is_integer() else weight
+    precision_of({"align_precision": precision})
+    if precision != "fp32":  # recorded only when not the default, so fp32 runs keep their config hash
+        if strategy is None or "align_precision" not in strategy.defaults:
+            raise LLMRecError(f"--align-precision {precision}: only con and gen have wide products to run in bf16")
+        overrides["align_precision"] = precision
 
 
 def _train_with_progress(req, workdir: Path):

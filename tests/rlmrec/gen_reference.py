@@ -7,7 +7,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from llmrec_cli.rlmrec.align import GenAlignment, wide_products
+from llmrec_cli.rlmrec.alignments.base import wide_products
+from llmrec_cli.rlmrec.alignments.gen import GenAlignment
 
 
 def direct_gen_loss(gen: GenAlignment, final: torch.Tensor, idx: torch.Tensor, sem_users: torch.Tensor,

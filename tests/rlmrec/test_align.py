@@ -1,5 +1,6 @@
-"""RLMRec-Con and RLMRec-Gen (spec §5.2, §5.3), checked against hand computations on 3-4 node examples; Gen's loss
-(computed through the last layer, at the hidden width) also against the direct M x d_s lift (gen_reference.py).
+"""RLMRec-Con and RLMRec-Gen (docs/methods/rlmrec.md §5.2, §5.3), checked against hand computations on 3-4 node
+examples; Gen's loss (computed through the last layer, at the hidden width) also against the direct M x d_s lift
+(gen_reference.py).
 
 The MLPs are set to identity (2 -> 2 -> 2, zero biases) and every vector lies in the positive quadrant, so the
 LeakyReLU is the identity too and the projections equal their inputs. Vectors are given as (angle, length): the cosine
@@ -12,7 +13,8 @@ import pytest
 import torch
 from torch import nn
 
-from llmrec_cli.rlmrec.align import ConAlignment, GenAlignment
+from llmrec_cli.rlmrec.alignments.con import ConAlignment
+from llmrec_cli.rlmrec.alignments.gen import GenAlignment
 from llmrec_cli.rlmrec.backbones.base import Batch, infonce_indexed
 
 from gen_reference import direct_gen_loss

@@ -13,6 +13,7 @@ from pathlib import Path
 import polars as pl
 
 from llmrec_cli import artifacts
+from llmrec_cli.errors import LLMRecError
 
 RUN_STAGES = ("train-rlmrec", "train-cllm4rec", "train-baseline")
 # config keys that may differ between runs that are still "the same experiment": repeated seeds, the noised copy of
@@ -106,8 +107,15 @@ def _model_name(manifest: dict, config: dict) -> str:
     return str(config.get("model"))
 
 
-# the loss weight of each alignment term: a run with it at 0 has the variant's settings but no alignment
-ALIGN_WEIGHT = {"con": "kd_weight", "gen": "recon_weight"}
+def _weight_key(align: str) -> str | None:
+    """The setting that weighs the alignment's term (rlmrec/registry.py): at 0 a run has the variant's settings but
+    no alignment. None for the base variant, KAR, or an alignment this version does not have."""
+    from llmrec_cli.rlmrec import registry
+
+    try:
+        return registry.alignment(align).weight_key
+    except LLMRecError:
+        return None
 
 
 def _variant(config: dict, emb: Embeddings) -> str:
@@ -119,7 +127,8 @@ def _variant(config: dict, emb: Embeddings) -> str:
     variant = "base" if align == "none" else str(align)
     if config.get("backbone") == "semantic":
         variant = "semantic-only"
-    if align in ALIGN_WEIGHT and config.get(ALIGN_WEIGHT[align]) == 0:
+    weight = _weight_key(str(align))
+    if weight is not None and config.get(weight) == 0:
         return variant + "+w0"
     if emb.shuffled:
         variant += "+shuffled"

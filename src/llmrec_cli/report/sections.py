@@ -14,7 +14,6 @@ from llmrec_cli.report import markdown as md
 from llmrec_cli.report import paper_rlmrec, plots
 
 PAPER_DATASETS = {"amazon-book": "Amazon-book", "yelp": "Yelp", "steam": "Steam"}
-BACKBONES = ("gccf", "lightgcn", "sgl", "simgcl", "dccf", "autocf")
 VARIANT_ORDER = ("base", "con", "gen", "con+shuffled", "gen+shuffled", "con+w0", "gen+w0", "kar", "semantic-only")
 CLLM4REC_MODELS = {"cllm4rec": "CLLM4Rec", "multivae": "Multi-VAE", "most-popular": "most-popular"}
 NOT_RUN = {

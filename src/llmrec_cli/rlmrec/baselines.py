@@ -1,4 +1,4 @@
-"""Baselines of the RLMRec paper that are not a backbone variant (spec §7).
+"""Baselines of the RLMRec paper that are not a backbone variant (docs/methods/rlmrec.md §7.1).
 
 Semantic Embeddings Only (Table 1, first row): rank items for a user by cos(s_u, s_v) of the profile embeddings,
 with no collaborative training. The paper does not state the scoring rule; cosine is our choice (label it so).

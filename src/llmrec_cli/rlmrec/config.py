@@ -4,37 +4,21 @@ from __future__ import annotations
 
 import difflib
 import math
-import os
 import tomllib
 from pathlib import Path
 
 from llmrec_cli.errors import LLMRecError
+from llmrec_cli.rlmrec import registry
+from llmrec_cli.rlmrec.registry import configs_dir, load_toml
 
-BACKBONES = ("gccf", "lightgcn", "sgl", "simgcl", "dccf", "autocf")
-ALIGNMENTS = ("none", "con", "gen", "kar")
-_SECTION = {"none": "base", "con": "con", "gen": "gen", "kar": "kar"}
-# Settings the code reads that no shipped TOML sets, with their defaults (min_epochs: rlmrec/train.py;
-# align_precision: rlmrec/align.py; use_negatives: the Con alignment, false in AutoCF's [con]).
-EXTRA_KEYS = {"min_epochs": 0, "align_precision": "fp32", "use_negatives": True}
+# Settings the trainer reads that no shipped TOML sets, with their defaults (min_epochs: rlmrec/train.py); each
+# alignment adds its own (Alignment.defaults: align_precision, Con's use_negatives).
+EXTRA_KEYS = {"min_epochs": 0}
 POSITIVE = frozenset({"batch_size", "eval_batch_size", "max_epochs", "eval_every", "patience", "embedding_dim", "ks"})
 # The semantic-only baseline records common.toml's [train] values. Its configs have always held the [train.steam-text]
 # table too (a per-recipe training setting it does not use): kept so that its finished runs' config hashes do not
 # move; later per-recipe tables ([train.demo], ...) are left out of it.
 SEMANTIC_RECORDED_TABLES = ("steam-text",)
-
-
-def configs_dir() -> Path:
-    env = os.environ.get("LLMREC_CONFIGS_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[3] / "configs" / "rlmrec"
-
-
-def _load(path: Path) -> dict:
-    try:
-        return tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise LLMRecError(f"{path}: config file not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise LLMRecError(f"{path}: not valid TOML ({exc})") from None
 
 
 def _flat(section: dict) -> dict:
@@ -59,29 +43,29 @@ def parse_set(items: list[str]) -> dict:
 def resolve(backbone: str, align: str, dataset: str, config_file: Path | None = None, overrides: dict | None = None) -> dict:
     """common [train] < its [train.<dataset>] table < backbone variant section < its per-family table < --config file
     < --set overrides. ``dataset`` is the recipe's name (a noised copy passes the recipe it was prepared from)."""
-    if backbone == "semantic":  # the no-training baseline has only evaluation settings
-        common = _load(configs_dir() / "common.toml")
+    if backbone == registry.SEMANTIC:  # the no-training baseline has only evaluation settings
+        common = load_toml(configs_dir() / "common.toml")
         check_overrides(overrides or {}, known_keys(common), "--backbone semantic")
         train = {k: v for k, v in common.get("train", {}).items() if not isinstance(v, dict) or k in SEMANTIC_RECORDED_TABLES}
         return {**train, **(overrides or {}), "backbone": "semantic", "align": "none", "config_family": dataset}
-    if backbone not in BACKBONES:
-        raise LLMRecError(f"--backbone {backbone!r}: unknown; choose one of {', '.join(BACKBONES)}")
-    if align not in ALIGNMENTS:
-        raise LLMRecError(f"--align {align!r}: unknown; choose one of {', '.join(ALIGNMENTS)}")
+    spec = registry.backbone(backbone)
+    strategy = registry.alignment(align)
+    section = registry.section_of(align)
+    if align not in spec.variants:
+        raise LLMRecError(f"--align {align}: configs/rlmrec/{backbone}.toml has no [{section}] section; {align} is "
+                          f"not defined for {backbone} (it has: {', '.join(spec.variants)})")
     folder = configs_dir()
-    common = _load(folder / "common.toml")
+    common = load_toml(folder / "common.toml")
     family = common.get("family", {}).get(dataset, dataset)
-    sections = _load(folder / f"{backbone}.toml")
-    if _SECTION[align] not in sections:
-        raise LLMRecError(f"--align {align}: configs/rlmrec/{backbone}.toml has no [{_SECTION[align]}] section; {align} is not defined for {backbone}")
-    variant = sections[_SECTION[align]]
-    check_overrides(overrides or {}, known_keys(common, variant), f"--backbone {backbone} --align {align}")
+    variant = load_toml(folder / f"{backbone}.toml")[section]
+    known = {**known_keys(common, variant), **strategy.defaults}
+    check_overrides(overrides or {}, known, f"--backbone {backbone} --align {align}")
     train = common.get("train", {})
     hp = {**_flat(train), **_flat(train.get(dataset, {})), **_flat(variant), **_flat(variant.get(family, {}))}
     if config_file is not None:
-        extra = _load(Path(config_file))
+        extra = load_toml(Path(config_file))
         hp.update(_flat(extra))
-        hp.update(_flat(extra.get(_SECTION[align], {})))
+        hp.update(_flat(extra.get(section, {})))
     hp.update(overrides or {})
     hp["backbone"], hp["align"], hp["config_family"] = backbone, align, family
     return hp

@@ -1,4 +1,4 @@
-"""The user-item interaction graph and its symmetric normalised adjacency (RLMRec spec §3.1).
+"""The user-item interaction graph and its symmetric normalised adjacency (docs/methods/rlmrec.md §3.1).
 
 Nodes are users 0..I-1 followed by items I..I+J-1. A = [[0, R], [R^T, 0]] (binary), A_hat = D^-1/2 A D^-1/2 with
 D the row degree (zero degree -> 0). GCCF base adds self-loops: [[I, R], [R^T, I]], counted in the degree.
@@ -71,7 +71,7 @@ def normalised_adjacency(rows: torch.Tensor, cols: torch.Tensor, n: int, device=
 
 def drop_edges(adj: torch.Tensor, keep_rate: float, generator: torch.Generator | None = None) -> torch.Tensor:
     """Keep each stored entry of a CSR adjacency with probability ``keep_rate``; no renormalisation or rescaling
-    (RLMRec's LightGCN/SGL edge drop, spec §4)."""
+    (RLMRec's LightGCN/SGL edge drop, docs/methods/rlmrec.md §4.2)."""
     if keep_rate >= 1.0:
         return adj
     keep = torch.rand(adj.values().shape, generator=generator, device=adj.device) < keep_rate
@@ -90,10 +90,10 @@ class Adjacency(nn.Module):
     propagation and edge drop the LightGCN-family backbones need.
 
     Operators are :class:`~llmrec_cli.rlmrec.sparse.SparseOperator` s (``op @ x``). A is symmetric (structure and
-    values), so on the full graph A^T = A. An edge-dropped copy drops entries independently (spec §4), so it is not
-    symmetric; it keeps A's CSR structure with the dropped values set to zero, which makes its transpose a gather of
-    the same keep mask through ``perm`` (the position of entry (c, r) for the entry (r, c)). On CPU this is ~4x
-    cheaper than compacting both matrices, and the products cost the same.
+    values), so on the full graph A^T = A. An edge-dropped copy drops entries independently
+    (docs/methods/rlmrec.md §4.2), so it is not symmetric; it keeps A's CSR structure with the dropped values set to
+    zero, which makes its transpose a gather of the same keep mask through ``perm`` (the position of entry (c, r) for
+    the entry (r, c)). On CPU this is ~4x cheaper than compacting both matrices, and the products cost the same.
     """
 
     def __init__(self, graph: InteractionGraph, self_loops: bool = False):
@@ -123,8 +123,8 @@ class Adjacency(nn.Module):
         return SparseOperator(self.pattern(), self.val, self.val)
 
     def drop(self, keep_rate: float, generator: torch.Generator | None = None) -> SparseOperator:
-        """A_d: every stored entry kept with probability keep_rate, values not rescaled (spec §4); dropped entries
-        are stored zeros."""
+        """A_d: every stored entry kept with probability keep_rate, values not rescaled (docs/methods/rlmrec.md §4.2);
+        dropped entries are stored zeros."""
         if keep_rate >= 1.0:
             return self.full()
         keep = torch.rand(self.val.shape, generator=generator, device=self.val.device) < keep_rate

@@ -1,4 +1,4 @@
-"""Uniform negative sampling and epoch batching for BPR training (RLMRec spec §3.3).
+"""Uniform negative sampling and epoch batching for BPR training (docs/methods/rlmrec.md §3.4).
 
 Each epoch, every training edge (u, i) gets one negative item j drawn uniformly from {j : (u, j) not in R}, i.e.
 P(j | u) = 1 / (J - deg(u)) for each allowed j. The (u, i, j) triples are shuffled and cut into batches of

@@ -1,5 +1,6 @@
-"""Fixed semantic vectors s_u, s_v for the RLMRec alignments (spec §2.4): the embed stage's Parquet, any vectors
-folder of any width, or seeded random vectors (``random:1536``) for measuring speed at the paper's width."""
+"""Fixed semantic vectors s_u, s_v for the RLMRec alignments (docs/methods/rlmrec.md §2.4): the embed stage's
+Parquet, any vectors folder of any width, or seeded random vectors (``random:1536``) for measuring speed at the
+paper's width."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The `train-rlmrec` stage: BPR training of a graph backbone with optional Con/Gen alignment (RLMRec spec §3.3).
+"""The `train-rlmrec` stage: BPR training of a graph backbone with optional Con/Gen alignment
+(docs/methods/rlmrec.md §3.4).
 
 Each epoch draws one negative per training edge, shuffles, and takes Adam steps on batches of 4096. Validation
 runs when epoch % eval_every == 0 and on the last epoch (max_epochs - 1), so a short run can select its final
@@ -12,7 +13,6 @@ same metrics as an uninterrupted one.
 from __future__ import annotations
 
 import copy
-import importlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,21 +27,14 @@ from llmrec_cli.errors import LLMRecError
 from llmrec_cli.evaluate.scoring import evaluate_vectors
 from llmrec_cli.locks import folder_lock
 from llmrec_cli.paths import name_part
-from llmrec_cli.rlmrec import sampling, semantic
+from llmrec_cli.rlmrec import registry, sampling, semantic
+from llmrec_cli.rlmrec.alignments.base import Semantic
 from llmrec_cli.rlmrec.graph import InteractionGraph
 # CHECKPOINT and write_vectors are also imported from here (benchmarks/rlmrec_quality.py, cllm4rec/popularity.py)
 from llmrec_cli.runs import CHECKPOINT, RunCheckpoint, RunOptions, RunResult, prepare_run_dir, write_history, write_vectors  # noqa: F401
 from llmrec_cli.runtime import resolve_device, seed_everything
 
 STAGE = "train-rlmrec"
-BACKBONE_CLASSES = {
-    "gccf": "llmrec_cli.rlmrec.backbones.gccf:GCCF",
-    "lightgcn": "llmrec_cli.rlmrec.backbones.lightgcn:LightGCN",
-    "sgl": "llmrec_cli.rlmrec.backbones.sgl:SGL",
-    "simgcl": "llmrec_cli.rlmrec.backbones.simgcl:SimGCL",
-    "dccf": "llmrec_cli.rlmrec.backbones.dccf:DCCF",
-    "autocf": "llmrec_cli.rlmrec.backbones.autocf:AutoCF",
-}
 
 
 @dataclass
@@ -63,6 +56,10 @@ class TrainRequest(RunOptions, _TrainFields):
     def align(self) -> str:
         return self.hp["align"]
 
+    @property
+    def needs_embeddings(self) -> bool:
+        return self.backbone == registry.SEMANTIC or registry.alignment(self.align).needs_embeddings
+
 
 @dataclass
 class TrainResult(RunResult):
@@ -72,37 +69,17 @@ class TrainResult(RunResult):
 
 def default_run_id(req: TrainRequest) -> str:
     parts = [req.dataset, req.backbone, req.align]
-    if (req.align != "none" or req.backbone == "semantic") and req.embeddings:
+    if req.needs_embeddings and req.embeddings:
         parts.append(name_part(Path(req.embeddings.replace(":", "")).name))
     return "-".join(parts) + f"-s{req.seed}"
-
-
-def backbone_class(name: str):
-    module, cls = BACKBONE_CLASSES[name].split(":")
-    return getattr(importlib.import_module(module), cls)
-
-
-def build_alignment(align: str, hp: dict, out_dim: int, sem_dim: int):
-    from llmrec_cli.rlmrec import align as align_mod
-
-    if align == "con":
-        return align_mod.ConAlignment(sem_dim, out_dim, hp)
-    if align == "gen":
-        return align_mod.GenAlignment(int(hp.get("embedding_dim", 32)), out_dim, sem_dim, hp)
-    if align == "kar":
-        from llmrec_cli.rlmrec.kar import KARAdapter
-
-        return KARAdapter(sem_dim, hp)
-    return None
 
 
 # ------------------------------------------------------------------------------------------------ the run
 def run(req: TrainRequest, workdir: Path, on_epoch: Callable[[dict], None] | None = None) -> TrainResult:
     ds = Dataset.load(workdir, req.dataset)
-    if (req.align != "none" or req.backbone == "semantic") and not req.embeddings:
+    if req.needs_embeddings and not req.embeddings:
         raise LLMRecError(f"--align {req.align} / --backbone {req.backbone} needs --embeddings (an embed output folder, or random:DIM for speed tests)")
-    needs_sem = req.align != "none" or req.backbone == "semantic"
-    sem = semantic.load(req.embeddings, workdir, req.dataset, ds.n_users, ds.n_items, req.seed) if needs_sem else None
+    sem = semantic.load(req.embeddings, workdir, req.dataset, ds.n_users, ds.n_items, req.seed) if req.needs_embeddings else None
     run_dir = req.run_dir(workdir, default_run_id(req))
     config = {"dataset": req.dataset, "seed": req.seed, "embeddings": sem.source if sem else None, **req.hp}
     inputs = ds.files() + (sem.files if sem else [])
@@ -110,7 +87,7 @@ def run(req: TrainRequest, workdir: Path, on_epoch: Callable[[dict], None] | Non
         if not req.force and artifacts.up_to_date(run_dir, STAGE, config, inputs):
             return TrainResult(run_dir, True, artifacts.read_json(run_dir / "metrics.json").get("metrics", {}))
         prepare_run_dir(run_dir, config, req)
-        if req.backbone == "semantic":
+        if req.backbone == registry.SEMANTIC:
             return _semantic_only(ds, sem, req, config, run_dir, inputs)
         trainer = Trainer(ds, sem, req, config, run_dir)
         return trainer.fit(inputs, on_epoch)
@@ -142,17 +119,11 @@ class Trainer:
         seed_everything(req.seed)
         users, items = ds.pairs("train")
         self.graph = InteractionGraph.from_arrays(users, items, ds.n_users, ds.n_items)
-        self.model = backbone_class(req.backbone)(self.graph, self.hp, device=self.device).to(self.device)
-        if req.align == "kar":
-            from llmrec_cli.rlmrec.kar import SUPPORTED
-
-            if req.backbone not in SUPPORTED:
-                raise LLMRecError(f"--align kar: works with {', '.join(SUPPORTED)} (their propagation has no width-specific weights), not {req.backbone}")
-        self.sem_users = sem.users.to(self.device) if sem else None
-        self.sem_items = sem.items.to(self.device) if sem else None
-        self.alignment = build_alignment(req.align, self.hp, self.model.out_dim, sem.dim if sem else 0)
-        if self.alignment is not None:
-            self.alignment.to(self.device)
+        self.model = registry.backbone(req.backbone).load()(self.graph, self.hp, device=self.device).to(self.device)
+        self.sem = Semantic(sem.users.to(self.device), sem.items.to(self.device)) if sem else None
+        self.alignment = registry.alignment(req.align).build(
+            self.hp, ego_dim=self.model.dim, out_dim=self.model.out_dim, sem_dim=sem.dim if sem else 0
+        ).to(self.device)
         self.optimizer = torch.optim.Adam(self.parameters(), lr=float(self.hp["lr"]))
         self.generator = torch.Generator().manual_seed(req.seed)
         self.checkpoint = RunCheckpoint(run_dir, config, self.device, self.generator)
@@ -161,34 +132,24 @@ class Trainer:
         self.epoch, self.history, self.best, self.bad_evals = 0, [], None, 0
 
     def ego(self) -> torch.Tensor:
-        """The backbone's ID table; KAR appends its augmented semantic vectors as extra columns."""
-        ego = self.model.ego()
-        if self.req.align == "kar":
-            ego = torch.cat([ego, self.alignment(self.sem_users, self.sem_items)], dim=1)
-        return ego
+        """The table the backbone propagates: its ID table, as the alignment shapes it (KAR widens it)."""
+        return self.alignment.ego(self.model.ego(), self.sem)
 
     def final_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
         with torch.no_grad():
-            if self.req.align != "kar":
-                return self.model.final_embeddings()
             out = self.model.propagate(self.ego(), training=False)
             return out[: self.ds.n_users], out[self.ds.n_users :]
 
     def parameters(self):
-        params = list(self.model.parameters())
-        return params + (list(self.alignment.parameters()) if self.alignment is not None else [])
+        return list(self.model.parameters()) + list(self.alignment.parameters())
 
     # ---------------------------------------------------------------------------------------- one step
     def step(self, batch) -> dict[str, float]:
-        ego = self.ego()
-        masked = None
-        if self.req.align == "gen":
-            ego, masked = self.alignment.mask(ego, self.generator)
+        ego, context = self.alignment.training_ego(self.ego(), self.generator)
         parts, final = self.model.loss(batch, ego)
-        if self.req.align == "con":
-            parts["align"] = self.alignment.loss(final, batch, self.sem_users, self.sem_items)
-        elif self.req.align == "gen":
-            parts["align"] = self.alignment.loss(final, masked, self.sem_users, self.sem_items)
+        aligned = self.alignment.alignment_loss(final, batch, context, self.sem)
+        if aligned is not None:
+            parts["align"] = aligned
         parts["reg"] = float(self.hp["reg_weight"]) * sum(p.pow(2).sum() for p in self.parameters())
         loss = sum(parts.values())
         self.optimizer.zero_grad(set_to_none=True)
@@ -263,13 +224,13 @@ class Trainer:
 
     def _state_copy(self) -> dict:
         state = {"model": copy.deepcopy(self.model.state_dict())}
-        if self.alignment is not None:
+        if self.alignment.state_dict():  # the base variant has no alignment state
             state["align"] = copy.deepcopy(self.alignment.state_dict())
         return state
 
     def _load_state(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
-        if self.alignment is not None and "align" in state:
+        if "align" in state:
             self.alignment.load_state_dict(state["align"])
 
     # ---------------------------------------------------------------------------------------- checkpoints

@@ -1,4 +1,4 @@
-"""AutoCF: masked graph autoencoder with learned seed selection (RLMRec spec §4, §6; code:
+"""AutoCF: masked graph autoencoder with learned seed selection (docs/methods/rlmrec.md §4.6, §6; code:
 encoder/models/general_cf/autocf.py and the AutoCFTrainer of HKUDS/RLMRec).
 
 Every ``fix_steps`` training steps the backbone re-samples: seeds = top ``seed_num`` nodes by local-subgraph score
@@ -35,8 +35,9 @@ def segment_softmax(logits: torch.Tensor, rows: torch.Tensor, n: int) -> torch.T
 
 
 class GraphTransformerLayer(nn.Module):
-    """One AutoCF GT layer (spec §4): q/k/v d x d (xavier), H heads, logits q_r . k_c per head clamped to [-10, 10]
-    (no 1/sqrt(d) scaling, as in the code), softmax over each row's neighbours, output_r = sum_c att * v_c."""
+    """One AutoCF GT layer (docs/methods/rlmrec.md §4.6): q/k/v d x d (xavier), H heads, logits q_r . k_c per head
+    clamped to [-10, 10] (no 1/sqrt(d) scaling, as in the code), softmax over each row's neighbours,
+    output_r = sum_c att * v_c."""
 
     def __init__(self, dim: int, heads: int):
         super().__init__()
@@ -57,8 +58,8 @@ class GraphTransformerLayer(nn.Module):
 
 def local_subgraph_scores(pattern: EdgePattern, degree: torch.Tensor, ego: torch.Tensor) -> torch.Tensor:
     """<norm(sub), norm(E)> per node, the logit of the code's score sigmoid(.), with sub the mean of the 1- and 2-hop
-    neighbourhood sums over the all-ones adjacency B (spec §4 AutoCF step 1, code LocalGraph; its "- E"
-    corrections are kept verbatim)."""
+    neighbourhood sums over the all-ones adjacency B (docs/methods/rlmrec.md §4.6 step 1, code LocalGraph; its
+    "- E" corrections are kept verbatim)."""
     ones = ego.new_ones(pattern.nnz)
     order = degree.unsqueeze(1)
     first = spmm(pattern, ones, ego) - ego
@@ -70,9 +71,9 @@ def local_subgraph_scores(pattern: EdgePattern, degree: torch.Tensor, ego: torch
 
 def mask_subgraphs(pattern: EdgePattern, seeds: torch.Tensor, depth: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Remove every edge touching the seeds, then every remaining edge touching the nodes reached so far, ``depth``
-    rounds (spec §4 AutoCF step 2, code RandomMaskSubgraphs without its per-seed loop). Returns the boolean
-    keep-mask over the edges and the boolean mask of the masked nodes (seeds and the nodes of removed edges of
-    all but the last round)."""
+    rounds (docs/methods/rlmrec.md §4.6 step 2, code RandomMaskSubgraphs without its per-seed loop). Returns the
+    boolean keep-mask over the edges and the boolean mask of the masked nodes (seeds and the nodes of removed edges
+    of all but the last round)."""
     frontier = torch.zeros(pattern.n, dtype=torch.bool, device=pattern.rows.device)
     frontier[seeds] = True
     masked = frontier.clone()
@@ -90,7 +91,8 @@ def mask_subgraphs(pattern: EdgePattern, seeds: torch.Tensor, depth: int) -> tup
 
 class AutoCF(Backbone):
     """Hyperparameters: gcn_layers, gt_layers, head_num, seed_num, mask_depth, fix_steps, keep_rate, ssl_reg,
-    embedding_dim (spec §6); batch_size (if given) fixes the epoch length for the re-sampling schedule.
+    embedding_dim (docs/methods/rlmrec.md §6.2); batch_size (if given) fixes the epoch length for the re-sampling
+    schedule.
 
     ``generator`` (optional torch.Generator) drives every random draw; ``last_seeds`` holds the latest seeds.
     """
@@ -137,14 +139,15 @@ class AutoCF(Backbone):
         return torch.randint(high, (size,), generator=g, device=g.device if g is not None else device).to(device)
 
     def noisy_seed_scores(self, ego: torch.Tensor) -> torch.Tensor:
-        """log(score) + Gumbel noise for every node (spec §4 AutoCF; differentiable in ``ego`` for the infomax
-        term). The uniform draw is clamped away from 0, where -log(-log(u)) would be -inf."""
+        """log(score) + Gumbel noise for every node (docs/methods/rlmrec.md §4.6; differentiable in ``ego`` for the
+        infomax term). The uniform draw is clamped away from 0, where -log(-log(u)) would be -inf."""
         score = local_subgraph_scores(self.pattern(), self._degree, ego)
         u = self._rand(score.numel(), ego.device).clamp_(min=torch.finfo(torch.float32).tiny)
         return F.logsigmoid(score) - torch.log(-torch.log(u))
 
     def resample(self, ego: torch.Tensor) -> torch.Tensor:
-        """Draw new seeds, encoder and decoder graphs from ``ego``; returns the noisy scores (spec §4 AutoCF)."""
+        """Draw new seeds, encoder and decoder graphs from ``ego``; returns the noisy scores
+        (docs/methods/rlmrec.md §4.6)."""
         scores = self.noisy_seed_scores(ego)
         seeds = torch.topk(scores.detach(), min(self.seed_num, scores.numel())).indices
         full = self.pattern()
@@ -197,7 +200,8 @@ class AutoCF(Backbone):
 
     def contrastive_loss(self, batch: Batch, final: torch.Tensor) -> torch.Tensor:
         """ssl_reg * [C(unique batch users, users) + C(unique batch positives, items)] + C(batch users, items) with
-        C(n, X) = mean_n log sum_x exp(e_n . e_x) (spec §4 AutoCF; code contrast, duplicates kept in the last term)."""
+        C(n, X) = mean_n log sum_x exp(e_n . e_x) (docs/methods/rlmrec.md §4.6; code contrast, duplicates kept in the
+        last term)."""
         users, counts = torch.unique(batch.users, return_counts=True)
         items = torch.unique(batch.pos)
         all_users, all_items = final[: self.n_users], final[self.n_users :]
@@ -220,3 +224,6 @@ class AutoCF(Backbone):
         pos_e = final[batch.pos + self.n_users]
         parts = {"rec": -(user_e * pos_e).sum(-1).mean(), "cl": self.contrastive_loss(batch, final), **parts}
         return parts, final
+
+
+BACKBONE = AutoCF

@@ -1,7 +1,8 @@
 """The contract every graph CF backbone follows, so the trainer and the alignments (Con, Gen) work with all six.
 
 A backbone owns the user and item ID tables (stacked as one ego table: users 0..I-1, then items) and its own
-propagation and loss. The trainer adds RLMRec's L2 term over *all* parameters (spec §3.2) and the alignment loss.
+propagation and loss. The trainer adds RLMRec's L2 term over *all* parameters (docs/methods/rlmrec.md §3.2) and the
+alignment loss.
 """
 
 from __future__ import annotations
@@ -74,7 +75,8 @@ def bpr_loss(user_e: torch.Tensor, pos_e: torch.Tensor, neg_e: torch.Tensor) -> 
 
 
 def infonce(anchor: torch.Tensor, positive: torch.Tensor, candidates: torch.Tensor, temperature: float) -> torch.Tensor:
-    """sum_i [ -cos(a_i, p_i)/t + log sum_c exp(cos(a_i, c)/t) ] (spec §4; SSLRec cal_infonce_loss). Not averaged."""
+    """sum_i [ -cos(a_i, p_i)/t + log sum_c exp(cos(a_i, c)/t) ] (docs/methods/rlmrec.md §3.3; SSLRec
+    cal_infonce_loss). Not averaged."""
     a = torch.nn.functional.normalize(anchor, dim=-1)
     p = torch.nn.functional.normalize(positive, dim=-1)
     c = torch.nn.functional.normalize(candidates, dim=-1)

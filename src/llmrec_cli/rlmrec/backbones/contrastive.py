@@ -1,4 +1,4 @@
-"""The two-view contrastive LightGCN that SGL and SimGCL share (spec §4).
+"""The two-view contrastive LightGCN that SGL and SimGCL share (docs/methods/rlmrec.md §4.3-§4.4).
 
 A clean view (LightGCN layer sum on the full graph) for BPR and scoring, and two augmented views of the same ego
 table for the contrastive term (each subclass says how a view is augmented):

@@ -1,5 +1,5 @@
-"""DCCF: disentangled intents plus adaptive graph- and intent-aware augmentation (RLMRec spec §4, §6; code:
-encoder/models/general_cf/dccf.py of HKUDS/RLMRec).
+"""DCCF: disentangled intents plus adaptive graph- and intent-aware augmentation (docs/methods/rlmrec.md §4.5, §6;
+code: encoder/models/general_cf/dccf.py of HKUDS/RLMRec).
 
 Per layer l with input E^l: gnn = G E^l (G = D^-1/2 A D^-1/2, no self-loops); int = softmax(E^l W) W^T per side
 (users W_u, items W_i, both 32 x K); two adaptive graphs on the edges of A with alpha = (cos(x_h, x_t) + 1) / 2
@@ -64,7 +64,8 @@ def row_logsumexp(a: torch.Tensor, b: torch.Tensor, chunk_rows: int | None = Non
 
 
 def symmetric_norm_values(pattern: EdgePattern) -> torch.Tensor:
-    """Edge values of D^-1/2 A D^-1/2 for the binary adjacency of ``pattern`` (zero degree -> 0; spec §3.1)."""
+    """Edge values of D^-1/2 A D^-1/2 for the binary adjacency of ``pattern`` (zero degree -> 0;
+    docs/methods/rlmrec.md §3.1)."""
     deg = torch.bincount(pattern.rows, minlength=pattern.n).to(torch.float32)
     inv_sqrt = torch.where(deg > 0, deg.clamp_min(1.0).pow(-0.5), torch.zeros_like(deg))
     return inv_sqrt[pattern.rows] * inv_sqrt[pattern.cols]
@@ -78,8 +79,8 @@ def graph_pattern(graph: InteractionGraph, device=None) -> EdgePattern:
 
 # ------------------------------------------------------------------------------------------------ DCCF pieces
 def adaptive_weights(pattern: EdgePattern, x: torch.Tensor) -> torch.Tensor:
-    """Row-normalised adaptive edge weights (spec §4 DCCF; code _adaptive_mask): alpha_e = (cos(x_h, x_t) + 1) / 2,
-    value_e = alpha_e / sum_{e' in row h} alpha_e' (a zero row sum gives 0)."""
+    """Row-normalised adaptive edge weights (docs/methods/rlmrec.md §4.5; code _adaptive_mask):
+    alpha_e = (cos(x_h, x_t) + 1) / 2, value_e = alpha_e / sum_{e' in row h} alpha_e' (a zero row sum gives 0)."""
     xn = F.normalize(x, dim=1)
     alpha = (edge_dot(pattern, xn, xn) + 1.0) / 2.0
     row_sum = alpha.new_zeros(pattern.n).index_add_(0, pattern.rows, alpha)
@@ -89,21 +90,22 @@ def adaptive_weights(pattern: EdgePattern, x: torch.Tensor) -> torch.Tensor:
 
 
 def infonce_same_set(anchor: torch.Tensor, view: torch.Tensor, temperature: float) -> torch.Tensor:
-    """base.infonce(anchor, view, view, t) (spec §4; SSLRec cal_infonce_loss) with the denominator through
-    row_logsumexp and the temperature on the (n x d) anchors rather than the (n x n) logits: these n x n matrices
-    (12 per step) are most of DCCF's step time on the CPU."""
+    """base.infonce(anchor, view, view, t) (docs/methods/rlmrec.md §3.3; SSLRec cal_infonce_loss) with the denominator
+    through row_logsumexp and the temperature on the (n x d) anchors rather than the (n x n) logits: these n x n
+    matrices (12 per step) are most of DCCF's step time on the CPU."""
     a = F.normalize(anchor, dim=-1) / temperature
     v = F.normalize(view, dim=-1)
     return (row_logsumexp(a, v) - (a * v).sum(-1)).sum()
 
 
 def intent_embeddings(e: torch.Tensor, intents: torch.Tensor) -> torch.Tensor:
-    """softmax(E W, over the K intents) W^T (spec §4 DCCF, intent-aware aggregation)."""
+    """softmax(E W, over the K intents) W^T (docs/methods/rlmrec.md §4.5, intent-aware aggregation)."""
     return torch.softmax(e @ intents, dim=1) @ intents.T
 
 
 class DCCF(Backbone):
-    """Hyperparameters: layers, intent_num, cl_weight, cl_temperature, embedding_dim (spec §6)."""
+    """Hyperparameters: layers, intent_num, cl_weight, cl_temperature, embedding_dim
+    (docs/methods/rlmrec.md §6.2)."""
 
     name = "dccf"
 
@@ -147,8 +149,8 @@ class DCCF(Backbone):
 
     def contrastive_loss(self, batch: Batch, views: dict[str, list[torch.Tensor]]) -> torch.Tensor:
         """Sum over layers of InfoNCE(gnn, v, v) for v in (int, gaa, iaa), on the unique batch users and the unique
-        batch positives (candidates: the same node set), every term divided by |U_b| (spec §4 DCCF; the code drops
-        SSLRec's negative items)."""
+        batch positives (candidates: the same node set), every term divided by |U_b| (docs/methods/rlmrec.md §4.5;
+        the code drops SSLRec's negative items)."""
         users = torch.unique(batch.users)
         items = torch.unique(batch.pos) + self.n_users
         loss = views["gnn"][0].new_zeros(())
@@ -167,3 +169,6 @@ class DCCF(Backbone):
         neg_e = final[batch.neg + self.n_users]
         parts = {"bpr": bpr_loss(user_e, pos_e, neg_e), "cl": self.cl_weight * self.contrastive_loss(batch, views)}
         return parts, final
+
+
+BACKBONE = DCCF

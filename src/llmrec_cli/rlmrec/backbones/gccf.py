@@ -1,7 +1,8 @@
-"""GCCF as run by RLMRec (spec §4, §9 #4): linear propagation without the weight matrix, layers concatenated.
+"""GCCF as run by RLMRec (docs/methods/rlmrec.md §4.1, §9.1): linear propagation without the weight matrix, layers
+concatenated.
 
 E^l = A_hat E^{l-1}; final e = concat(E^0, ..., E^L), (L+1)*32 wide. The self-loop graph [[I, R], [R^T, I]] is used
-by the Base variant only (spec §3.1): the config sets ``self_loops`` true for base, false for con/gen.
+by the Base variant only (docs/methods/rlmrec.md §3.1): the config sets ``self_loops`` true for base, false for con/gen.
 """
 
 from __future__ import annotations
@@ -33,3 +34,6 @@ class GCCF(Backbone):
     def loss(self, batch: Batch, ego: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         final = self.propagate(ego, training=True)
         return {"bpr": bpr_loss(*self.pick(final, batch))}, final
+
+
+BACKBONE = GCCF

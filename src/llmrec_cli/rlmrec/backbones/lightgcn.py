@@ -1,4 +1,4 @@
-"""LightGCN as run by RLMRec (spec §4, §9 #5): layer sum, and edge drop while training.
+"""LightGCN as run by RLMRec (docs/methods/rlmrec.md §4.2, §9.1): layer sum, and edge drop while training.
 
 E^l = A_d E^{l-1} with A_d the normalised adjacency whose entries are kept independently with probability keep_rate
 (no renormalisation, no rescaling); one drop per step, shared by all layers. Final e = sum_{l=0..L} E^l.
@@ -39,3 +39,6 @@ class LightGCN(Backbone):
     def loss(self, batch: Batch, ego: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         final = self.propagate(ego, training=True)
         return {"bpr": bpr_loss(*self.pick(final, batch))}, final
+
+
+BACKBONE = LightGCN

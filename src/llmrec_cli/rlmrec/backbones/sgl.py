@@ -1,4 +1,4 @@
-"""SGL with edge-drop augmentation as run by RLMRec (spec §4, §9 #6).
+"""SGL with edge-drop augmentation as run by RLMRec (docs/methods/rlmrec.md §4.3, §9.1).
 
 Three LightGCN views of the same ego table: two with independent edge drops (keep_rate) for the contrastive term and
 a clean one (full graph) for BPR and scoring (backbones/contrastive.py).
@@ -27,3 +27,6 @@ class SGL(TwoViewContrastive):
     def augmented_view(self, ego: torch.Tensor) -> torch.Tensor:
         """LightGCN on an independently edge-dropped copy of the graph."""
         return layer_sum(self.adj.drop(self.keep_rate), ego, self.layers)
+
+
+BACKBONE = SGL

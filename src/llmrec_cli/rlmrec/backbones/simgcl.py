@@ -1,4 +1,4 @@
-"""SimGCL as run by RLMRec (spec §4).
+"""SimGCL as run by RLMRec (docs/methods/rlmrec.md §4.4).
 
 Perturbed view, per layer: E^l = A_hat E^{l-1}, then E^l <- E^l + eps * rownorm(U) * sign(E^l), U ~ Uniform[0, 1);
 the perturbed E^l feeds the next layer; final = sum_{l=0..L} E^l (layer 0 unperturbed). Two perturbed views and one
@@ -39,3 +39,6 @@ class SimGCL(TwoViewContrastive):
 
     def augmented_view(self, ego: torch.Tensor) -> torch.Tensor:
         return self.perturbed(ego)
+
+
+BACKBONE = SimGCL

@@ -1,12 +1,13 @@
-"""KAR baseline (RLMRec spec §7, Table 2; Xi et al. 2023) on the same semantic vectors as RLMRec.
+"""KAR baseline (docs/methods/rlmrec.md §7.2; Xi et al. 2023) on the same semantic vectors as RLMRec.
 
 Knowledge adaptation: a hybrid-expert adaptor turns each fixed semantic vector into an augmented vector. Shared
 experts serve users and items; users also have preference experts and items factual experts; a softmax gate per
 side (computed from the semantic vector) mixes its side's experts. Every expert and gate is an MLP.
 Knowledge utilisation: the augmented vector is concatenated with the entity's ID embedding, and that wider ego
-table is what the backbone propagates (so KAR works with backbones whose propagation has no width-specific
-weights: LightGCN, SGL, GCCF, SimGCL). The RLMRec issue thread is cut after "and then"; these are our choices:
-2 shared + 2 side-specific experts, hidden width 256, augmented width equal to the ID width (32).
+table is what the backbone propagates (so KAR suits backbones whose propagation has no width-specific weights:
+LightGCN, SGL, GCCF, SimGCL; a backbone offers it by a [kar] section in its config, LightGCN's and SGL's today).
+The RLMRec issue thread is cut after "and then"; these are our choices: 2 shared + 2 side-specific experts, hidden
+width 256, augmented width equal to the ID width (32).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-SUPPORTED = ("lightgcn", "sgl", "gccf", "simgcl")
+from llmrec_cli.rlmrec.alignments.base import Alignment, Semantic
 
 
 def _mlp(d_in: int, hidden: int, d_out: int) -> nn.Sequential:
@@ -25,7 +26,10 @@ def _mlp(d_in: int, hidden: int, d_out: int) -> nn.Sequential:
     return net
 
 
-class KARAdapter(nn.Module):
+class KARAdapter(Alignment):
+    name = "kar"
+    needs_embeddings = True
+
     def __init__(self, sem_dim: int, hp: dict):
         super().__init__()
         hidden, out = int(hp.get("kar_hidden", 256)), int(hp.get("kar_dim", hp.get("embedding_dim", 32)))
@@ -50,3 +54,14 @@ class KARAdapter(nn.Module):
         users = self._mix(sem_users, [*self.shared, *self.user_experts], self.user_gate)
         items = self._mix(sem_items, [*self.shared, *self.item_experts], self.item_gate)
         return torch.cat([users, items], dim=0)
+
+    @classmethod
+    def build(cls, hp: dict, *, ego_dim: int, out_dim: int, sem_dim: int) -> "KARAdapter":
+        return cls(sem_dim, hp)
+
+    def ego(self, ego: torch.Tensor, sem: Semantic) -> torch.Tensor:
+        """The ID table with the augmented semantic vectors as extra columns."""
+        return torch.cat([ego, self(sem.users, sem.items)], dim=1)
+
+
+ALIGNMENT = KARAdapter
