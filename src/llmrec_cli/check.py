@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from llmrec_cli.errors import LLMRecError
+from llmrec_cli.workdir import LAYOUT, Workdir
 
 if TYPE_CHECKING:
     import polars as pl
@@ -34,7 +35,6 @@ MANIFEST = "manifest.json"  # = artifacts.MANIFEST
 
 RUN_STAGES = ("train-rlmrec", "train-cllm4rec", "train-baseline")
 # where each kind of folder sits under the workdir, for --all: (top folder, depth below it)
-LAYOUT = (("data", 1), ("profiles", 2), ("embeddings", 2), ("runs", 1))
 
 
 def _failures_schema() -> Schema:
@@ -253,11 +253,13 @@ def check_folder(folder: Path) -> FolderReport:
 
 def resolve(path: Path, workdir: Path) -> Path:
     """A folder as given, else relative to the workdir, else a run id under <workdir>/runs."""
-    for candidate in (path, workdir / path, workdir / "runs" / path):
-        if candidate.is_dir():
-            return candidate
-    raise LLMRecError(f"{path}: no such folder (nor under {workdir}); give an artifact folder such as "
-                      f"{workdir / 'data' / 'NAME'} or a run id")
+    if (workdir / path).is_dir() and not path.is_dir():
+        return workdir / path
+    try:
+        return Workdir.of(workdir).find(path, "runs")
+    except LLMRecError:
+        raise LLMRecError(f"{path}: no such folder (nor under {workdir}); give an artifact folder such as "
+                          f"{workdir / 'data' / 'NAME'} or a run id") from None
 
 
 def discover(workdir: Path) -> list[Path]:

@@ -208,7 +208,7 @@ def train_rlmrec(
     from llmrec_cli import artifacts
 
     # a renamed or noised copy (`prepare --name`) takes its recipe's hyperparameters
-    recipe = (artifacts.read_manifest(g.workdir / "data" / dataset) or {}).get("recipe") or dataset
+    recipe = (artifacts.read_manifest(Workdir.of(g.workdir).data(dataset)) or {}).get("recipe") or dataset
     hp = rl_config.resolve(backbone, align, recipe, config, overrides)
     req = train.TrainRequest(dataset, hp, embeddings, g.seed_or(), g.device, run_id, resume, force)
     result = train.run(req, g.workdir) if backbone == "semantic" else _train_with_progress(req, g.workdir)
@@ -331,6 +331,7 @@ from llmrec_cli.check import register as _register_check  # noqa: E402
 _register_check(app, console, _globals)
 
 from llmrec_cli.report.commands import register as _register_report  # noqa: E402
+from llmrec_cli.workdir import Workdir
 
 _register_report(app, console, _globals)
 

@@ -24,6 +24,7 @@ import torch
 from llmrec_cli import artifacts
 from llmrec_cli.errors import LLMRecError
 from llmrec_cli.paths import safe_name
+from llmrec_cli.workdir import Workdir
 
 CHECKPOINT = "checkpoint.pt"
 RUN_STAGES = ("train-rlmrec", "train-cllm4rec", "train-baseline")  # the stages whose manifests mark a run folder
@@ -57,7 +58,7 @@ class RunOptions:
 
 def run_folder(workdir: Path | str, run_id: str) -> Path:
     """``<workdir>/runs/<run_id>``; a run id that is not a single safe folder name is an error."""
-    return Path(workdir) / "runs" / safe_name(run_id, "--run-id")
+    return Workdir.of(workdir).run(run_id)
 
 
 @dataclass

@@ -10,7 +10,7 @@ import polars as pl
 
 from llmrec_cli import artifacts
 from llmrec_cli.errors import LLMRecError
-from llmrec_cli.paths import safe_name
+from llmrec_cli.workdir import Workdir
 
 SPLIT_NAMES = ("train", "valid", "test")
 
@@ -26,7 +26,7 @@ class Dataset:
 
     @classmethod
     def load(cls, workdir: Path | str, name: str) -> "Dataset":
-        folder = Path(workdir) / "data" / safe_name(name, "--dataset")
+        folder = Workdir.of(workdir).data(name)
         if not (folder / artifacts.MANIFEST).is_file():
             raise LLMRecError(f"{folder}: dataset '{name}' is not prepared; run `llmrec prepare --dataset {name}` first")
         splits = {s: artifacts.read_parquet(folder / f"{s}.parquet", artifacts.SPLIT) for s in SPLIT_NAMES}

@@ -16,7 +16,7 @@ from llmrec_cli import artifacts
 from llmrec_cli.data import filters, recipes, split
 from llmrec_cli.data.sources.base import SPLITS, PresplitSource, RawSource
 from llmrec_cli.errors import LLMRecError
-from llmrec_cli.paths import safe_name
+from llmrec_cli.workdir import Workdir
 
 STAGE = "prepare"
 FORMATS = {
@@ -127,7 +127,7 @@ def _reader(fmt: str):
 
 def output_folder(workdir: Path, dataset: str) -> Path:
     """``<workdir>/data/<dataset>``: the output name (``--name``, else the recipe's) must be one safe folder name."""
-    return Path(workdir) / "data" / safe_name(dataset, "--name")
+    return Workdir.of(workdir).data(dataset, "--name")
 
 
 def run(cfg: PrepareConfig, workdir: Path, force: bool = False) -> PrepareResult:

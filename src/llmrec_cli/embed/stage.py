@@ -1,4 +1,4 @@
-"""The `embed` stage: profile summarizations -> fixed semantic vectors s_u, s_v (rlmrec.md §2.4).
+"""The `embed` stage: profile summarizations -> fixed semantic vectors s_u, s_v (docs/methods/rlmrec.md §2.4).
 
 Only the ``summarization`` text is embedded. Texts are sorted by length before batching (less padding), the vectors
 put back in id order, and written per the vectors contract (id + fixed-size list<float32>) with the dimension in
@@ -21,6 +21,7 @@ from llmrec_cli import artifacts
 from llmrec_cli.data.dataset import Dataset
 from llmrec_cli.errors import LLMRecError
 from llmrec_cli.paths import safe_name
+from llmrec_cli.workdir import Workdir
 
 STAGE = "embed"
 MISSING_TEXT = "None"
@@ -59,9 +60,9 @@ class EmbedResult:
 def profiles_folder(workdir: Path, dataset: str, profiles: str | None) -> Path:
     if profiles and Path(profiles).is_dir():
         return Path(profiles)
-    root = Path(workdir) / "profiles" / dataset
+    root = Workdir.of(workdir).profiles(dataset)
     if profiles:
-        folder = root / profiles
+        folder = Workdir.of(workdir).profiles(dataset, profiles, "--profiles")
         if not (folder / artifacts.MANIFEST).is_file():
             raise LLMRecError(f"--profiles {profiles}: no finished profiles in {folder}; run `llmrec profile --dataset {dataset} --prompt {profiles}`")
         return folder
@@ -128,7 +129,7 @@ def run(req: EmbedRequest, workdir: Path, on_progress: Callable[[str, int, int],
         plan = _plan_permutation(req, ds, workdir)
     else:
         plan = _plan_encoding(req, ds, workdir)
-    folder = Path(workdir) / "embeddings" / req.dataset / safe_name(plan.name, "--name (default: the encoder's name)")
+    folder = Workdir.of(workdir).embeddings(req.dataset, plan.name, "--name (default: the encoder's name)")
     config = {k: v for k, v in asdict(req).items() if k not in ("force", "concurrency", "device")}
     if req.vectors is None:  # recorded only when used, so outputs embedded before --vectors existed stay up to date
         del config["vectors"]
@@ -183,9 +184,8 @@ def _plan_permutation(req: EmbedRequest, ds: Dataset, workdir: Path) -> _Plan:
     """--vectors: an earlier embed output of this dataset (a folder, or a name under <workdir>/embeddings/<dataset>/)."""
     from llmrec_cli.rlmrec import semantic
 
-    source = Path(req.vectors)
-    if not source.is_dir():
-        source = Path(workdir) / "embeddings" / req.dataset / req.vectors
+    source = Workdir.of(workdir).find(req.vectors, "embeddings", req.dataset, "--vectors",
+                                      f"run `llmrec embed --dataset {req.dataset}` first")
     if not (source / "users.parquet").is_file():
         raise LLMRecError(f"--vectors {req.vectors}: no embed output there (users.parquet, items.parquet) nor in {source}; "
                           f"run `llmrec embed --dataset {req.dataset}` first")

@@ -21,6 +21,7 @@ from llmrec_cli.data.dataset import Dataset
 from llmrec_cli.errors import LLMRecError
 from llmrec_cli.evaluate.scoring import evaluate_scores, evaluate_vectors
 from llmrec_cli.runtime import resolve_device
+from llmrec_cli.workdir import Workdir
 
 DEFAULT_KS = {"all": (5, 10, 20), "min_k": (20, 40, 100)}
 
@@ -56,12 +57,7 @@ def load_vectors(path: Path, entity: str) -> torch.Tensor:
 def run_one(run_dir: Path, workdir: Path, split: str = "test", ks=None, recall_denominator: str | None = None, device: str = "cpu") -> Evaluation:
     """Evaluate one finished run (a folder, or a name under <workdir>/runs/) on ``device`` (auto, cpu, cuda, cuda:N)."""
     device = resolve_device(device)
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        candidate = Path(workdir) / "runs" / str(run_dir)
-        if not candidate.is_dir():
-            raise LLMRecError(f"{run_dir}: no such run folder (nor {candidate}); list runs with `ls {Path(workdir) / 'runs'}`")
-        run_dir = candidate
+    run_dir = Workdir.of(workdir).find(run_dir, "runs", hint=f"list runs with `ls {Workdir.of(workdir).runs}`")
     manifest = artifacts.read_manifest(run_dir)
     if manifest is None:
         raise LLMRecError(f"{run_dir}: no manifest.json, the run did not finish; resume it with --resume")

@@ -18,6 +18,7 @@ import polars as pl
 from llmrec_cli import artifacts, paths, safe_pickle
 from llmrec_cli.errors import LLMRecError
 from llmrec_cli.profile.runner import FAILURE_COLUMNS, STAGE
+from llmrec_cli.workdir import Workdir
 
 ENTITIES = ("item", "user")
 SUFFIXES = (".parquet", ".csv", ".jsonl", ".ndjson", ".json", ".pkl")
@@ -54,10 +55,10 @@ def run(req: ImportRequest, workdir: Path) -> ImportResult:
     name = paths.safe_name(req.name, "--name")
     paths.safe_name(req.dataset, "--dataset")
     sources = source_files(req)
-    data_folder = Path(workdir) / "data" / req.dataset
+    data_folder = Workdir.of(workdir).data(req.dataset)
     if not (data_folder / artifacts.MANIFEST).is_file():
         raise LLMRecError(f"{data_folder}: dataset '{req.dataset}' is not prepared; run `llmrec prepare --dataset {req.dataset}` first")
-    folder = Path(workdir) / "profiles" / req.dataset / name
+    folder = Workdir.of(workdir).profiles(req.dataset, name)
     if req.match not in MATCHES:
         raise LLMRecError(f"--match {req.match}: choose one of {', '.join(MATCHES)}")
     config = {"import": True, "dataset": req.dataset, "model": req.model, "name": name, "allow_partial": req.allow_partial,

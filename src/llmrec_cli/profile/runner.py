@@ -19,12 +19,12 @@ import polars as pl
 
 from llmrec_cli import artifacts
 from llmrec_cli.errors import LLMRecError
-from llmrec_cli.paths import safe_name
 from llmrec_cli.profile import backends, prompts, validate
 from llmrec_cli.profile.backends.base import BackendError, ChatRequest, FatalBackendError
 from llmrec_cli.profile.inputs import Corpus, ProfileInput, item_inputs, user_inputs
 from llmrec_cli.profile.prompts import PromptSet, Template
 from llmrec_cli.profile.store import Key, ProfileStore
+from llmrec_cli.workdir import Workdir
 
 STAGE = "profile"
 STORE = "cache.sqlite"
@@ -79,7 +79,7 @@ class _NoProgress:
 
 
 def output_folder(workdir: Path, dataset: str, prompt_set: str) -> Path:
-    return Path(workdir) / "profiles" / safe_name(dataset, "--dataset") / safe_name(prompt_set, "--prompt")
+    return Workdir.of(workdir).profiles(dataset, prompt_set, "--prompt")
 
 
 def run(req: ProfileRequest, workdir: Path, progress: ProgressSink | None = None, backend=None) -> ProfileResult:

@@ -15,6 +15,7 @@ from pathlib import Path
 from llmrec_cli import __version__, artifacts
 from llmrec_cli.errors import LLMRecError
 from llmrec_cli.report import collect, sections
+from llmrec_cli.workdir import Workdir
 
 STAGE = "report"
 SPEED_CSV = Path("bench") / "rlmrec_speed.csv"
@@ -41,7 +42,7 @@ def input_files(workdir: Path) -> list[Path]:
 
 def build(workdir: Path, out: Path, name: str, force: bool = False) -> ReportResult:
     workdir = Path(workdir)
-    if not (workdir / "runs").is_dir():
+    if not Workdir.of(workdir).runs.is_dir():
         raise LLMRecError(f"{workdir}/runs: no runs to report; train and evaluate something first "
                           "(pipelines/reproduce.sh, or --workdir pointing at the workdir you used)")
     inputs = input_files(workdir)

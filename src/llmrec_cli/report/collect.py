@@ -14,6 +14,7 @@ import polars as pl
 
 from llmrec_cli import artifacts
 from llmrec_cli.errors import LLMRecError
+from llmrec_cli.workdir import Workdir
 
 RUN_STAGES = ("train-rlmrec", "train-cllm4rec", "train-baseline")
 # config keys that may differ between runs that are still "the same experiment": repeated seeds, the noised copy of
@@ -34,7 +35,7 @@ def read_runs(workdir: Path) -> pl.DataFrame:
     """One row per run folder under ``<workdir>/runs`` with test metrics; metric columns are named like recall@20."""
     rows = []
     origins = dataset_origins(Path(workdir))
-    for folder in sorted((Path(workdir) / "runs").glob("*/")):
+    for folder in sorted(Workdir.of(workdir).runs.glob("*/")):
         row = _run_row(folder, Path(workdir), origins)
         if row is not None:
             rows.append(row)

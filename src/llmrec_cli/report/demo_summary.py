@@ -18,6 +18,7 @@ import polars as pl
 from llmrec_cli import artifacts
 from llmrec_cli.report import collect, sections
 from llmrec_cli.report import markdown as md
+from llmrec_cli.workdir import Workdir
 
 METRICS = ("recall@20", "ndcg@20", "recall@10", "ndcg@10")
 ORDER = ("base", "con", "gen", "semantic-only")
@@ -77,7 +78,7 @@ DESCRIBE = {"base": "base (BPR only)", "con": "RLMRec-Con (BPR + contrastive ali
 
 def what_ran(workdir: Path, runs: pl.DataFrame) -> str:
     dataset = runs["dataset"][0]
-    counts = (artifacts.read_manifest(workdir / "data" / dataset) or {}).get("counts", {})
+    counts = (artifacts.read_manifest(Workdir.of(workdir).data(dataset)) or {}).get("counts", {})
     seeds = " ".join(str(s) for s in sorted(set(runs.filter(pl.col("variant") != "semantic-only")["seed"].to_list())))
     encoder = next((e for e in runs["embeddings"].to_list() if e), "-")
     variants = [DESCRIBE.get(v, v) for v in ORDER + tuple(sorted(set(runs["variant"]) - set(ORDER))) if v in set(runs["variant"])]

@@ -1,4 +1,4 @@
-"""Numbers reported in the RLMRec paper (WWW'24), copied from ../shared/docs/rlmrec.md §8, for side-by-side tables."""
+"""Numbers reported in the RLMRec paper (WWW'24), for side-by-side tables (docs/methods/rlmrec.md §8.2)."""
 
 METRICS = ("recall@5", "recall@10", "recall@20", "ndcg@5", "ndcg@10", "ndcg@20")
 

@@ -13,6 +13,7 @@ import torch
 
 from llmrec_cli import artifacts
 from llmrec_cli.errors import LLMRecError
+from llmrec_cli.workdir import Workdir
 
 
 @dataclass
@@ -30,15 +31,8 @@ class SemanticVectors:
 def load(spec: str, workdir: Path, dataset: str, n_users: int, n_items: int, seed: int) -> SemanticVectors:
     if spec.startswith("random:"):
         return _random(spec, n_users, n_items, seed)
-    folder = Path(spec)
-    if not folder.is_dir():
-        candidate = Path(workdir) / "embeddings" / dataset / spec
-        if not candidate.is_dir():
-            raise LLMRecError(
-                f"--embeddings {spec}: not a folder and no {candidate}; run `llmrec embed --dataset {dataset}` "
-                "or pass random:DIM"
-            )
-        folder = candidate
+    folder = Workdir.of(workdir).find(spec, "embeddings", dataset, "--embeddings",
+                                      f"run `llmrec embed --dataset {dataset}` or pass random:DIM")
     users = _read_vectors(folder / "users.parquet", "user", n_users)
     items = _read_vectors(folder / "items.parquet", "item", n_items)
     if users.shape[1] != items.shape[1]:
