@@ -1,4 +1,4 @@
-"""AutoCF backbone (spec §4 AutoCF): re-sampling schedule, masking, segment softmax and the GT layer."""
+"""AutoCF backbone (docs/methods/rlmrec.md §4.6): re-sampling schedule, masking, segment softmax and the GT layer."""
 
 import math
 

@@ -1,5 +1,5 @@
-"""The two-view contrastive LightGCN of SGL and SimGCL (spec §4): with the augmentation off, both views are the clean
-view, so the loss parts can be written out from the dense layer sum."""
+"""The two-view contrastive LightGCN of SGL and SimGCL (docs/methods/rlmrec.md §4.3-§4.4): with the augmentation off,
+both views are the clean view, so the loss parts can be written out from the dense layer sum."""
 
 import pytest
 import torch

@@ -1,4 +1,5 @@
-"""DCCF backbone and the kernels it shares with AutoCF (spec §4 DCCF), checked against dense references."""
+"""DCCF backbone and the kernels it shares with AutoCF (docs/methods/rlmrec.md §4.5), checked against dense
+references."""
 
 import math
 
@@ -40,7 +41,7 @@ def dense_adaptive(a: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
 
 def dense_dccf(model: DCCF, ego: torch.Tensor, batch: Batch):
-    """The official forward and loss written with dense matrices (spec §4 DCCF)."""
+    """The official forward and loss written with dense matrices (docs/methods/rlmrec.md §4.5)."""
     a = dense_adjacency(model.graph)
     d = a.sum(1).clamp_min(1).pow(-0.5)
     g = d[:, None] * a * d[None, :]

@@ -1,4 +1,5 @@
-"""GCCF (spec §4, §9 #4): no weight matrix, layers concatenated, self-loops only when asked (Base variant)."""
+"""GCCF (docs/methods/rlmrec.md §4.1, §9.1): no weight matrix, layers concatenated, self-loops only when asked (Base
+variant)."""
 
 import torch
 import torch.nn.functional as F

@@ -1,4 +1,5 @@
-"""The normalised adjacency (spec §3.1), edge drop (§4) and its operators (products and gradients)."""
+"""The normalised adjacency, edge drop and its operators (products and gradients)
+(docs/methods/rlmrec.md §3.1, §4.2)."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""LightGCN (spec §4): layer sum, edge drop only while training, BPR on the training view."""
+"""LightGCN (docs/methods/rlmrec.md §4.2): layer sum, edge drop only while training, BPR on the training view."""
 
 import torch
 import torch.nn.functional as F

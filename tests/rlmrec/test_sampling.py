@@ -1,4 +1,4 @@
-"""Uniform BPR negative sampling and epoch batching (RLMRec spec §3.3)."""
+"""Uniform BPR negative sampling and epoch batching (docs/methods/rlmrec.md §3.4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""SGL (spec §4): two independently edge-dropped views for the InfoNCE terms, the clean view for BPR and scoring."""
+"""SGL (docs/methods/rlmrec.md §4.3): two independently edge-dropped views for the InfoNCE terms, the clean view for
+BPR and scoring."""
 
 import torch
 import torch.nn.functional as F

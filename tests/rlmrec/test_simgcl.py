@@ -1,5 +1,5 @@
-"""SimGCL (spec §4): per-layer uniform noise of length eps in the sign pattern of E^l, two perturbed views, users and
-positives in the InfoNCE, the clean view for BPR and scoring."""
+"""SimGCL (docs/methods/rlmrec.md §4.4): per-layer uniform noise of length eps in the sign pattern of E^l, two
+perturbed views, users and positives in the InfoNCE, the clean view for BPR and scoring."""
 
 import torch
 

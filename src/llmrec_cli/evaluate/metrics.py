@@ -1,4 +1,4 @@
-"""Top-k ranking metrics per user, for several cut-offs at once (RLMRec spec §3.4, CLLM4Rec spec §8.2).
+"""Top-k ranking metrics per user, for several cut-offs at once (docs/methods/evaluation.md §3).
 
 Notation: T_u = the user's ground-truth items, hit_r = 1 if the item at rank r (1-based) is in T_u, else 0.
 

@@ -1,4 +1,4 @@
-"""Batched full-rank top-k recommendation with exclusion masking (RLMRec spec §3.4, CLLM4Rec spec §8.2).
+"""Batched full-rank top-k recommendation with exclusion masking (docs/methods/evaluation.md §2).
 
 For every user u of a batch:  s_u = score(u, j) for all items j  (dot product e_u . e_j, or any ``score_fn``),
 s_u[j] = -inf for every item j stored in row u of the exclusion matrix (normally the training matrix), then the k

@@ -1,7 +1,7 @@
 """Score learned representations against one split of a prepared dataset: the glue between rank and metrics.
 
 Masking follows both papers' code: the training items of a user are never ranked; at test time validation items
-stay rankable (RLMRec spec §3.4, CLLM4Rec spec §6).
+stay rankable (docs/methods/evaluation.md §2.2).
 """
 
 from __future__ import annotations

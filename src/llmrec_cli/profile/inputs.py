@@ -1,4 +1,4 @@
-"""What each profile prompt says about its entity (rlmrec.md §2.3), within a tiktoken input budget.
+"""What each profile prompt says about its entity (docs/methods/rlmrec.md §2.3), within a tiktoken input budget.
 
 Items: the template's basic fields (title, description or attributes) and a seeded sample of reviews.
 Users: a seeded sample of the user's TRAINING items only, each with its title, its item profile's summarization

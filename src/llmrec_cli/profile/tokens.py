@@ -37,6 +37,6 @@ def truncate(text: str, max_tokens: int) -> str:
 
 
 def first_words(text: str, n: int) -> str:
-    """RLMRec cuts each review to its first 200 whitespace-separated words (rlmrec.md §2.3)."""
+    """RLMRec cuts each review to its first 200 whitespace-separated words (docs/methods/rlmrec.md §2.3)."""
     words = text.split()
     return text if len(words) <= n else " ".join(words[:n])
