@@ -29,7 +29,8 @@ def train_one(workdir: Path, backbone: str, align: str, seed: int, embeddings: s
     hp = config.resolve(backbone, align, "amazon-book")
     run_id = f"quality-amazon-book-{backbone}-{align}-s{seed}"
     ckpt = workdir / "runs" / run_id / train.CHECKPOINT
-    req = train.TrainRequest("amazon-book", hp, embeddings, seed, device, run_id, resume=ckpt.exists())
+    req = train.TrainRequest(dataset="amazon-book", hp=hp, embeddings=embeddings, seed=seed, device=device, run_id=run_id,
+                             resume=ckpt.exists())
     start = time.perf_counter()
     console.print(f"{run_id}: training to early stop (a finished run is read back, an interrupted one resumes)")
     with epoch_progress(console, int(hp["max_epochs"])) as on_epoch:  # a bar, or a line per validation in a log

@@ -63,7 +63,8 @@ def make_trainer(ds: Dataset, workdir: Path, backbone: str, align: str, dim: int
                  precision: str = "fp32") -> train.Trainer:
     hp = config.resolve(backbone, align, "amazon-book", overrides={"align_precision": precision})
     embeddings = f"random:{dim}"
-    req = train.TrainRequest("amazon-book", hp, embeddings, seed, device, f"speed-{backbone}-{align}")
+    req = train.TrainRequest(dataset="amazon-book", hp=hp, embeddings=embeddings, seed=seed, device=device,
+                             run_id=f"speed-{backbone}-{align}")
     sem = semantic.load(embeddings, workdir, "amazon-book", ds.n_users, ds.n_items, seed) if align != "none" else None
     return train.Trainer(ds, sem, req, {}, workdir / "runs" / req.run_id)
 

@@ -30,5 +30,4 @@ stage "train-baseline multivae" llmrec train-baseline --dataset beauty --model m
 stage "train-cllm4rec (CPU recipe)" llmrec train-cllm4rec --dataset beauty --backbone tiny-gpt2:2:256 --stage all \
     --warmup-epochs 0 --pretrain-epochs "$pretrain_epochs" --finetune-epochs "$finetune_epochs" \
     --no-content-in-finetune --batch-size 64 --lr-finetune 1e-3 --run-id "$cllm" --resume
-RUNS+=("$cllm" "$vae" "$popular")
 finish

@@ -6,6 +6,8 @@
 #   SHARED   folder holding the datasets (../shared/data)   SEEDS   training seeds ("1 2 3"; "1" when QUICK=1)
 #   QUICK    1 = the reduced set of reproduce-quick (0)
 #   LLMREC_ARGS  global options for every llmrec command ("--device cuda")
+#   EXPERIMENT   the experiment every run is recorded in (default: the script's name; reproduce.sh sets reproduce or
+#                reproduce-quick): evaluate, check and report cover that experiment's runs only
 #   PROFILE_ARGS options for `llmrec profile` when profiles must be written ("--backend openai --base-url URL ...")
 #   SHIPPED_PROFILES  0 = write profiles with `llmrec profile` even where the repository ships them (1)
 # Every stage skips itself ("up to date") when its inputs and options are unchanged, so rerunning a pipeline
@@ -46,6 +48,9 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 
 # LLMREC_ARGS: global options for every llmrec command, e.g. LLMREC_ARGS="--device cuda".
 read -ra LLMREC_GLOBAL <<<"${LLMREC_ARGS:-}"
+EXPERIMENT=${EXPERIMENT:-$(basename "$0" .sh)}
+export EXPERIMENT
+LLMREC_GLOBAL+=(--experiment "$EXPERIMENT")
 
 llmrec() {
     "$PYTHON" -m llmrec_cli.cli --workdir "$WORKDIR" "${LLMREC_GLOBAL[@]}" "$@"
@@ -65,68 +70,28 @@ note() {
     printf '\n--- note: %s\n' "$*"
 }
 
-# run_id DATASET BACKBONE ALIGN EMBEDDINGS_NAME SEED: the run folder name every pipeline uses for that training,
-# so that two pipelines asking for the same run (noise.sh's clean baseline and real-profiles.sh) share it.
-run_id() {
-    local id="$1-$2-$3"
-    if [[ -n $4 ]]; then
-        id+="-$4"
-    fi
-    printf '%s-s%s' "$id" "$5"
-}
-
-# train DATASET BACKBONE ALIGN EMBEDDINGS SEED [w0]: train one RLMRec run (or find it up to date) and queue it for
-# finish, which evaluates the queued runs in one process (each llmrec call pays ~2 s of imports).
-# EMBEDDINGS is an embed output folder, or "" for align none. w0 sets the alignment's loss weight (kd_weight for
-# con, recon_weight for gen) to 0: the variant's settings without its alignment term, a control (run id ...-w0-sSEED).
+# train DATASET BACKBONE ALIGN EMBEDDINGS SEED [w0]: train one RLMRec run, or find it up to date, under the
+# default run id train-rlmrec gives it (dataset-backbone-align[-embeddings][-w0]-sSEED), so that two pipelines asking
+# for the same run (noise.sh's clean baseline and real-profiles.sh) share it; the run joins $EXPERIMENT.
+# EMBEDDINGS is an embed output folder, or "" for align none. w0 sets the alignment's loss weight to 0
+# (--align-weight 0): the variant's settings without its alignment term, a control.
 train() {
     local dataset=$1 backbone=$2 align=$3 embeddings=$4 seed=$5 control=${6:-}
-    local name=""
     local args=(--dataset "$dataset" --backbone "$backbone" --align "$align" --resume)
-    if [[ -n $embeddings ]]; then
-        name=$(basename "$embeddings")
-        args+=(--embeddings "$embeddings")
-    fi
-    if [[ $control == w0 ]]; then
-        local weight=kd_weight
-        [[ $align == gen ]] && weight=recon_weight
-        args+=(--set "$weight=0")
-        name+=-w0
-    fi
-    local id
-    id=$(run_id "$dataset" "$backbone" "$align" "$name" "$seed")
-    stage "train-rlmrec $id" llmrec --seed "$seed" train-rlmrec "${args[@]}" --run-id "$id"
-    RUNS+=("$id")
-}
-RUNS=()
-
-# evaluate RUN_ID...: full-rank test metrics of each run. evaluate keeps no manifest of its own: a per-user table
-# newer than the run's manifest was written after the run finished, so that run is skipped as up to date.
-evaluate() {
-    local id stale=()
-    for id in "$@"; do
-        if [[ $WORKDIR/runs/$id/per_user_test.parquet -nt $WORKDIR/runs/$id/manifest.json ]]; then
-            echo "evaluate $id: up to date"
-        else
-            stale+=("$id")
-        fi
-    done
-    if ((${#stale[@]})); then
-        stage "evaluate ${stale[*]}" llmrec evaluate "${stale[@]}"
-    fi
+    [[ -n $embeddings ]] && args+=(--embeddings "$embeddings")
+    [[ $control == w0 ]] && args+=(--align-weight 0)
+    stage "train-rlmrec $dataset $backbone $align ${embeddings:+$(basename "$embeddings") }${control:+$control }seed $seed" \
+        llmrec --seed "$seed" train-rlmrec "${args[@]}"
 }
 
 # Artifact folders a pipeline wrote or used, checked against their schemas by finish at its end.
 ARTIFACTS=()
 
-# finish: evaluate the runs trained by this pipeline, then check every artifact folder it wrote or used.
+# finish: evaluate the experiment's runs (each one skips itself when already evaluated), then check them and every
+# other artifact folder the pipeline wrote or used.
 finish() {
-    local id
-    evaluate "${RUNS[@]}"
-    for id in "${RUNS[@]}"; do
-        ARTIFACTS+=("runs/$id")
-    done
-    stage "check ${#ARTIFACTS[@]} artifact folders" llmrec check "${ARTIFACTS[@]}"
+    stage "evaluate experiment $EXPERIMENT" llmrec evaluate
+    stage "check the runs of $EXPERIMENT and ${#ARTIFACTS[@]} artifact folders" llmrec check "${ARTIFACTS[@]}"
 }
 
 # embeddings_dir DATASET [NAME]: the local encoder's embeddings of the dataset's profiles: the shipped folder

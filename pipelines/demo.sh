@@ -28,7 +28,7 @@ if [[ -n ${DEMO_REPORT:-} ]]; then
     summary+=(--report "$DEMO_REPORT")
 fi
 printf '\n'
-"$PYTHON" -m llmrec_cli.report.demo_summary "${summary[@]}" "${RUNS[@]}"
+"$PYTHON" -m llmrec_cli.report.demo_summary "${summary[@]}" --experiment "$EXPERIMENT" --dataset demo
 # the steps' CPU time (user + sys of every finished child, /proc/PID/stat fields 16-17) is what the demo costs on an
 # idle machine, whatever this one's load
 read -ra stat </proc/$$/stat

@@ -7,6 +7,7 @@
 #   REPORT_DIR   where the report goes (default: reports/<REPORT_NAME> in the repository)
 # Everything is resumable: rerun after an interruption and finished stages are skipped as up to date.
 # Every step runs single-threaded unless OMP_NUM_THREADS is set (common.sh says why).
+EXPERIMENT=${EXPERIMENT:-$([[ ${QUICK:-0} == 1 ]] && echo reproduce-quick || echo reproduce)}
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 SECTIONS=${SECTIONS:-demo real-profiles noise efficiency amazon-book amazon-book-profiles cllm4rec-beauty}

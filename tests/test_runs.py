@@ -17,22 +17,19 @@ from llmrec_cli.runs import CHECKPOINT, RunCheckpoint, RunOptions, history_frame
 CONFIG = {"lr": 0.1}
 
 
-@dataclass
-class _ToyFields:
+@dataclass(kw_only=True)
+class ToyRequest(RunOptions):
     dataset: str
     hp: dict
 
 
-@dataclass
-class ToyRequest(RunOptions, _ToyFields):
-    pass
-
-
-def test_run_options_come_after_the_stage_fields():
-    req = ToyRequest("demo", {"lr": 1}, 7, "cpu", "r", True, False)
+def test_requests_take_keywords_only():
+    with pytest.raises(TypeError):
+        ToyRequest("demo", {"lr": 1})
+    req = ToyRequest(dataset="demo", hp={"lr": 1}, seed=7, device="cpu", run_id="r", resume=True)
     assert (req.dataset, req.hp, req.seed, req.device, req.run_id, req.resume, req.force) == ("demo", {"lr": 1}, 7, "cpu", "r", True, False)
-    assert req.run_dir("w", "default") == ToyRequest("demo", {}, run_id="r").run_dir("w", "x")
-    assert ToyRequest("demo", {}).run_dir("w", "default").parts[-2:] == ("runs", "default")
+    assert req.run_dir("w", "default") == ToyRequest(dataset="demo", hp={}, run_id="r").run_dir("w", "x")
+    assert ToyRequest(dataset="demo", hp={}).run_dir("w", "default").parts[-2:] == ("runs", "default")
 
 
 def unfinished_run(run_dir, config=CONFIG):
@@ -44,10 +41,10 @@ def test_unfinished_run_needs_resume_and_the_same_config(tmp_path):
     run_dir = tmp_path / "run"
     unfinished_run(run_dir)
     with pytest.raises(LLMRecError, match="--resume"):
-        prepare_run_dir(run_dir, CONFIG, ToyRequest("demo", {}))
+        prepare_run_dir(run_dir, CONFIG, ToyRequest(dataset="demo", hp={}))
     with pytest.raises(LLMRecError, match="different config"):
-        prepare_run_dir(run_dir, {"lr": 0.2}, ToyRequest("demo", {}, resume=True))
-    prepare_run_dir(run_dir, CONFIG, ToyRequest("demo", {}, resume=True))
+        prepare_run_dir(run_dir, {"lr": 0.2}, ToyRequest(dataset="demo", hp={}, resume=True))
+    prepare_run_dir(run_dir, CONFIG, ToyRequest(dataset="demo", hp={}, resume=True))
     assert (run_dir / CHECKPOINT).exists()
 
 
@@ -60,13 +57,13 @@ def finished_run(run_dir, stage="train-rlmrec"):
 def test_force_clears_a_run_and_a_finished_run_is_kept_without_it(tmp_path):
     run_dir = tmp_path / "run"
     unfinished_run(run_dir)
-    prepare_run_dir(run_dir, CONFIG, ToyRequest("demo", {}, force=True))
+    prepare_run_dir(run_dir, CONFIG, ToyRequest(dataset="demo", hp={}, force=True))
     assert run_dir.is_dir() and not any(run_dir.iterdir())
     finished_run(run_dir)
     with pytest.raises(LLMRecError, match="finished run .* --force .* another --run-id"):
-        prepare_run_dir(run_dir, CONFIG, ToyRequest("demo", {}))
+        prepare_run_dir(run_dir, CONFIG, ToyRequest(dataset="demo", hp={}))
     assert (run_dir / "metrics.json").exists()
-    prepare_run_dir(run_dir, CONFIG, ToyRequest("demo", {}, force=True))
+    prepare_run_dir(run_dir, CONFIG, ToyRequest(dataset="demo", hp={}, force=True))
     assert run_dir.is_dir() and not any(run_dir.iterdir())
 
 
@@ -80,7 +77,7 @@ def test_force_never_removes_a_folder_no_training_stage_made(tmp_path, content):
     elif content == "broken manifest":
         (run_dir / artifacts.MANIFEST).write_text("{not json")
     with pytest.raises(LLMRecError, match="not a run folder"):
-        prepare_run_dir(run_dir, CONFIG, ToyRequest("demo", {}, force=True))
+        prepare_run_dir(run_dir, CONFIG, ToyRequest(dataset="demo", hp={}, force=True))
     assert (run_dir / "notes.txt").read_text() == "keep me"
 
 
@@ -91,7 +88,7 @@ def test_force_never_follows_a_link(tmp_path):
     link = tmp_path / "runs" / "link"
     link.symlink_to(outside, target_is_directory=True)
     with pytest.raises(LLMRecError, match="not a run folder"):
-        prepare_run_dir(link, CONFIG, ToyRequest("demo", {}, force=True))
+        prepare_run_dir(link, CONFIG, ToyRequest(dataset="demo", hp={}, force=True))
     assert (outside / "metrics.json").exists()
 
 
@@ -99,14 +96,14 @@ def test_force_clears_a_run_that_stopped_before_its_first_checkpoint(tmp_path):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     (run_dir / ".checkpoint.pt.tmp-12-34").write_bytes(b"partial")
-    prepare_run_dir(run_dir, CONFIG, ToyRequest("demo", {}, force=True))
+    prepare_run_dir(run_dir, CONFIG, ToyRequest(dataset="demo", hp={}, force=True))
     assert run_dir.is_dir() and not any(run_dir.iterdir())
 
 
 @pytest.mark.parametrize("run_id", ["../x", "/tmp/x", "a/b", "..", ".", "", "-x", "a b"])
 def test_run_ids_are_single_folder_names(run_id):
     with pytest.raises(LLMRecError, match="--run-id"):
-        ToyRequest("demo", {}, run_id=run_id)
+        ToyRequest(dataset="demo", hp={}, run_id=run_id)
     with pytest.raises(LLMRecError, match="--run-id"):
         run_folder("w", run_id)
     assert run_folder("w", "demo-lightgcn-con-s1@2+x=y") == Path("w/runs/demo-lightgcn-con-s1@2+x=y")
@@ -156,7 +153,7 @@ def test_checkpoint_written_before_keeps_loading(tmp_path):
     torch.save(legacy, tmp_path / CHECKPOINT)
     expected = np.random.rand(3)
     np.random.seed(99)
-    prepare_run_dir(tmp_path, CONFIG, ToyRequest("demo", {}, resume=True))
+    prepare_run_dir(tmp_path, CONFIG, ToyRequest(dataset="demo", hp={}, resume=True))
     saved = RunCheckpoint(tmp_path, CONFIG, torch.device("cpu")).load()
     assert saved["epoch"] == 4 and np.array_equal(np.random.rand(3), expected)
 
@@ -184,7 +181,7 @@ def test_a_crafted_checkpoint_is_refused_on_resume(tmp_path):
     with open(tmp_path / CHECKPOINT, "wb") as fh:  # a plain pickle, not even a torch archive
         pickle.dump(_Payload(marker), fh)
     with pytest.raises(LLMRecError, match=CHECKPOINT):
-        prepare_run_dir(tmp_path, CONFIG, ToyRequest("demo", {}, resume=True))
+        prepare_run_dir(tmp_path, CONFIG, ToyRequest(dataset="demo", hp={}, resume=True))
     with pytest.raises(LLMRecError, match=CHECKPOINT):
         RunCheckpoint(tmp_path, CONFIG, torch.device("cpu")).load()
     assert not marker.exists()

@@ -274,8 +274,8 @@ class Manifest:
         }
 
 
-def read_manifest(folder: Path | str) -> dict | None:
-    path = Path(folder) / MANIFEST
+def read_manifest(folder: Path | str, name: str = MANIFEST) -> dict | None:
+    path = Path(folder) / name
     if not path.is_file():
         return None
     try:
@@ -284,10 +284,12 @@ def read_manifest(folder: Path | str) -> dict | None:
         return None  # unreadable manifest: treat the folder as stale
 
 
-def up_to_date(folder: Path | str, stage: str, config: dict, input_paths: Iterable[Path | str]) -> bool:
-    """True when ``folder`` was produced by ``stage`` with this config from byte-identical inputs."""
+def up_to_date(folder: Path | str, stage: str, config: dict, input_paths: Iterable[Path | str],
+               manifest_name: str = MANIFEST) -> bool:
+    """True when ``folder`` was produced by ``stage`` with this config from byte-identical inputs (the manifest
+    ``manifest_name`` in it says so: evaluate keeps its own beside the run's)."""
     folder = Path(folder)
-    manifest = read_manifest(folder)
+    manifest = read_manifest(folder, manifest_name)
     if manifest is None or manifest.get("stage") != stage:
         return False
     if manifest.get("schema_version") != SCHEMA_VERSION or manifest.get("config_sha256") != config_hash(config):

@@ -54,10 +54,17 @@ def main_options(
     device: str = typer.Option("auto", "--device", help="auto (GPU when present), cpu, cuda or cuda:N."),
     verbose: int = typer.Option(0, "--verbose", "-v", count=True, show_default=False,
                                 help="Repeatable: -v logs info, -vv debug and shows tracebacks."),
+    experiment: Optional[str] = typer.Option(
+        None, "--experiment", envvar="LLMREC_EXPERIMENT",
+        help="An experiment name: training adds its run to <workdir>/experiments/NAME.json; evaluate, check and report "
+        "then cover that experiment's runs only (default: no experiment, every run).",
+    ),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
 ) -> None:
     logging.basicConfig(level=logging.WARNING - 10 * min(verbose, 2), format="%(levelname)s %(name)s: %(message)s")
-    ctx.obj = Globals(workdir=workdir, seed=seed, device=device, verbose=verbose)
+    if experiment is not None:
+        safe_name(experiment, "--experiment")
+    ctx.obj = Globals(workdir=workdir, seed=seed, device=device, verbose=verbose, experiment=experiment)
 
 
 def _globals(ctx: typer.Context) -> Globals:
@@ -210,8 +217,11 @@ def train_rlmrec(
     # a renamed or noised copy (`prepare --name`) takes its recipe's hyperparameters
     recipe = (artifacts.read_manifest(Workdir.of(g.workdir).data(dataset)) or {}).get("recipe") or dataset
     hp = rl_config.resolve(backbone, align, recipe, config, overrides)
-    req = train.TrainRequest(dataset, hp, embeddings, g.seed_or(), g.device, run_id, resume, force)
+    changed = rl_config.changed(hp, rl_config.resolve(backbone, align, recipe))
+    req = train.TrainRequest(dataset=dataset, hp=hp, embeddings=embeddings, changed=changed, seed=g.seed_or(),
+                             device=g.device, run_id=run_id, resume=resume, force=force)
     result = train.run(req, g.workdir) if backbone == "semantic" else _train_with_progress(req, g.workdir)
+    g.record_run(result.run_dir)
     if result.up_to_date:
         console.print(f"[green]up to date[/green]: {result.run_dir} (use --force to retrain)")
     else:
@@ -249,14 +259,18 @@ def _train_with_progress(req, workdir: Path):
 @app.command()
 def evaluate(
     ctx: typer.Context,
-    runs: list[Path] = typer.Argument(..., help="Run folders (or names under <workdir>/runs/)."),
+    runs: Optional[list[Path]] = typer.Argument(
+        None, help="Run folders (or names under <workdir>/runs/); none: every run of --experiment.", show_default=False
+    ),
     split: str = typer.Option("test", help="test or valid."),
     k: list[int] = typer.Option([], "--k", min=1, help="Cut-offs (repeatable); default 5 10 20 (RLMRec) or 20 40 100 (CLLM4Rec)."),
     recall_denominator: Optional[str] = typer.Option(
         None, help="all (|T_u|, RLMRec) or min_k (min(k, |T_u|), CLLM4Rec); default: the run's paper."
     ),
+    force: bool = typer.Option(False, "--force", help="Evaluate again even when the run, dataset and options are unchanged."),
 ) -> None:
-    """Full-rank evaluation (training items masked); writes metrics.json and a per-user Parquet per run."""
+    """Full-rank evaluation (training items masked); writes metrics.json, a per-user Parquet and its manifest
+    (evaluate-<split>.json) per run. A run already evaluated so is skipped (up to date)."""
     from llmrec_cli.evaluate import stage
 
     g = _globals(ctx)
@@ -264,11 +278,25 @@ def evaluate(
         raise LLMRecError(f"--split {split!r}: choose test or valid")
     if recall_denominator not in (None, "all", "min_k"):
         raise LLMRecError(f"--recall-denominator {recall_denominator!r}: choose all or min_k")
-    results = {}
-    for run in runs:
-        ev = stage.run_one(run, g.workdir, split, k or None, recall_denominator, device=g.device)
+    results, fresh = {}, 0
+    for run in _runs_or_experiment(g, runs, "evaluate"):
+        ev = stage.run_one(run, g.workdir, split, k or None, recall_denominator, device=g.device, force=force)
         results[ev.run_dir.name] = ev.metrics
+        fresh += not ev.up_to_date
+    if fresh < len(results):
+        console.print(f"[green]up to date[/green]: {len(results) - fresh} of {len(results)} runs (use --force to evaluate again)")
     print_table(metrics_table(results, title=f"{split} metrics"))
+
+
+def _runs_or_experiment(g: Globals, runs: list[Path] | None, command: str) -> list[Path]:
+    """The runs named on the command line, else every run of --experiment."""
+    if runs:
+        return list(runs)
+    if g.experiment is None:
+        raise LLMRecError(f"{command}: name the runs (folders or ids), or give --experiment NAME before the command")
+    from llmrec_cli import experiments
+
+    return [Path(r) for r in experiments.runs(g.workdir, g.experiment)]
 
 
 SIDE_BY_SIDE_RUNS = 3  # more runs than this: one row per run instead of one column per run

@@ -11,7 +11,7 @@ from __future__ import annotations
 import typer.core
 
 PIPELINE_ORDER = ("prepare", "profile", "embed", "train-rlmrec", "train-cllm4rec", "train-baseline", "evaluate", "report",
-                  "check", "datasets")
+                  "check", "datasets", "backbones")
 
 
 class PlainArgument(typer.core.TyperArgument):

@@ -31,15 +31,9 @@ RUN_STAGES = ("train-rlmrec", "train-cllm4rec", "train-baseline")  # the stages 
 
 
 # ------------------------------------------------------------------------------------------------ requests / results
-@dataclass
+@dataclass(kw_only=True)
 class RunOptions:
-    """The options every training request ends with.
-
-    A request inherits this class *first* and its stage-specific fields from a second base, e.g.
-    ``class TrainRequest(RunOptions, _TrainFields)``: dataclasses order fields from the last base to the first, so
-    the stage's own fields come first and ``Request(dataset, hp, ..., seed, device, run_id, resume, force)`` keeps
-    its positional order.
-    """
+    """The options every training request has (keyword arguments only, like the requests built on it)."""
 
     seed: int = 2023
     device: str = "auto"

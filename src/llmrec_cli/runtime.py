@@ -19,6 +19,14 @@ class Globals:
     seed: int | None = None
     device: str = "auto"
     verbose: int = 0
+    experiment: str | None = None
+
+    def record_run(self, run_dir: Path) -> None:
+        """Add a finished (or up-to-date) run to --experiment's list, when one was given."""
+        if self.experiment is not None:
+            from llmrec_cli import experiments
+
+            experiments.add(self.workdir, self.experiment, Path(run_dir).name)
 
     def seed_or(self, default: int = DEFAULT_SEED) -> int:
         return default if self.seed is None else self.seed

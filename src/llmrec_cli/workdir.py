@@ -4,6 +4,7 @@
     <workdir>/profiles/<dataset>/<name>/      profile (name: the prompt set, or --name of an import)
     <workdir>/embeddings/<dataset>/<name>/    embed (name: the encoder's, or --name)
     <workdir>/runs/<run-id>/                  train-rlmrec, train-cllm4rec, train-baseline (evaluate writes into it)
+    <workdir>/experiments/<name>.json         the run ids of one experiment (llmrec --experiment NAME ...)
 
 Every user-given name passes paths.safe_name, so a name can only point inside its folder. An option that takes
 "a name or a folder" accepts an existing folder as given, else the named artifact of that kind.
@@ -50,6 +51,9 @@ class Workdir:
 
     def run(self, run_id: str, option: str = "--run-id") -> Path:
         return self.runs / safe_name(run_id, option)
+
+    def experiment(self, name: str) -> Path:
+        return self.root / "experiments" / f"{safe_name(name, '--experiment')}.json"
 
     def find(self, spec: str | Path, kind: str, dataset: str | None = None, option: str = "", hint: str = "") -> Path:
         """The folder ``spec`` names: an existing folder as given, else the ``kind`` artifact of that name

@@ -11,7 +11,7 @@ from llmrec_cli.evaluate import stage
 def test_cli_passes_the_global_device(cli, monkeypatch):
     seen = {}
 
-    def fake_run_one(run, workdir, split, ks, denominator, device="cpu"):
+    def fake_run_one(run, workdir, split, ks, denominator, device="cpu", force=False):
         seen["device"] = device
         return stage.Evaluation(Path(str(run)), "m", "demo", split, {"recall@20": 0.5}, 1)
 

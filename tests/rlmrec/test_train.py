@@ -23,7 +23,7 @@ def workdir(tmp_path_factory):
 
 def request(backbone="lightgcn", align="none", epochs=4, **kw):
     hp = config.resolve(backbone, align, "demo", overrides={"max_epochs": epochs, "eval_every": 1, "batch_size": 1024})
-    return train.TrainRequest("demo", hp, seed=7, device="cpu", **kw)
+    return train.TrainRequest(dataset="demo", hp=hp, seed=7, device="cpu", **kw)
 
 
 class Killed(Exception):
@@ -83,7 +83,7 @@ def test_outputs_follow_the_contracts_and_rerun_is_up_to_date(workdir):
 def test_patience_counts_only_from_min_epochs(workdir):
     def frozen(run_id, **hp):  # lr 0: the validation score never improves on epoch 0's
         overrides = {"max_epochs": 20, "eval_every": 1, "batch_size": 1024, "lr": 0.0, "patience": 2, **hp}
-        return train.TrainRequest("demo", config.resolve("lightgcn", "none", "demo", overrides=overrides), seed=7,
+        return train.TrainRequest(dataset="demo", hp=config.resolve("lightgcn", "none", "demo", overrides=overrides), seed=7,
                                   device="cpu", run_id=run_id)
 
     official = train.run(frozen("patience-official", min_epochs=0), workdir)  # the demo recipe's own is 150
@@ -103,7 +103,7 @@ def test_the_last_epoch_is_always_validated(cli, workdir):
     assert validated_epochs(workdir / "runs" / "two-epochs") == [0, 1]  # eval_every 3 alone would keep epoch 0 only
     hp = config.resolve("lightgcn", "none", "demo", overrides={"max_epochs": 5, "batch_size": 1024})
     assert hp["eval_every"] == 3 and "eval_every" in config.resolve("lightgcn", "none", "demo")
-    five = train.run(train.TrainRequest("demo", hp, seed=7, device="cpu", run_id="five-epochs"), workdir)
+    five = train.run(train.TrainRequest(dataset="demo", hp=hp, seed=7, device="cpu", run_id="five-epochs"), workdir)
     assert validated_epochs(five.run_dir) == [0, 3, 4]
     assert "validates epochs 0 and 1" in " ".join(cli("train-rlmrec", "--help").out.replace("│", " ").split())
 
@@ -270,3 +270,24 @@ def test_known_settings_keep_the_resolved_config():
 @pytest.mark.parametrize("option", [("--epochs", "0"), ("--epochs", "-5")])
 def test_cli_epochs_below_one_are_refused(cli, workdir, option):
     assert cli("train-rlmrec", "-d", "demo", *option, workdir=workdir).code == 2
+
+
+# ------------------------------------------------------------------------------------------------ default run ids
+def id_of(align="none", changed=None, embeddings=None):
+    hp = config.resolve("lightgcn", align, "demo")
+    return train.default_run_id(train.TrainRequest(dataset="demo", hp=hp, embeddings=embeddings, changed=changed or {}, seed=3))
+
+
+def test_the_default_run_id_names_every_changed_setting():
+    assert id_of() == "demo-lightgcn-none-s3"
+    assert id_of(changed={"max_epochs": 2, "lr": 0.01}) == "demo-lightgcn-none-lr=0.01-max_epochs=2-s3"
+    assert id_of("con", {"kd_weight": 0}, "emb/all-minilm-l6-v2") == "demo-lightgcn-con-all-minilm-l6-v2-w0-s3"
+    assert id_of("con", {"kd_weight": 0.1}, "random:24") == "demo-lightgcn-con-random24-kd_weight=0.1-s3"
+    long = {f"setting_{i}": i for i in range(8)}
+    assert id_of(changed=long) == f"demo-lightgcn-none-c{artifacts.config_hash(long)[:8]}-s3"
+
+
+def test_changed_lists_what_differs_from_the_configs():
+    defaults = config.resolve("lightgcn", "con", "demo")
+    hp = config.resolve("lightgcn", "con", "demo", overrides={"kd_weight": 0, "max_epochs": 3000, "min_epochs": 4})
+    assert config.changed(hp, defaults) == {"kd_weight": 0, "min_epochs": 4}  # max_epochs 3000 is the config's own

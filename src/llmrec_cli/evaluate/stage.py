@@ -23,6 +23,8 @@ from llmrec_cli.evaluate.scoring import evaluate_scores, evaluate_vectors
 from llmrec_cli.runtime import resolve_device
 from llmrec_cli.workdir import Workdir
 
+STAGE = "evaluate"
+
 DEFAULT_KS = {"all": (5, 10, 20), "min_k": (20, 40, 100)}
 
 
@@ -34,6 +36,7 @@ class Evaluation:
     split: str
     metrics: dict[str, float]
     n_users: int
+    up_to_date: bool = False
 
 
 # Runs whose scores are not a dot product of their vectors: manifest "kind" -> "module:function" returning a
@@ -54,8 +57,11 @@ def load_vectors(path: Path, entity: str) -> torch.Tensor:
     return torch.from_numpy(np.array(df["vector"].to_numpy(), dtype=np.float32))
 
 
-def run_one(run_dir: Path, workdir: Path, split: str = "test", ks=None, recall_denominator: str | None = None, device: str = "cpu") -> Evaluation:
-    """Evaluate one finished run (a folder, or a name under <workdir>/runs/) on ``device`` (auto, cpu, cuda, cuda:N)."""
+def run_one(run_dir: Path, workdir: Path, split: str = "test", ks=None, recall_denominator: str | None = None,
+            device: str = "cpu", force: bool = False) -> Evaluation:
+    """Evaluate one finished run (a folder, or a name under <workdir>/runs/) on ``device`` (auto, cpu, cuda, cuda:N).
+    A run already evaluated on this split with these ks, from the same run and dataset manifests, is not evaluated
+    again unless ``force``."""
     device = resolve_device(device)
     run_dir = Workdir.of(workdir).find(run_dir, "runs", hint=f"list runs with `ls {Workdir.of(workdir).runs}`")
     manifest = artifacts.read_manifest(run_dir)
@@ -66,6 +72,13 @@ def run_one(run_dir: Path, workdir: Path, split: str = "test", ks=None, recall_d
     previous = artifacts.read_json(run_dir / "metrics.json") if (run_dir / "metrics.json").exists() else {}
     denominator = recall_denominator or previous.get("recall_denominator", "all")
     ks = tuple(ks) if ks else DEFAULT_KS.get(denominator, (5, 10, 20))
+    record = {"split": split, "ks": list(ks), "recall_denominator": denominator}
+    inputs = [run_dir / artifacts.MANIFEST, dataset.folder / artifacts.MANIFEST]
+    done = previous.get("splits", {}).get(split, {})
+    if not force and done and artifacts.up_to_date(run_dir, STAGE, record, inputs, record_name(split)):
+        return Evaluation(run_dir, previous.get("model", "?"), dataset.name, split, done["metrics"], done["n_users_evaluated"],
+                          up_to_date=True)
+    clock = artifacts.Stopwatch()
     kind = manifest.get("kind", "vectors")
     if kind in SCORERS:
         score_fn = _scorer(kind)(run_dir, manifest, dataset, device)
@@ -82,7 +95,15 @@ def run_one(run_dir: Path, workdir: Path, split: str = "test", ks=None, recall_d
     doc.update(dataset=dataset.name, dataset_manifest_sha256=dataset.manifest_sha256)
     doc.setdefault("model", manifest.get("stage", "?"))
     artifacts.write_json(doc, run_dir / "metrics.json")
+    manifest = artifacts.Manifest(STAGE, record, artifacts.describe_inputs(inputs), [f"per_user_{split}.parquet", "metrics.json"],
+                                  {"users_evaluated": per_user.height}, clock.seconds, {"device": str(device)})
+    artifacts.write_json(manifest.to_dict(), run_dir / record_name(split))
     return Evaluation(run_dir, doc["model"], dataset.name, split, means, per_user.height)
+
+
+def record_name(split: str) -> str:
+    """evaluate's own manifest in the run folder, one per split: what was evaluated, from which run and dataset."""
+    return f"evaluate-{split}.json"
 
 
 def merged_metrics(previous: dict, split: str, result: dict) -> dict:

@@ -12,7 +12,7 @@ import platform
 from dataclasses import dataclass
 from pathlib import Path
 
-from llmrec_cli import __version__, artifacts
+from llmrec_cli import __version__, artifacts, experiments
 from llmrec_cli.errors import LLMRecError
 from llmrec_cli.report import collect, sections
 from llmrec_cli.workdir import Workdir
@@ -40,17 +40,23 @@ def input_files(workdir: Path) -> list[Path]:
     return sorted(files)
 
 
-def build(workdir: Path, out: Path, name: str, force: bool = False) -> ReportResult:
+def build(workdir: Path, out: Path, name: str, force: bool = False, experiment: str | None = None) -> ReportResult:
+    """The report of every run in the workdir, or of ``experiment``'s runs only (the others listed as left out)."""
     workdir = Path(workdir)
     if not Workdir.of(workdir).runs.is_dir():
         raise LLMRecError(f"{workdir}/runs: no runs to report; train and evaluate something first "
                           "(pipelines/reproduce.sh, or --workdir pointing at the workdir you used)")
     inputs = input_files(workdir)
     config = {"name": name, "workdir": str(workdir.resolve())}
+    only = None
+    if experiment is not None:
+        only = experiments.runs(workdir, experiment)
+        inputs.append(Workdir.of(workdir).experiment(experiment))
+        config["experiment"] = experiment
     if not force and artifacts.up_to_date(out, STAGE, config, inputs):
         return ReportResult(out, [], 0, up_to_date=True)
     watch = artifacts.Stopwatch()
-    runs = collect.read_runs(workdir)
+    runs = collect.read_runs(workdir, only)
     with artifacts.staged_dir(out) as tmp:
         parts = [
             sections.demo(runs),
@@ -66,7 +72,7 @@ def build(workdir: Path, out: Path, name: str, force: bool = False) -> ReportRes
                     frame.write_csv(path)
         with artifacts.atomic_path(tmp / "runs.csv") as path:
             runs.write_csv(path)
-        (tmp / "report.md").write_text(render(name, workdir, runs.height, parts))
+        (tmp / "report.md").write_text(render(name, workdir, runs.height, parts, scope(workdir, experiment, only)))
         outputs = sorted(p.name for p in tmp.iterdir())
         manifest = artifacts.Manifest(STAGE, config, artifacts.describe_inputs(inputs), outputs,
                                       counts={"runs": runs.height, "sections": len(parts)}, wall_seconds=watch.seconds)
@@ -74,7 +80,23 @@ def build(workdir: Path, out: Path, name: str, force: bool = False) -> ReportRes
     return ReportResult(out, parts, runs.height)
 
 
-def render(name: str, workdir: Path, n_runs: int, parts: list[sections.Section]) -> str:
+def scope(workdir: Path, experiment: str | None, only: list[str] | None) -> str:
+    """What the report covers: the whole workdir, or one experiment with the runs it left out and why."""
+    if experiment is None:
+        return "Scope: every run of the workdir (`llmrec --experiment NAME report` limits it to one experiment)."
+    every = sorted(p.name for p in Workdir.of(workdir).runs.glob("*/"))
+    left_out = [r for r in every if r not in set(only or [])]
+    missing = [r for r in only or [] if r not in every]
+    text = f"Scope: experiment `{experiment}`, {len(only or [])} runs."
+    if left_out:
+        shown = ", ".join(f"`{r}`" for r in left_out[:20]) + (f" and {len(left_out) - 20} more" if len(left_out) > 20 else "")
+        text += f" Left out: {len(left_out)} runs of the workdir that are not in this experiment ({shown})."
+    if missing:
+        text += f" Listed in the experiment but not in the workdir (removed?): {', '.join(f'`{r}`' for r in missing)}."
+    return text
+
+
+def render(name: str, workdir: Path, n_runs: int, parts: list[sections.Section], scope_line: str = "") -> str:
     today = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     header = [
         f"# llmrec report: {name}",
@@ -83,6 +105,7 @@ def render(name: str, workdir: Path, n_runs: int, parts: list[sections.Section])
         f"{platform.machine()}, {os.cpu_count()} CPU cores · every number below comes from a run in that workdir; "
         "each table is also a CSV next to this file, and `runs.csv` lists every run.",
         "",
+        *([scope_line, ""] if scope_line else []),
         "Contents: " + " · ".join(f"{i}. {p.title}" for i, p in enumerate(parts, 1)),
     ]
     body = [f"## {i}. {p.title}\n\n{p.body}" for i, p in enumerate(parts, 1)]

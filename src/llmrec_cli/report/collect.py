@@ -31,11 +31,14 @@ class Embeddings:
     random: bool = False
 
 
-def read_runs(workdir: Path) -> pl.DataFrame:
-    """One row per run folder under ``<workdir>/runs`` with test metrics; metric columns are named like recall@20."""
+def read_runs(workdir: Path, only: list[str] | None = None) -> pl.DataFrame:
+    """One row per run folder under ``<workdir>/runs`` (or of the ``only`` run ids) with test metrics; metric
+    columns are named like recall@20."""
     rows = []
     origins = dataset_origins(Path(workdir))
     for folder in sorted(Workdir.of(workdir).runs.glob("*/")):
+        if only is not None and folder.name not in only:
+            continue
         row = _run_row(folder, Path(workdir), origins)
         if row is not None:
             rows.append(row)

@@ -17,11 +17,12 @@ def register(app: typer.Typer, console: Console, get_globals: Callable) -> None:
         out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default: reports/<name> under the current directory)."),
         force: bool = typer.Option(False, "--force", help="Rebuild even when no run, dataset or benchmark changed."),
     ) -> None:
-        """Write report.md, a CSV per table and PNG plots from every evaluated run in the workdir, paper beside ours."""
+        """Write report.md, a CSV per table and PNG plots from every evaluated run in the workdir (with --experiment
+        NAME before the command: that experiment's runs only), paper beside ours."""
         from llmrec_cli.report.build import build
 
         g = get_globals(ctx)
-        result = build(g.workdir, out or Path("reports") / name, name, force)
+        result = build(g.workdir, out or Path("reports") / name, name, force, g.experiment)
         if result.up_to_date:
             console.print(f"[green]up to date[/green]: {result.folder} (use --force to rebuild)")
             return

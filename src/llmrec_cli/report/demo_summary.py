@@ -15,7 +15,7 @@ from pathlib import Path
 
 import polars as pl
 
-from llmrec_cli import artifacts
+from llmrec_cli import artifacts, experiments
 from llmrec_cli.report import collect, sections
 from llmrec_cli.report import markdown as md
 from llmrec_cli.workdir import Workdir
@@ -92,7 +92,7 @@ def where(workdir: Path, runs: pl.DataFrame, report: Path | None) -> list[str]:
     lines = [f"Runs ({runs.height}): {workdir / 'runs'}/<run>/ with metrics.json, history.parquet, per_user_test.parquet, "
              f"manifest.json: {', '.join(sorted(runs['run'].to_list()))}"]
     if report is not None:
-        lines.append(f"Report: {report.resolve() / 'report.md'} (every evaluated run in the workdir, with CSVs)")
+        lines.append(f"Report: {report.resolve() / 'report.md'} (this experiment's evaluated runs, with CSVs)")
     return lines
 
 
@@ -127,9 +127,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workdir", type=Path, required=True)
     parser.add_argument("--embeddings", help="the embeddings folder the runs aligned with (for the next commands)")
     parser.add_argument("--report", type=Path, help="the report folder written for these runs")
-    parser.add_argument("runs", nargs="+", help="run ids under <workdir>/runs")
+    parser.add_argument("--experiment", help="summarise this experiment's runs of --dataset instead of named runs")
+    parser.add_argument("--dataset", default="demo", help="with --experiment: the dataset whose runs to summarise")
+    parser.add_argument("runs", nargs="*", help="run ids under <workdir>/runs")
     args = parser.parse_args(argv)
-    print(render(args.workdir.resolve(), args.runs, args.embeddings, args.report))
+    runs = args.runs
+    if args.experiment:
+        listed = experiments.runs(args.workdir, args.experiment)
+        runs += collect.read_runs(args.workdir, listed).filter(pl.col("dataset") == args.dataset)["run"].to_list()
+    if not runs:
+        parser.error("name the runs, or give --experiment (with runs of --dataset)")
+    print(render(args.workdir.resolve(), runs, args.embeddings, args.report))
 
 
 if __name__ == "__main__":

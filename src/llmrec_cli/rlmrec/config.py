@@ -71,6 +71,11 @@ def resolve(backbone: str, align: str, dataset: str, config_file: Path | None = 
     return hp
 
 
+def changed(hp: dict, defaults: dict) -> dict:
+    """The settings of ``hp`` that differ from ``defaults`` (the same variant resolved without --config/--set)."""
+    return {k: v for k, v in hp.items() if k not in defaults or defaults[k] != v}
+
+
 # ------------------------------------------------------------------------------------------------ --set checks
 def known_keys(common: dict, variant: dict | None = None) -> dict:
     """Every setting of common.toml's [train] and of the backbone's section (their per-dataset tables included),

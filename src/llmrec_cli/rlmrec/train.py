@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -37,16 +37,16 @@ from llmrec_cli.runtime import resolve_device, seed_everything
 STAGE = "train-rlmrec"
 
 
-@dataclass
-class _TrainFields:
+@dataclass(kw_only=True)
+class TrainRequest(RunOptions):
+    """Keyword arguments only: dataset, hp, embeddings, changed, and RunOptions' seed, device, run_id, resume, force."""
+
     dataset: str
     hp: dict  # resolved hyperparameters (rlmrec.config.resolve), recorded in the manifest
     embeddings: str | None = None
-
-
-@dataclass
-class TrainRequest(RunOptions, _TrainFields):
-    """(dataset, hp, embeddings, seed, device, run_id, resume, force)."""
+    # the settings --config, --set and the options changed from the configs' values (rlmrec.config.changed):
+    # named in the default run id, so that differently configured runs never share a folder by accident
+    changed: dict = field(default_factory=dict)
 
     @property
     def backbone(self) -> str:
@@ -67,11 +67,29 @@ class TrainResult(RunResult):
     seconds_per_epoch: float = 0.0
 
 
+MAX_SETTINGS_PART = 48  # longer lists of changed settings are named by a hash
+
+
 def default_run_id(req: TrainRequest) -> str:
+    """<dataset>-<backbone>-<align>[-<embeddings folder>][-<changed settings>]-s<seed>. Changed settings read
+    key=value (e.g. -max_epochs=2), -w0 when only the alignment's weight is 0, or -c<hash> when that gets long."""
     parts = [req.dataset, req.backbone, req.align]
     if req.needs_embeddings and req.embeddings:
         parts.append(name_part(Path(req.embeddings.replace(":", "")).name))
+    settings = settings_part(req)
+    if settings:
+        parts.append(settings)
     return "-".join(parts) + f"-s{req.seed}"
+
+
+def settings_part(req: TrainRequest) -> str:
+    if not req.changed:
+        return ""
+    weight = registry.alignment(req.align).weight_key if req.backbone != registry.SEMANTIC else None
+    if weight is not None and req.changed == {weight: 0}:
+        return "w0"
+    text = name_part("-".join(f"{k}={v}" for k, v in sorted(req.changed.items())))
+    return text if len(text) <= MAX_SETTINGS_PART else "c" + artifacts.config_hash(req.changed)[:8]
 
 
 # ------------------------------------------------------------------------------------------------ the run
