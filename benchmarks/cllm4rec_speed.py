@@ -37,7 +37,8 @@ def load_beauty(source: Path, workdir: Path) -> Dataset:
 
 def make_trainer(ds: Dataset, workdir: Path, args) -> train.Trainer:
     hp = train.resolve_hp({"batch_size": args.batch_size})
-    req = train.CLLM4RecRequest("beauty", "all", args.backbone, args.layers, hp=hp, seed=2023, device=args.device)
+    req = train.CLLM4RecRequest(dataset="beauty", stage="all", backbone=args.backbone, layers=args.layers, hp=hp, seed=2023,
+                                device=args.device)
     backbone = backbones.load(args.backbone, args.layers)
     return train.Trainer(ds, req, hp, {}, workdir / "runs" / "cllm4rec-speed", backbone, None)
 

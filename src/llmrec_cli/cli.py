@@ -205,6 +205,7 @@ def train_rlmrec(
     """Train a graph CF backbone with BPR, optionally aligned with LLM profile embeddings (RLMRec-Con / -Gen)."""
     from llmrec_cli.rlmrec import config as rl_config
     from llmrec_cli.rlmrec import train
+    from llmrec_cli.settings import recipe_of
 
     g = _globals(ctx)
     safe_name(dataset, "--dataset")
@@ -212,10 +213,7 @@ def train_rlmrec(
     if epochs is not None:
         overrides["max_epochs"] = epochs
     _alignment_options(backbone, align, align_weight, align_precision, overrides)
-    from llmrec_cli import artifacts
-
-    # a renamed or noised copy (`prepare --name`) takes its recipe's hyperparameters
-    recipe = (artifacts.read_manifest(Workdir.of(g.workdir).data(dataset)) or {}).get("recipe") or dataset
+    recipe = recipe_of(g.workdir, dataset)
     hp = rl_config.resolve(backbone, align, recipe, config, overrides)
     changed = rl_config.changed(hp, rl_config.resolve(backbone, align, recipe))
     req = train.TrainRequest(dataset=dataset, hp=hp, embeddings=embeddings, changed=changed, seed=g.seed_or(),
@@ -359,7 +357,6 @@ from llmrec_cli.check import register as _register_check  # noqa: E402
 _register_check(app, console, _globals)
 
 from llmrec_cli.report.commands import register as _register_report  # noqa: E402
-from llmrec_cli.workdir import Workdir
 
 _register_report(app, console, _globals)
 
@@ -383,6 +380,14 @@ def main() -> None:
     except KeyboardInterrupt:
         err_console.print("interrupted; rerun the same command to resume or redo the stage")
         sys.exit(130)
+    except OSError as exc:  # read-only or full disk, permissions, a file where a folder belongs, a link loop
+        from llmrec_cli.errors import os_error_message
+
+        error = LLMRecError(os_error_message(exc))
+        err_console.print(f"[red]error:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
+        if "-vv" in sys.argv:
+            raise
+        sys.exit(error.exit_code)
 
 
 if __name__ == "__main__":

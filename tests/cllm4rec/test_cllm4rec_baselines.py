@@ -1,5 +1,7 @@
 """Multi-VAE and most-popular on the toy dataset, through the same evaluate path as CLLM4Rec."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -31,7 +33,7 @@ def test_multivae_shapes_loss_and_annealing(toy_workdir):
 
 
 def request(**kw):
-    return multivae.BaselineRequest("toy", hp={"epochs": 3, "batch_size": 5, "hidden": 16, "latent": 4}, seed=3, device="cpu", **kw)
+    return multivae.BaselineRequest(dataset="toy", hp={"epochs": 3, "batch_size": 5, "hidden": 16, "latent": 4}, seed=3, device="cpu", **kw)
 
 
 class Killed(Exception):
@@ -41,6 +43,10 @@ class Killed(Exception):
 def test_multivae_run_evaluate_and_resume(toy_workdir):
     straight = multivae.run(request(run_id="vae"), toy_workdir)
     assert stage.run_one(straight.run_dir, toy_workdir).metrics == straight.metrics
+    recorded = json.loads((straight.run_dir / "manifest.json").read_text())["config"]  # as before configs/cllm4rec
+    assert json.dumps(recorded, sort_keys=True) == json.dumps({
+        "dataset": "toy", "seed": 3, "model": "multivae", "epochs": 3, "batch_size": 5, "lr": 1e-3, "hidden": 16, "latent": 4,
+        "dropout": 0.5, "total_anneal_steps": 200_000, "anneal_cap": 0.2, "eval_batch_size": 1024}, sort_keys=True)
 
     def die(row):
         if row["epoch"] == 1:

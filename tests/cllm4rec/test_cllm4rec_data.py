@@ -1,4 +1,5 @@
-"""Document and prompt building on the toy dataset: orders, masking, no validation/test leakage (spec §3, §5, §6)."""
+"""Document and prompt building on the toy dataset: orders, masking, no validation/test leakage
+(docs/methods/cllm4rec.md §3, §5, §6)."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,5 @@
-"""Added tokens and their embeddings, tying, the frozen LM, and every loss on the tiny model (spec §2.2, §4, §5)."""
+"""Added tokens and their embeddings, tying, the frozen LM, and every loss on the tiny model
+(docs/methods/cllm4rec.md §2.2, §4, §5)."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,5 @@
-"""The atomic user/item tokens on top of the real GPT-2 BPE: the spec's test vectors (spec §2.1, §3)."""
+"""The atomic user/item tokens on top of the real GPT-2 BPE: the documented test vectors
+(docs/methods/cllm4rec.md §2.1, §3.5)."""
 
 import pytest
 import torch

@@ -15,7 +15,7 @@ SMALL_HP = {"warmup_epochs": 1, "pretrain_epochs": 1, "finetune_epochs": 2, "bat
 
 
 def request(stage_name="all", **kw) -> train.CLLM4RecRequest:
-    return train.CLLM4RecRequest("toy", stage_name, TINY, hp=dict(SMALL_HP), seed=5, device="cpu", **kw)
+    return train.CLLM4RecRequest(dataset="toy", stage=stage_name, backbone=TINY, hp=dict(SMALL_HP), seed=5, device="cpu", **kw)
 
 
 class Killed(Exception):
@@ -41,6 +41,18 @@ def test_outputs_manifest_and_evaluate_dispatch(toy_workdir, straight):
     assert evaluation.metrics == straight.metrics
     users = artifacts.read_parquet(run_dir / "users.parquet", artifacts.vectors_schema("user"))
     assert users.height == 12
+
+
+def test_the_recorded_config_keeps_its_keys_and_values(straight):
+    """As recorded before the defaults moved to configs/cllm4rec/cllm4rec.toml: finished runs stay up to date."""
+    config = artifacts.read_manifest(straight.run_dir)["config"]
+    assert config.pop("backbone")["spec"] == TINY
+    assert json.dumps(config, sort_keys=True) == json.dumps({
+        "dataset": "toy", "seed": 5, "stage": "all", "layers": None, "pretrained": None, "warmup_epochs": 1,
+        "pretrain_epochs": 1, "finetune_epochs": 2, "batch_size": 8, "eval_batch_size": 256, "lr_pretrain": 1e-2,
+        "lr_finetune": 1e-2, "lambda_v": 1.0, "max_len": 1024, "shuffle_pretrain_items": False, "finetune_target": "all",
+        "score_first_token": False, "content_init": "independent", "content_in_finetune": True, "amp": True,
+    }, sort_keys=True)
 
 
 def test_rerun_is_up_to_date(toy_workdir, straight):
@@ -77,7 +89,8 @@ def test_pretrain_then_finetune_stages(toy_workdir):
 
 
 def test_item_text_corpus_leaves_users_out_of_mutual_regularisation(toy_workdir):
-    req = train.CLLM4RecRequest("toy-noreviews", "all", TINY, hp={**SMALL_HP, "finetune_epochs": 1}, seed=5, device="cpu")
+    req = train.CLLM4RecRequest(dataset="toy-noreviews", stage="all", backbone=TINY, hp={**SMALL_HP, "finetune_epochs": 1}, seed=5,
+                                device="cpu")
     result = train.run(req, toy_workdir)
     manifest = json.loads((result.run_dir / "manifest.json").read_text())
     assert manifest["content_corpus"] == "item_text:title,tags" and manifest["mr_entities"] == ["item"]
@@ -100,7 +113,7 @@ def test_cli_train_and_evaluate(cli, toy_workdir):
 def test_default_run_ids_of_any_backbone_are_safe_names(tmp_path):
     for backbone, name in ((TINY, "tiny-gpt2-2-32"), ("/models/my model", "my-model"), ("/models/smol.gguf", "smol"),
                            ("smollm2", "smollm2")):
-        req = train.CLLM4RecRequest("toy", "all", backbone, seed=5)
+        req = train.CLLM4RecRequest(dataset="toy", stage="all", backbone=backbone, seed=5)
         assert train.default_run_id(req) == f"toy-cllm4rec-all-{name}-s5"
         assert req.run_dir(tmp_path, train.default_run_id(req)).parent == tmp_path / "runs"
 

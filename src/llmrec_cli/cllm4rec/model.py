@@ -1,13 +1,14 @@
-"""CLLM4Rec: a frozen causal LM whose vocabulary gets user/item tokens, with three heads (spec §4-§6).
+"""CLLM4Rec: a frozen causal LM whose vocabulary gets user/item tokens, with three heads
+(docs/methods/cllm4rec.md §4-§6).
 
-Notation (spec): N words, I users, J items, K hidden size; z^l = collaborative tables (``collab``), z^c = content
-tables (``content``). The recommendation model of finetuning (RecLLM) starts from the pretrained collaborative tables,
-so it is the same ``collab`` tables trained further.
+Notation (docs/methods/cllm4rec.md §1): N words, I users, J items, K hidden size; z^l = collaborative tables
+(``collab``), z^c = content tables (``content``). The recommendation model of finetuning (RecLLM) starts from the
+pretrained collaborative tables, so it is the same ``collab`` tables trained further.
 
 - collaborative LM:  p(item_{k+1} | prefix) = softmax_J(Z^{l,v} h_k)          (item head tied to the item table)
 - content LM:        p(word_{k+1} | prefix) = softmax_N(W_lm h_k)             (the backbone's own frozen LM head)
 - recommendation:    log p(j | prompt)     = log_softmax_J(Z^{l,v} h_last)     (multinomial over all items)
-- mutual regularisation (code form, spec §4.3): lambda * sum over user/item token occurrences of
+- mutual regularisation (code form, docs/methods/cllm4rec.md §4.3): lambda * sum over user/item token occurrences of
   ||E_this(token) - E_other(token)||^2, with E_other taken as a constant.
 """
 

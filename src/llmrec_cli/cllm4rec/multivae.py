@@ -1,4 +1,5 @@
-"""Multi-VAE (Liang et al., WWW 2018), the strongest ID baseline of CLLM4Rec's table (spec §8.3).
+"""Multi-VAE (Liang et al., WWW 2018), the strongest ID baseline of CLLM4Rec's table
+(docs/methods/cllm4rec.md §8.1).
 
 x_u = the user's binary training row.  Encoder: dropout(0.5) on x_u / ||x_u||, 600 tanh units, then mu and log
 sigma^2 (200 each); z = mu + sigma * eps while training, z = mu at prediction.  Decoder: 200 -> 600 tanh -> J logits.
@@ -22,6 +23,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from llmrec_cli import artifacts
+from llmrec_cli.cllm4rec import config as hp_config
+from llmrec_cli.settings import recipe_of
 from llmrec_cli.data.dataset import Dataset
 from llmrec_cli.errors import LLMRecError
 from llmrec_cli.evaluate.scoring import evaluate_scores
@@ -33,10 +36,7 @@ STAGE = "train-baseline"
 KIND = "multivae"
 MODEL = "model.pt"
 KS = (20, 40, 100)
-DEFAULT_HP = {
-    "epochs": 200, "batch_size": 500, "lr": 1e-3, "hidden": 600, "latent": 200, "dropout": 0.5,
-    "total_anneal_steps": 200_000, "anneal_cap": 0.2, "eval_batch_size": 1024,
-}
+MODEL_CONFIG = "multivae"  # the hyperparameters: configs/cllm4rec/multivae.toml, read by cllm4rec/config.py
 
 
 class MultiVAE(nn.Module):
@@ -89,26 +89,29 @@ class VAEScorer:
         return logits
 
 
-@dataclass
-class _BaselineFields:
+@dataclass(kw_only=True)
+class BaselineRequest(RunOptions):
+    """Keyword arguments only: dataset, model, hp, and RunOptions' seed, device, run_id, resume, force."""
+
     dataset: str
     model: str = "multivae"
-    hp: dict = field(default_factory=dict)
-
-
-@dataclass
-class BaselineRequest(RunOptions, _BaselineFields):
-    """(dataset, model, hp, seed, device, run_id, resume, force)."""
+    hp: dict = field(default_factory=dict)  # over the config's defaults (resolve_hp); a resolved dict passes unchanged
 
 
 BaselineResult = RunResult
 
 
-def run(req: BaselineRequest, workdir: Path, on_epoch: Callable[[dict], None] | None = None) -> BaselineResult:
-    unknown = sorted(set(req.hp) - set(DEFAULT_HP))
+def resolve_hp(overrides: dict, recipe: str | None = None) -> dict:
+    """configs/cllm4rec/multivae.toml's [train] (and its [train.<recipe>] table) with ``overrides`` over it."""
+    defaults = hp_config.defaults(MODEL_CONFIG, recipe)
+    unknown = sorted(set(overrides) - set(defaults))
     if unknown:
-        raise LLMRecError(f"unknown Multi-VAE hyperparameter(s) {unknown}; known: {sorted(DEFAULT_HP)}")
-    hp = {**DEFAULT_HP, **{k: v for k, v in req.hp.items() if v is not None}}
+        raise LLMRecError(f"unknown Multi-VAE hyperparameter(s) {unknown}; known: {sorted(defaults)}")
+    return {**defaults, **{k: v for k, v in overrides.items() if v is not None}}
+
+
+def run(req: BaselineRequest, workdir: Path, on_epoch: Callable[[dict], None] | None = None) -> BaselineResult:
+    hp = resolve_hp(req.hp, recipe_of(workdir, req.dataset))
     ds = Dataset.load(workdir, req.dataset)
     run_dir = req.run_dir(workdir, f"{req.dataset}-multivae-s{req.seed}")
     config = {"dataset": req.dataset, "seed": req.seed, "model": KIND, **hp}

@@ -1,4 +1,5 @@
-"""One-pass prediction (spec §6): a prompt with the user's whole training history, log-probabilities for all items.
+"""One-pass prediction (docs/methods/cllm4rec.md §6): a prompt with the user's whole training history,
+log-probabilities for all items.
 
 The item order inside each prompt is a seeded permutation per user (the official code sets no seed; we do, so a
 run scores the same every time). Users of one batch are run in length-sorted micro-batches to cut padding.

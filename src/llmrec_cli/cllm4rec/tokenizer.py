@@ -1,4 +1,4 @@
-"""Tokenizer with atomic user/item tokens (CLLM4Rec spec §2.1).
+"""Tokenizer with atomic user/item tokens (docs/methods/cllm4rec.md §2.1).
 
 "user_i" -> id N + i and "item_j" -> id N + I + j, never split; everything else goes through the backbone's own
 tokenizer. Pre-tokenisation follows the official code: split on (user_\\d+|item_\\d+), right-strip every piece, drop
@@ -99,7 +99,7 @@ class IdTokenizer:
         return ids
 
     def batch(self, sequences: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Right-padded (ids, attention mask), pad id 0 (spec §2.1)."""
+        """Right-padded (ids, attention mask), pad id 0 (docs/methods/cllm4rec.md §2.1)."""
         return pad_right(sequences)
 
 

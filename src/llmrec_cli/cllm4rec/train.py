@@ -1,10 +1,11 @@
-"""The `train-cllm4rec` stage: pretraining, finetuning and model selection of CLLM4Rec (spec §3-§7).
+"""The `train-cllm4rec` stage: pretraining, finetuning and model selection of CLLM4Rec
+(docs/methods/cllm4rec.md §3-§7).
 
 The run is a fixed schedule of passes over the data:
   pretrain: ``warmup_epochs`` content passes (content LM alone), then ``pretrain_epochs`` x (an L-step pass: the
             collaborative LM + MR toward the frozen content tables; a C-step pass: the content LM + MR toward the
             frozen collaborative tables), then "save": the best tables (lowest epoch-mean training loss per side, the
-            code's rule, spec §7) go to pretrained.pt and are what finetuning starts from;
+            code's rule, docs/methods/cllm4rec.md §4.4) go to pretrained.pt and are what finetuning starts from;
   finetune: ``finetune_epochs`` x (a rec pass: masked prompts, multinomial loss + MR; a valid pass: R@20 + R@40 +
             N@100 on the validation split, the best tables kept; a content pass: content LM + MR toward the rec
             tables, its own optimiser).
@@ -25,6 +26,8 @@ import torch
 
 from llmrec_cli import artifacts
 from llmrec_cli.cllm4rec import backbone as backbones
+from llmrec_cli.cllm4rec import config as hp_config
+from llmrec_cli.settings import recipe_of
 from llmrec_cli.cllm4rec.data import (
     Prompts, collaborative_documents, collate_documents, content_corpus, items_by_user, length_bucketed_batches,
     masked_prompts, multi_hot,
@@ -39,6 +42,7 @@ from llmrec_cli.locks import folder_lock
 from llmrec_cli.paths import name_part
 from llmrec_cli.runs import RunCheckpoint, RunOptions, RunResult, load_torch, prepare_run_dir, write_history, write_vectors
 from llmrec_cli.runtime import resolve_device, seed_everything
+from llmrec_cli.workdir import Workdir
 
 STAGE = "train-cllm4rec"
 KIND = "cllm4rec"
@@ -48,40 +52,22 @@ KS = (20, 40, 100)
 SELECTION = ("recall@20", "recall@40", "ndcg@100")
 CODE_SEQUENCES_PER_PROCESS = 20  # the official run: 20 sequences per GPU, gradients averaged over 8 GPUs
 
-# The official code's full budget (spec §7); the CPU recipe in docs/results.md overrides epochs, batch and lr.
-DEFAULT_HP = {
-    "warmup_epochs": 10,
-    "pretrain_epochs": 100,
-    "finetune_epochs": 150,
-    "batch_size": 160,
-    "eval_batch_size": 256,
-    "lr_pretrain": 1e-3,
-    "lr_finetune": 1e-4,
-    "lambda_v": 1.0,
-    "max_len": 1024,
-    "shuffle_pretrain_items": False,  # code; True = the paper's stochastic item reordering
-    "finetune_target": "all",  # code; "masked" = the paper's hold-out target
-    "score_first_token": False,  # code; True = also predict the first main token from the last prompt token
-    "content_init": "independent",  # code; "around" = content tables drawn around the collaborative ones
-    "content_in_finetune": True,  # the content pass of every finetuning epoch (code)
-    "amp": True,  # bf16 autocast, CUDA only
-}
+# The hyperparameters (the official code's full budget by default) are in configs/cllm4rec/cllm4rec.toml, read by
+# cllm4rec/config.py; the CPU recipe in docs/results.md overrides epochs, batch and lr.
+MODEL_CONFIG = "cllm4rec"
 
 
-@dataclass
-class _CLLM4RecFields:
+@dataclass(kw_only=True)
+class CLLM4RecRequest(RunOptions):
+    """Keyword arguments only: dataset, stage, backbone, layers, pretrained, hp, checkpoint_seconds, and RunOptions'
+    seed, device, run_id, resume, force."""
+
     dataset: str
     stage: str = "all"
     backbone: str = backbones.DEFAULT_BACKBONE
     layers: int | None = None
     pretrained: str | None = None  # finetune stage: the run folder (or id) whose pretrained.pt to start from
-    hp: dict = field(default_factory=dict)
-
-
-@dataclass
-class CLLM4RecRequest(RunOptions, _CLLM4RecFields):
-    """(dataset, stage, backbone, layers, pretrained, hp, seed, device, run_id, resume, force, checkpoint_seconds)."""
-
+    hp: dict = field(default_factory=dict)  # over the config's defaults (resolve_hp); a resolved dict passes unchanged
     checkpoint_seconds: float = 600.0  # does not change results, so it is not part of the config
 
 
@@ -118,11 +104,13 @@ def schedule(stage: str, hp: dict) -> list[Pass]:
     return passes
 
 
-def resolve_hp(overrides: dict) -> dict:
-    unknown = sorted(set(overrides) - set(DEFAULT_HP))
+def resolve_hp(overrides: dict, recipe: str | None = None) -> dict:
+    """configs/cllm4rec/cllm4rec.toml's [train] (and its [train.<recipe>] table) with ``overrides`` over it."""
+    defaults = hp_config.defaults(MODEL_CONFIG, recipe)
+    unknown = sorted(set(overrides) - set(defaults))
     if unknown:
-        raise LLMRecError(f"unknown CLLM4Rec hyperparameter(s) {unknown}; known: {sorted(DEFAULT_HP)}")
-    hp = {**DEFAULT_HP, **{k: v for k, v in overrides.items() if v is not None}}
+        raise LLMRecError(f"unknown CLLM4Rec hyperparameter(s) {unknown}; known: {sorted(defaults)}")
+    hp = {**defaults, **{k: v for k, v in overrides.items() if v is not None}}
     if hp["finetune_target"] not in ("all", "masked"):
         raise LLMRecError(f"--finetune-target {hp['finetune_target']!r}: choose all (code) or masked (paper)")
     if hp["content_init"] not in ("independent", "around"):
@@ -146,7 +134,7 @@ def default_run_id(req: CLLM4RecRequest) -> str:
 def run(req: CLLM4RecRequest, workdir: Path, on_progress: Callable[[dict], None] | None = None) -> CLLM4RecResult:
     if req.stage not in STAGES:
         raise LLMRecError(f"--stage {req.stage!r}: choose one of {', '.join(STAGES)}")
-    hp = resolve_hp(req.hp)
+    hp = resolve_hp(req.hp, recipe_of(workdir, req.dataset))
     ds = Dataset.load(workdir, req.dataset)
     run_dir = req.run_dir(workdir, default_run_id(req))
     pretrained = _pretrained_path(req, workdir)
@@ -170,9 +158,8 @@ def _pretrained_path(req: CLLM4RecRequest, workdir: Path) -> Path | None:
         return None
     if not req.pretrained:
         raise LLMRecError("--stage finetune needs --pretrained RUN (a run of --stage pretrain or all)")
-    folder = Path(req.pretrained)
-    if not folder.is_dir():
-        folder = Path(workdir) / "runs" / req.pretrained
+    folder = Workdir.of(workdir).find(req.pretrained, "runs", option="--pretrained",
+                                      hint="give a run of --stage pretrain or all (its id or folder)")
     if not (folder / PRETRAINED).is_file():
         raise LLMRecError(f"--pretrained {req.pretrained}: no {PRETRAINED} in {folder}; run --stage pretrain first")
     return (folder / PRETRAINED).resolve()

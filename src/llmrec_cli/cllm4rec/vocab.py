@@ -1,9 +1,10 @@
-"""The extended vocabulary [Z_vocab; Z_users; Z_items] (CLLM4Rec spec §2.2).
+"""The extended vocabulary [Z_vocab; Z_users; Z_items] (docs/methods/cllm4rec.md §2.2).
 
 Token ids: id < N is a word (the frozen LM's own embedding), N <= id < N + I is user_{id-N}, and id >= N + I is
 item_{id-N-I}. Two sets of user/item tables exist, the collaborative z^l and the content z^c; both are drawn from
-N(0, std^2) independently, as the official code does (spec §10 #1). ``around`` draws the content tables around the
-collaborative ones instead (z^c = z^l + N(0, std^2)), the paper's Gaussian link taken as an initialisation.
+N(0, std^2) independently, as the official code does (docs/methods/cllm4rec.md §2.2, §10.1). ``around`` draws the
+content tables around the collaborative ones instead (z^c = z^l + N(0, std^2)), the paper's Gaussian link taken as an
+initialisation.
 The two sides are then tied during training by the mutual regularisation (model.py).
 """
 

@@ -9,7 +9,9 @@ from pathlib import Path
 
 from llmrec_cli.errors import LLMRecError
 from llmrec_cli.rlmrec import registry
-from llmrec_cli.rlmrec.registry import configs_dir, load_toml
+from llmrec_cli.rlmrec.registry import configs_dir
+from llmrec_cli.settings import flat as _flat
+from llmrec_cli.settings import load_toml
 
 # Settings the trainer reads that no shipped TOML sets, with their defaults (min_epochs: rlmrec/train.py); each
 # alignment adds its own (Alignment.defaults: align_precision, Con's use_negatives).
@@ -19,11 +21,6 @@ POSITIVE = frozenset({"batch_size", "eval_batch_size", "max_epochs", "eval_every
 # table too (a per-recipe training setting it does not use): kept so that its finished runs' config hashes do not
 # move; later per-recipe tables ([train.demo], ...) are left out of it.
 SEMANTIC_RECORDED_TABLES = ("steam-text",)
-
-
-def _flat(section: dict) -> dict:
-    """Top-level scalar/list values of a section (nested tables are per-dataset overrides)."""
-    return {k: v for k, v in section.items() if not isinstance(v, dict)}
 
 
 def parse_set(items: list[str]) -> dict:

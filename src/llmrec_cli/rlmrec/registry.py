@@ -17,11 +17,11 @@ from __future__ import annotations
 import importlib
 import os
 import pkgutil
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from llmrec_cli.errors import LLMRecError
+from llmrec_cli.settings import load_toml
 
 BACKBONE_PACKAGE = "llmrec_cli.rlmrec.backbones"
 ALIGNMENT_PACKAGE = "llmrec_cli.rlmrec.alignments"
@@ -33,15 +33,6 @@ def configs_dir() -> Path:
     """configs/rlmrec of the repository, or $LLMREC_CONFIGS_DIR."""
     env = os.environ.get("LLMREC_CONFIGS_DIR")
     return Path(env) if env else Path(__file__).resolve().parents[3] / "configs" / "rlmrec"
-
-
-def load_toml(path: Path) -> dict:
-    try:
-        return tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise LLMRecError(f"{path}: config file not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise LLMRecError(f"{path}: not valid TOML ({exc})") from None
 
 
 def section_of(align: str) -> str:
