@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from llmrec_cli.data import prepare
-from llmrec_cli.progress import epoch_progress
+from llmrec_cli.commands.progress import epoch_progress
 from llmrec_cli.report.paper_rlmrec import METRICS, table1_amazon
 from llmrec_cli.rlmrec import config, train
 from llmrec_cli.rlmrec.config import BACKBONES

@@ -6,7 +6,7 @@ import io
 
 from rich.console import Console
 
-from llmrec_cli.cli import metrics_table, print_table, short_metric
+from llmrec_cli.commands.ui import metrics_table, print_table, short_metric
 
 
 def _render(table) -> str:
@@ -81,3 +81,8 @@ def test_messages_in_a_log_are_not_wrapped_at_80_columns(cli, tmp_path):
     result = cli("prepare", "--dataset", "demo", workdir=workdir)
     assert result.code == 0, result.err
     assert f"wrote {workdir / 'data' / 'demo'}\n" in result.out
+
+
+def test_a_bad_device_fails_before_any_work(cli):
+    result = cli("--device", "gpu", "prepare", "--dataset", "demo")
+    assert result.code == 2 and "--device gpu: expected auto, cpu, cuda or cuda:N" in result.err

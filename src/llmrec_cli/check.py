@@ -15,11 +15,8 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import TYPE_CHECKING, Callable
 
-import typer
-from rich.console import Console
-from rich.markup import escape
 
 from llmrec_cli.errors import LLMRecError
 from llmrec_cli.workdir import LAYOUT, Workdir
@@ -304,22 +301,3 @@ def _attempt(failures: list[str], step: Callable, *args):
     except LLMRecError as exc:
         failures.append(str(exc))
         return None
-
-
-def register(app: typer.Typer, console: Console, get_globals: Callable) -> None:
-    @app.command()
-    def check(
-        ctx: typer.Context,
-        paths: Optional[list[Path]] = typer.Argument(None, help="Artifact folders (data/NAME, profiles/..., embeddings/..., runs/ID), absolute or under the workdir."),
-        every: bool = typer.Option(False, "--all", help="Also check every artifact folder under the workdir."),
-    ) -> None:
-        """Validate artifact folders: manifest, every listed file, Parquet schemas, finite vectors and metrics.
-        With --experiment NAME before the command, that experiment's runs are checked too."""
-        g = get_globals(ctx)
-        folders = list(paths or [])
-        if g.experiment is not None:
-            from llmrec_cli import experiments
-
-            folders += [Path("runs") / r for r in experiments.runs(g.workdir, g.experiment)]
-        run(folders, Path(g.workdir), every, lambda r: console.print(escape(r.line()), highlight=False, soft_wrap=True),
-            lambda failures: typer.echo("\n".join(f"failed: {f}" for f in failures), err=True))

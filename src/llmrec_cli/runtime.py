@@ -32,6 +32,14 @@ class Globals:
         return default if self.seed is None else self.seed
 
 
+def check_device_name(name: str) -> str:
+    """auto, cpu, cuda or cuda:N, checked when the options are read (before any data loads; no torch import)."""
+    low = name.lower()
+    if low not in ("auto", "cpu", "cuda") and not (low.startswith("cuda:") and low[5:].isdigit()):
+        raise LLMRecError(f"--device {name}: expected auto, cpu, cuda or cuda:N")
+    return low
+
+
 def resolve_device(name: str = "auto") -> str:
     """'auto' -> 'cuda' when a GPU is visible, else 'cpu'. 'cuda' without a GPU is an error, not a silent fallback."""
     import torch

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
+from llmrec_cli.commands.ui import console, globals_of, progress_bar
 from llmrec_cli.errors import LLMRecError
 from llmrec_cli.paths import safe_name
 from llmrec_cli.profile.backends import BackendOptions
@@ -57,12 +65,9 @@ class RichProgress:
                                     f"failed {self.failed[entity]}", highlight=False)
 
 
-def progress_bar(console: Console) -> Progress:
-    return Progress(
-        TextColumn("{task.description:<6}"), BarColumn(), MofNCompleteColumn(), RateColumn(),
-        TextColumn("ETA"), TimeRemainingColumn(), TextColumn("failed {task.fields[failed]}"),
-        console=console, transient=False,
-    )
+def profile_bar() -> Progress:
+    return progress_bar(TextColumn("{task.description:<6}"), BarColumn(), MofNCompleteColumn(), RateColumn(),
+                        TextColumn("ETA"), TimeRemainingColumn(), TextColumn("failed {task.fields[failed]}"))
 
 
 def estimate_table(rows: list[dict], price_in: float, price_out: float) -> Table:
@@ -99,7 +104,7 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
     return int(k), int(n)
 
 
-def register(app: typer.Typer, console: Console, get_globals: Callable) -> None:
+def register(app: typer.Typer) -> None:
     @app.command()
     def profile(
         ctx: typer.Context,
@@ -138,7 +143,7 @@ def register(app: typer.Typer, console: Console, get_globals: Callable) -> None:
         (--import) profiles written elsewhere, e.g. RLMRec's own GPT-3.5 ones."""
         from llmrec_cli.profile import runner
 
-        g = get_globals(ctx)
+        g = globals_of(ctx)
         safe_name(dataset, "--dataset")
         if import_from is not None or users_file is not None or items_file is not None:
             from llmrec_cli.profile import importer
@@ -157,7 +162,7 @@ def register(app: typer.Typer, console: Console, get_globals: Callable) -> None:
             result = runner.run(req, g.workdir)
             console.print(estimate_table(result.estimate, price_in, price_out))
             return
-        with progress_bar(console) as bar:
+        with profile_bar() as bar:
             result = runner.run(req, g.workdir, RichProgress(bar))
         if result.unfinished:
             console.print(f"[yellow]not finished[/yellow]: {result.unfinished}")

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Optional
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
+
+from llmrec_cli.commands.ui import console, globals_of, progress_bar
 
 
 def _progress_callback(progress: Progress):
@@ -21,7 +28,7 @@ def _progress_callback(progress: Progress):
     return on_progress
 
 
-def register(app: typer.Typer, console: Console, get_globals: Callable) -> None:
+def register(app: typer.Typer) -> None:
     @app.command()
     def embed(
         ctx: typer.Context,
@@ -43,11 +50,10 @@ def register(app: typer.Typer, console: Console, get_globals: Callable) -> None:
         from llmrec_cli.embed import stage
         from llmrec_cli.runtime import resolve_device
 
-        g = get_globals(ctx)
+        g = globals_of(ctx)
         req = stage.EmbedRequest(dataset, profiles, encoder, model, base_url, api_key_env, concurrency, batch_size, name,
                                  shuffle, vectors, missing, resolve_device(g.device) if encoder != "openai" else "cpu", force, g.seed_or())
-        with Progress(TextColumn("{task.description:<6}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                      console=console) as progress:
+        with progress_bar(TextColumn("{task.description:<6}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()) as progress:
             result = stage.run(req, g.workdir, _progress_callback(progress))
         if result.up_to_date:
             console.print(f"[green]up to date[/green]: {result.folder} (use --force to re-embed)")

@@ -11,11 +11,18 @@ from pathlib import Path
 from typing import Callable, Optional
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from llmrec_cli.commands.ui import console, globals_of, metrics_table, progress_bar
 
 
-def register(app: typer.Typer, console: Console, get_globals: Callable) -> None:
+def register(app: typer.Typer) -> None:
     cl, vae = _default_text("cllm4rec"), _default_text("multivae")
 
     @app.command("train-cllm4rec")
@@ -53,7 +60,7 @@ def register(app: typer.Typer, console: Console, get_globals: Callable) -> None:
         by default): configs/cllm4rec/cllm4rec.toml < --config < --set < an explicit option."""
         from llmrec_cli.cllm4rec import train
 
-        g = get_globals(ctx)
+        g = globals_of(ctx)
         options = dict(
             warmup_epochs=warmup_epochs, pretrain_epochs=pretrain_epochs, finetune_epochs=finetune_epochs,
             batch_size=batch_size, eval_batch_size=eval_batch_size, lr_pretrain=lr_pretrain, lr_finetune=lr_finetune,
@@ -67,14 +74,14 @@ def register(app: typer.Typer, console: Console, get_globals: Callable) -> None:
             seed=g.seed_or(), device=g.device, run_id=run_id, resume=resume, force=force,
             checkpoint_seconds=checkpoint_minutes * 60,
         )
-        with _progress(console) as progress:
+        with _progress() as progress:
             result = train.run(req, g.workdir, _pass_bar(progress))
         g.record_run(result.run_dir)
         if result.up_to_date:
             console.print(f"[green]up to date[/green]: {result.run_dir} (use --force to retrain)")
         else:
             console.print(f"best finetuning epoch {result.best_epoch}, {result.seconds:.0f} s")
-        _print_metrics(console, result.run_dir.name, result.metrics)
+        _print_metrics(result.run_dir.name, result.metrics)
 
     @app.command("train-baseline")
     def train_baseline(
@@ -95,7 +102,7 @@ def register(app: typer.Typer, console: Console, get_globals: Callable) -> None:
         """Reference baselines scored like CLLM4Rec (Recall@20/40 with min(k, |T_u|), NDCG@100): Multi-VAE, most-popular."""
         from llmrec_cli.errors import LLMRecError
 
-        g = get_globals(ctx)
+        g = globals_of(ctx)
         if model == "most-popular":
             from llmrec_cli.cllm4rec import popularity
 
@@ -105,7 +112,7 @@ def register(app: typer.Typer, console: Console, get_globals: Callable) -> None:
             run_dir, metrics, fresh = popularity.run(dataset, g.workdir, run_id, force)
             g.record_run(run_dir)
             console.print(f"[green]up to date[/green]: {run_dir}" if fresh else f"wrote {run_dir}")
-            _print_metrics(console, run_dir.name, metrics)
+            _print_metrics(run_dir.name, metrics)
             return
         if model != "multivae":
             raise LLMRecError(f"--model {model!r}: choose multivae or most-popular")
@@ -115,7 +122,7 @@ def register(app: typer.Typer, console: Console, get_globals: Callable) -> None:
         hp = _resolve(multivae.MODEL_CONFIG, g.workdir, dataset, config, set_, options)
         req = multivae.BaselineRequest(dataset=dataset, model=model, hp=hp, seed=g.seed_or(), device=g.device,
                                        run_id=run_id, resume=resume, force=force)
-        with _progress(console) as progress:
+        with _progress() as progress:
             task = progress.add_task("multivae", total=int(req.hp["epochs"]), info="")
 
             def on_epoch(row: dict) -> None:
@@ -127,14 +134,14 @@ def register(app: typer.Typer, console: Console, get_globals: Callable) -> None:
             result = multivae.run(req, g.workdir, on_epoch)
         g.record_run(result.run_dir)
         console.print(f"[green]up to date[/green]: {result.run_dir}" if result.up_to_date else f"best epoch {result.best_epoch}, {result.seconds:.0f} s")
-        _print_metrics(console, result.run_dir.name, result.metrics)
+        _print_metrics(result.run_dir.name, result.metrics)
 
 
 def _resolve(model: str, workdir: Path, dataset: str, config: Path | None, set_: list[str], options: dict) -> dict:
     """configs/cllm4rec/<model>.toml's [train] < its [train.<recipe>] < --config < --set < the explicit options."""
     from llmrec_cli.cllm4rec import config as hp_config
-    from llmrec_cli.settings import recipe_of
     from llmrec_cli.rlmrec.config import parse_set
+    from llmrec_cli.settings import recipe_of
 
     # a renamed or noised copy (`prepare --name`) takes its recipe's hyperparameters
     hp = hp_config.resolve(model, recipe_of(workdir, dataset), config, parse_set(set_))
@@ -162,9 +169,9 @@ def _default_text(model: str) -> Callable[..., str]:
     return text
 
 
-def _progress(console: Console) -> Progress:
-    columns = [TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"), TimeElapsedColumn()]
-    return Progress(*columns, console=console, transient=False)
+def _progress() -> Progress:
+    return progress_bar(TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+                        TimeElapsedColumn())
 
 
 def _pass_bar(progress: Progress) -> Callable[[dict], None]:
@@ -196,9 +203,7 @@ def _values(row: dict, prefixes: tuple[str, ...]) -> str:
     return " ".join(f"{k.removeprefix('loss_')}={v:.4f}" for k, v in row.items() if k.startswith(prefixes))
 
 
-def _print_metrics(console: Console, name: str, metrics: dict) -> None:
-    from llmrec_cli.cli import metrics_table
-
+def _print_metrics(name: str, metrics: dict) -> None:
     shown = {k: v for k, v in metrics.items() if k in ("recall@20", "recall@40", "ndcg@100")}
     console.print(metrics_table({name: shown}))
     console.print(f"run: {name}")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 import typer
-from rich.console import Console
+
+from llmrec_cli.commands.ui import console, globals_of
 
 
-def register(app: typer.Typer, console: Console, get_globals: Callable) -> None:
+def register(app: typer.Typer) -> None:
     @app.command()
     def report(
         ctx: typer.Context,
@@ -21,7 +22,7 @@ def register(app: typer.Typer, console: Console, get_globals: Callable) -> None:
         NAME before the command: that experiment's runs only), paper beside ours."""
         from llmrec_cli.report.build import build
 
-        g = get_globals(ctx)
+        g = globals_of(ctx)
         result = build(g.workdir, out or Path("reports") / name, name, force, g.experiment)
         if result.up_to_date:
             console.print(f"[green]up to date[/green]: {result.folder} (use --force to rebuild)")

@@ -13,14 +13,9 @@ from typing import Callable, Iterator
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from llmrec_cli.commands.ui import progress_bar, short_metric
+
 OnEpoch = Callable[[dict], None]
-SHORT_NAMES = {"recall": "R", "ndcg": "N", "precision": "P", "hit_rate": "HR", "mrr": "MRR"}
-
-
-def short_metric(name: str) -> str:
-    """recall@20 -> R@20, ndcg@100 -> N@100 (other names unchanged)."""
-    kind, _, k = name.partition("@")
-    return f"{SHORT_NAMES.get(kind, kind)}@{k}" if k else name
 
 
 def loss_text(row: dict) -> str:
@@ -83,5 +78,5 @@ def epoch_progress(console: Console, total_epochs: int, metrics: tuple[str, ...]
         yield ValidationLines(console, total_epochs, metrics)
         return
     columns = [TextColumn("epoch {task.completed:>4.0f}"), BarColumn(), TextColumn("{task.fields[info]}"), TimeElapsedColumn()]
-    with Progress(*columns, console=console, transient=False) as progress:
+    with progress_bar(*columns, out=console) as progress:
         yield EpochBar(progress, total_epochs, metrics)

@@ -4,7 +4,8 @@ import io
 
 from rich.console import Console
 
-from llmrec_cli.progress import EpochBar, ValidationLines, epoch_progress, short_metric
+from llmrec_cli.commands.progress import EpochBar, ValidationLines, epoch_progress
+from llmrec_cli.commands.ui import short_metric
 
 
 def rows():
