@@ -86,3 +86,10 @@ def test_messages_in_a_log_are_not_wrapped_at_80_columns(cli, tmp_path):
 def test_a_bad_device_fails_before_any_work(cli):
     result = cli("--device", "gpu", "prepare", "--dataset", "demo")
     assert result.code == 2 and "--device gpu: expected auto, cpu, cuda or cuda:N" in result.err
+
+
+def test_tracebacks_follow_any_spelling_of_two_v():
+    from llmrec_cli.cli import _verbosity
+
+    assert [_verbosity(a) for a in (["llmrec"], ["llmrec", "-v"], ["llmrec", "-vv"], ["llmrec", "-v", "-v"],
+                                     ["llmrec", "--verbose", "-v"], ["llmrec", "prepare", "--dataset", "v"])] == [0, 1, 2, 2, 2, 0]

@@ -12,6 +12,7 @@ import datetime as _dt
 import hashlib
 import json
 import os
+import re
 import shutil
 import threading
 import time
@@ -23,6 +24,7 @@ import polars as pl
 
 from llmrec_cli import __version__
 from llmrec_cli.errors import LLMRecError
+from llmrec_cli.redact import redact_all
 
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
@@ -164,11 +166,54 @@ def _tmp_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
 
 
+def _pid_alive(pid: int) -> bool:
+    if os.name != "posix" or pid == os.getpid():
+        return True  # only POSIX can ask without harm; our own names are our own business
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # running, under another user
+    except (OverflowError, ValueError):
+        return False  # no process can have that id
+    return True
+
+
+def sweep_leftovers(path: Path | str) -> list[Path]:
+    """Remove what a killed writer of ``path`` left beside it: ``.<name>.tmp-<pid>-<thread>`` (:func:`atomic_path`,
+    :func:`staged_dir`) and ``.<name>.old-<pid>`` (a staged swap interrupted between its two renames), only when
+    process ``pid`` is no longer running; nothing that does not match these names. Returns what was removed."""
+    path = Path(path)
+    prefix = f".{path.name}."
+    pattern = re.compile(rf"{re.escape(prefix)}(?:tmp-(\d+)(?:-\d+)?|old-(\d+))")
+    removed = []
+    try:
+        entries = [e for e in os.scandir(path.parent) if e.name.startswith(prefix)]
+    except OSError:
+        return removed  # the folder is not there yet (or unreadable: the write itself will say so)
+    for entry in entries:
+        match = pattern.fullmatch(entry.name)
+        if match is None or _pid_alive(int(match.group(1) or match.group(2))):
+            continue
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
+        except OSError:
+            continue  # cleaning up never fails the write
+        removed.append(Path(entry.path))
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_path(path: Path | str) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; rename it over ``path`` only if the block succeeds."""
+    """Yield a temporary path next to ``path``; rename it over ``path`` only if the block succeeds. Temporary
+    files a killed writer of ``path`` left are removed first (:func:`sweep_leftovers`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    sweep_leftovers(path)
     tmp = _tmp_name(path)
     try:
         yield tmp
@@ -200,12 +245,12 @@ def write_json(obj: Any, path: Path | str) -> Path:
 def staged_dir(final: Path | str) -> Iterator[Path]:
     """Build a whole output folder in a temporary sibling and swap it in on success.
 
-    On any error the temporary folder is removed and ``final`` is left as it was.
+    On any error the temporary folder is removed and ``final`` is left as it was. What a killed run left (its
+    temporary folder, or the previous version parked as ``.<name>.old-<pid>`` mid-swap) is removed first.
     """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    for stale in final.parent.glob(f".{final.name}.tmp-*"):
-        shutil.rmtree(stale, ignore_errors=True)  # left by a killed run
+    sweep_leftovers(final)
     tmp = _tmp_name(final)
     tmp.mkdir()
     try:
@@ -244,7 +289,8 @@ def describe_inputs(paths: Iterable[Path | str], previous: dict | None = None) -
 
 
 def config_hash(config: dict) -> str:
-    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
+    """sha256 of the config as recorded (credentials typed into a URL scrubbed: they never decide "up to date")."""
+    return hashlib.sha256(json.dumps(redact_all(config), sort_keys=True, default=str).encode()).hexdigest()
 
 
 # --------------------------------------------------------------------------------------------------- manifests
@@ -259,7 +305,8 @@ class Manifest:
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {
+        """The manifest as written; no credential (a --base-url's userinfo or key parameter) is ever recorded."""
+        return redact_all({
             "stage": self.stage,
             "package_version": __version__,
             "schema_version": SCHEMA_VERSION,
@@ -271,7 +318,7 @@ class Manifest:
             "counts": self.counts,
             "wall_seconds": round(self.wall_seconds, 3),
             **self.extra,
-        }
+        })
 
 
 def read_manifest(folder: Path | str, name: str = MANIFEST) -> dict | None:

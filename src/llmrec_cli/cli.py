@@ -82,6 +82,12 @@ def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
+def _verbosity(argv: list[str]) -> int:
+    """How many -v the command line gives (-vv, -v -v, --verbose --verbose), for the error handler: it runs outside
+    the typer context that holds the parsed count."""
+    return sum(len(a) - 1 for a in argv if a.startswith("-v") and set(a[1:]) == {"v"}) + argv.count("--verbose")
+
+
 def main() -> None:
     """Console-script entry: bad input is one line on stderr and exit code 2, never a traceback."""
     warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
@@ -90,7 +96,7 @@ def main() -> None:
         app(prog_name="llmrec")  # also under `python -m llmrec_cli.cli`, as the Makefile and pipelines call it
     except LLMRecError as exc:
         err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        if "-vv" in sys.argv:
+        if _verbosity(sys.argv) >= 2:
             raise
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
@@ -101,7 +107,7 @@ def main() -> None:
 
         error = LLMRecError(os_error_message(exc))
         err_console.print(f"[red]error:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
-        if "-vv" in sys.argv:
+        if _verbosity(sys.argv) >= 2:
             raise
         sys.exit(error.exit_code)
 

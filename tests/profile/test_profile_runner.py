@@ -114,7 +114,8 @@ def test_bad_options_are_one_line_errors(cli, tiny):
     assert result.code == 2 and "not prepared" in result.err
     result = cli("profile", "--dataset", "tiny", "--prompt", "steam", "--backend", "openai", "--base-url",
                  "http://127.0.0.1:9/v1", "--model", "m", "--max-retries", "0", "--timeout", "1", "--limit", "1", workdir=tiny)
-    assert result.code == 0  # an unreachable server fails each request, recorded, not a crash
+    # an unreachable server fails each request, recorded, not a crash; every request failed: one line, exit 2
+    assert result.code == 2 and "all 2 requests failed" in result.err and "Traceback" not in result.err
     failures = pl.read_parquet(tiny / "profiles" / "tiny" / "steam@1" / "failures.parquet")
     assert failures.height == 2 and failures["reason"][0].startswith("backend: gave up after 1 tries: connection error")
 

@@ -15,6 +15,7 @@ from llmrec_cli.errors import LLMRecError
 from llmrec_cli.profile.backends.base import BackendError, FatalBackendError
 from llmrec_cli.profile.backends.http import JsonPoster, RetryPolicy
 from llmrec_cli.profile.backends.openai import api_headers, endpoint
+from llmrec_cli.redact import redact
 
 
 class OpenAIEncoder:
@@ -35,7 +36,7 @@ class OpenAIEncoder:
         try:
             return asyncio.run(self._encode_all(batches, on_batch))
         except (BackendError, FatalBackendError) as exc:
-            raise LLMRecError(f"{self.url}: {exc}") from None
+            raise LLMRecError(f"{redact(self.url)}: {redact(str(exc))}") from None
 
     async def _encode_all(self, batches, on_batch) -> list[np.ndarray]:
         poster = JsonPoster(self.headers, self.policy, self.concurrency)

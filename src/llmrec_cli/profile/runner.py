@@ -107,6 +107,9 @@ def run(req: ProfileRequest, workdir: Path, progress: ProgressSink | None = None
         if unfinished:  # another shard is still at work: it, or a rerun, writes the outputs
             return ProfileResult(folder, unfinished=unfinished)
         counts = compact(folder, store, pset, model, plans)
+        if every_request_failed(counts):  # nothing to embed: no manifest, so no later stage takes these outputs
+            (folder / artifacts.MANIFEST).unlink(missing_ok=True)
+            raise LLMRecError(all_failed_message(folder, counts))
         manifest = artifacts.Manifest(STAGE, config, artifacts.describe_inputs(input_files),
                                       ["items.parquet", "users.parquet", "failures.parquet", ANSWERS], counts, clock.seconds,
                                       {"prompts": pset.describe(), "model": model, "store": STORE})
@@ -339,6 +342,21 @@ def compact(folder: Path, store: ProfileStore, pset: PromptSet, model: str, plan
                                 "trimmed_inputs": sum(j.trimmed for j in plans[entity])}
     artifacts.write_parquet(pl.concat(failures).sort("entity", "entity_id"), folder / "failures.parquet")
     return counts
+
+
+def every_request_failed(counts: dict) -> bool:
+    """True when no entity got a profile and some failed (a run where only some failed still succeeds)."""
+    parts = [c for c in counts.values() if isinstance(c, dict)]
+    return sum(c["profiled"] for c in parts) == 0 and sum(c["failed"] for c in parts) > 0
+
+
+def all_failed_message(folder: Path, counts: dict) -> str:
+    failures = folder / "failures.parquet"
+    first = pl.read_parquet(failures, columns=["entity", "entity_id", "reason"]).row(0)
+    total = sum(c["failed"] for c in counts.values() if isinstance(c, dict))
+    return (f"profile: all {total} requests failed ({counts['items']['failed']} items, {counts['users']['failed']} users); "
+            f"first: {first[0]} {first[1]}: {first[2]}; every failure is recorded in {failures} (and {folder / STORE}): "
+            f"fix the cause, then rerun with --retry-failures")
 
 
 # ------------------------------------------------------------------------------------------------ dry run

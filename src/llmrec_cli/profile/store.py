@@ -14,6 +14,8 @@ from pathlib import Path
 
 import polars as pl
 
+from llmrec_cli.redact import redact
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS profiles (
     entity TEXT NOT NULL, entity_id INTEGER NOT NULL, prompt_sha TEXT NOT NULL, model TEXT NOT NULL,
@@ -74,11 +76,14 @@ class ProfileStore:
                              key.values())
 
     def record_failure(self, key: Key, prompt_id: str, reason: str, attempts: int, last_answer: str | None) -> None:
+        """A failure's reason and last answer are scrubbed of credentials (a server may echo them) before they are
+        stored: failures.parquet is rebuilt from here."""
+        reason, last_answer = redact(reason), redact(last_answer or "")[:2000]
         with self._db:
             self._db.execute("BEGIN")
             self._db.execute(
                 "INSERT OR REPLACE INTO failures VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (*key.values(), prompt_id, reason, attempts, (last_answer or "")[:2000], time.time()),
+                (*key.values(), prompt_id, reason, attempts, last_answer, time.time()),
             )
 
     # -------------------------------------------------------------------------------------------- reads

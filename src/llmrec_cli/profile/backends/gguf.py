@@ -121,6 +121,9 @@ def assemble(spec: PackagedModel, root: Path | None = None) -> Path:
     if spec.size is not None and expected != spec.size:
         raise LLMRecError(f"the parts of {spec.name} add up to {expected} bytes, expected {spec.size}; reinstall: {spec.pip}")
     target.parent.mkdir(parents=True, exist_ok=True)
+    from llmrec_cli.artifacts import sweep_leftovers
+
+    sweep_leftovers(target)  # a killed assembly's partial copy (its pid is gone): hundreds of MB otherwise kept
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     try:
         with open(tmp, "wb") as out:

@@ -19,6 +19,7 @@ from typing import Awaitable, Callable
 import httpx
 
 from llmrec_cli.profile.backends.base import BackendError, FatalBackendError
+from llmrec_cli.redact import redact
 
 RETRY_STATUS = {408, 409, 425, 429}
 FATAL_STATUS = {401: "the server refused the API key", 403: "the API key may not use this model or endpoint",
@@ -106,7 +107,8 @@ def _judge(response: httpx.Response) -> dict | str:
         return body if isinstance(body, dict) else "HTTP 200 with a JSON body that is not an object"
     if status in RETRY_STATUS or status >= 500:
         return f"HTTP {status}"
-    detail = response.text[:200].replace("\n", " ")
+    detail = redact(response.text)[:200].replace("\n", " ")  # scrubbed before the cut: a server may echo the key
     if status in FATAL_STATUS:
-        raise FatalBackendError(f"{response.request.url}: HTTP {status}, {FATAL_STATUS[status]} ({detail})")
+        url = redact(str(response.request.url))
+        raise FatalBackendError(f"{url}: HTTP {status}, {FATAL_STATUS[status]} ({detail})")
     raise BackendError(f"HTTP {status}: {detail}")

@@ -1,7 +1,8 @@
 """Any OpenAI-compatible ``/v1/chat/completions`` server (OpenAI, vLLM, llama.cpp server, Ollama) via httpx.
 
 The API key is read from an environment variable at start and kept only in the client's headers: it is never
-written to a manifest, a log line or an error message.
+written to a manifest, a log line or an error message (``llmrec_cli.redact`` scrubs it, and credentials typed into
+``--base-url``, from everything quoted or recorded, even when a server echoes them).
 """
 
 from __future__ import annotations
@@ -11,20 +12,24 @@ import os
 from llmrec_cli.errors import LLMRecError
 from llmrec_cli.profile.backends.base import BackendError, ChatRequest, Completion
 from llmrec_cli.profile.backends.http import JsonPoster, RetryPolicy
+from llmrec_cli.redact import redact, remember, remember_url
 
 RESPONSE_FORMATS = ("json_schema", "json_object", "none")
 
 
 def api_headers(api_key_env: str | None) -> dict:
     key = os.environ.get(api_key_env, "") if api_key_env else ""
+    remember(key)
     return {"Authorization": f"Bearer {key}"} if key else {}
 
 
 def endpoint(base_url: str, path: str) -> str:
-    base = base_url.rstrip("/")
-    if not base.startswith(("http://", "https://")):
-        raise LLMRecError(f"--base-url {base_url}: expected http(s)://HOST[:PORT]/v1")
-    return f"{base}/{path}"
+    """``base_url`` + ``/path``, keeping a query string (``?api_key=...``) after the path, as typed."""
+    remember_url(base_url)  # used as typed for the request, scrubbed from every message
+    if not base_url.startswith(("http://", "https://")):
+        raise LLMRecError(f"--base-url {redact(base_url)}: expected http(s)://HOST[:PORT]/v1")
+    base, sep, query = base_url.partition("?")
+    return f"{base.rstrip('/')}/{path}{sep}{query}"
 
 
 class OpenAIBackend:
@@ -57,7 +62,7 @@ class OpenAIBackend:
         try:
             content = answer["choices"][0]["message"]["content"]
         except (KeyError, IndexError, TypeError):
-            raise BackendError(f"answer without choices[0].message.content: {str(answer)[:200]}") from None
+            raise BackendError(f"answer without choices[0].message.content: {redact(str(answer))[:200]}") from None
         usage = answer.get("usage") or {}
         return Completion(content or "", int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0))
 
