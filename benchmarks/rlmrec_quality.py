@@ -17,25 +17,38 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from llmrec_cli.data import prepare
 from llmrec_cli.commands.progress import epoch_progress
+from llmrec_cli.data import prepare
 from llmrec_cli.report.paper_rlmrec import METRICS, table1_amazon
 from llmrec_cli.rlmrec import config, train
 from llmrec_cli.rlmrec.config import BACKBONES
 
 
-def train_one(workdir: Path, backbone: str, align: str, seed: int, embeddings: str | None, device: str,
-              console: Console) -> dict:
+def train_one(
+    workdir: Path, backbone: str, align: str, seed: int, embeddings: str | None, device: str, console: Console
+) -> dict:
     hp = config.resolve(backbone, align, "amazon-book")
     run_id = f"quality-amazon-book-{backbone}-{align}-s{seed}"
     ckpt = workdir / "runs" / run_id / train.CHECKPOINT
-    req = train.TrainRequest(dataset="amazon-book", hp=hp, embeddings=embeddings, seed=seed, device=device, run_id=run_id,
-                             resume=ckpt.exists())
+    req = train.TrainRequest(
+        dataset="amazon-book",
+        hp=hp,
+        embeddings=embeddings,
+        seed=seed,
+        device=device,
+        run_id=run_id,
+        resume=ckpt.exists(),
+    )
     start = time.perf_counter()
     console.print(f"{run_id}: training to early stop (a finished run is read back, an interrupted one resumes)")
     with epoch_progress(console, int(hp["max_epochs"])) as on_epoch:  # a bar, or a line per validation in a log
         result = train.run(req, workdir, on_epoch)
-    return {**result.metrics, "_seconds": time.perf_counter() - start, "_epochs": result.epochs_run, "_best": result.best_epoch}
+    return {
+        **result.metrics,
+        "_seconds": time.perf_counter() - start,
+        "_epochs": result.epochs_run,
+        "_best": result.best_epoch,
+    }
 
 
 def main() -> None:
@@ -44,7 +57,9 @@ def main() -> None:
     ap.add_argument("--workdir", default="llmrec-work")
     ap.add_argument("--backbones", default=",".join(BACKBONES))
     ap.add_argument("--align", default="none", choices=["none", "con", "gen"])
-    ap.add_argument("--embeddings", default=None, help="for con/gen: an embed folder (Amazon-book has no public profiles)")
+    ap.add_argument(
+        "--embeddings", default=None, help="for con/gen: an embed folder (Amazon-book has no public profiles)"
+    )
     ap.add_argument("--seeds", default="2023")
     ap.add_argument("--device", default="auto")
     args = ap.parse_args()
@@ -64,7 +79,14 @@ def main() -> None:
             rel = ours / paper[metric] - 1
             style = "green" if abs(rel) <= 0.03 or rel > 0 else "red"
             extra = (f"{runs[0]['_epochs']} ({runs[0]['_best']})", f"{runs[0]['_seconds']:.0f}") if i == 0 else ("", "")
-            table.add_row(backbone if i == 0 else "", metric, f"{paper[metric]:.4f}", f"{ours:.4f}" + (f" ± {sd:.4f}" if sd else ""), f"[{style}]{rel:+.1%}[/{style}]", *extra)
+            table.add_row(
+                backbone if i == 0 else "",
+                metric,
+                f"{paper[metric]:.4f}",
+                f"{ours:.4f}" + (f" ± {sd:.4f}" if sd else ""),
+                f"[{style}]{rel:+.1%}[/{style}]",
+                *extra,
+            )
         console.print(table) if backbone == args.backbones.split(",")[-1] else None
         console.print(f"{backbone}: done ({runs[0]['_seconds']:.0f} s)")
 

@@ -42,29 +42,66 @@ from llmrec_cli.rlmrec.config import BACKBONES
 ALIGNS = ("none", "con", "gen")
 # The official RLMRec code beside ours, (low, high) seconds of 2 repetitions per cell (issue #20). Constants: that
 # code cannot be run here. Keys: "backbone/align", and "evaluate" for one full-rank evaluation of the 11,000 users.
-OFFICIAL_MEASURED = ("2026-12-02, one run alternating the official code and ours, 2 idle cores, torch 2.13.0 CPU, "
-                     "exact Amazon-book split, 1536-d vectors, 2 repetitions")
-OFFICIAL = {"lightgcn/none": (1.88, 1.88), "lightgcn/con": (29.7, 30.2), "lightgcn/gen": (12.5, 13.0), "evaluate": (2.0, 2.2)}
-OURS_BESIDE_OFFICIAL = {"lightgcn/none": (0.39, 0.42), "lightgcn/con": (13.3, 13.3), "lightgcn/gen": (10.8, 11.1),
-                        "evaluate": (0.16, 0.18)}  # ours in that same run, before Gen went through the hidden width
-LOADED_2026_12_02 = ("2026-12-02, load ~4 on the 2 cores: LightGCN Con 58-81 s (ours) vs 99 s (official), base 2.0-5.5 s "
-                     "vs 18.4 s; on a busy machine ours loses most of its lead")
+OFFICIAL_MEASURED = (
+    "2026-12-02, one run alternating the official code and ours, 2 idle cores, torch 2.13.0 CPU, "
+    "exact Amazon-book split, 1536-d vectors, 2 repetitions"
+)
+OFFICIAL = {
+    "lightgcn/none": (1.88, 1.88),
+    "lightgcn/con": (29.7, 30.2),
+    "lightgcn/gen": (12.5, 13.0),
+    "evaluate": (2.0, 2.2),
+}
+OURS_BESIDE_OFFICIAL = {
+    "lightgcn/none": (0.39, 0.42),
+    "lightgcn/con": (13.3, 13.3),
+    "lightgcn/gen": (10.8, 11.1),
+    "evaluate": (0.16, 0.18),
+}  # ours in that same run, before Gen went through the hidden width
+LOADED_2026_12_02 = (
+    "2026-12-02, load ~4 on the 2 cores: LightGCN Con 58-81 s (ours) vs 99 s (official), base 2.0-5.5 s "
+    "vs 18.4 s; on a busy machine ours loses most of its lead"
+)
 CSV_SCHEMA = {
-    "backbone": pl.String, "align": pl.String, "dim": pl.Int64, "precision": pl.String, "seconds_per_epoch": pl.Float64,
-    "floor_seconds": pl.Float64, "ratio_to_floor": pl.Float64, "paper_seconds": pl.Float64,
-    "ratio_to_paper": pl.Float64, "threads": pl.Int64, "device": pl.String, "official_low": pl.Float64,
-    "official_high": pl.Float64, "load_average": pl.Float64,
+    "backbone": pl.String,
+    "align": pl.String,
+    "dim": pl.Int64,
+    "precision": pl.String,
+    "seconds_per_epoch": pl.Float64,
+    "floor_seconds": pl.Float64,
+    "ratio_to_floor": pl.Float64,
+    "paper_seconds": pl.Float64,
+    "ratio_to_paper": pl.Float64,
+    "threads": pl.Int64,
+    "device": pl.String,
+    "official_low": pl.Float64,
+    "official_high": pl.Float64,
+    "load_average": pl.Float64,
 }
 CSV_COLUMNS = tuple(CSV_SCHEMA)
 
 
 # ------------------------------------------------------------------------------------------------ measurements
-def make_trainer(ds: Dataset, workdir: Path, backbone: str, align: str, dim: int, device: str = "cpu", seed: int = 2023,
-                 precision: str = "fp32") -> train.Trainer:
+def make_trainer(
+    ds: Dataset,
+    workdir: Path,
+    backbone: str,
+    align: str,
+    dim: int,
+    device: str = "cpu",
+    seed: int = 2023,
+    precision: str = "fp32",
+) -> train.Trainer:
     hp = config.resolve(backbone, align, "amazon-book", overrides={"align_precision": precision})
     embeddings = f"random:{dim}"
-    req = train.TrainRequest(dataset="amazon-book", hp=hp, embeddings=embeddings, seed=seed, device=device,
-                             run_id=f"speed-{backbone}-{align}")
+    req = train.TrainRequest(
+        dataset="amazon-book",
+        hp=hp,
+        embeddings=embeddings,
+        seed=seed,
+        device=device,
+        run_id=f"speed-{backbone}-{align}",
+    )
     sem = semantic.load(embeddings, workdir, "amazon-book", ds.n_users, ds.n_items, seed) if align != "none" else None
     return train.Trainer(ds, sem, req, {}, workdir / "runs" / req.run_id)
 
@@ -98,19 +135,34 @@ def matmul_floor(align: str, ds: Dataset, hp: dict, out_dim: int, dim: int, n_ed
     hidden = (dim + out_dim) // 2
     if align == "con":
         rows = ds.n_users + 2 * batch
-        shapes = [(rows, dim, hidden), (rows, hidden, out_dim), (hidden, rows, out_dim), (rows, out_dim, hidden), (dim, rows, hidden)]
+        shapes = [
+            (rows, dim, hidden),
+            (rows, hidden, out_dim),
+            (hidden, rows, out_dim),
+            (rows, out_dim, hidden),
+            (dim, rows, hidden),
+        ]
     else:
         shapes = gen_shapes(max(int((ds.n_users + ds.n_items) * float(hp["mask_ratio"])), 1), out_dim, dim, hidden)
     return _time_products(shapes, steps)
 
 
 def gen_shapes(m: int, out_dim: int, dim: int, hidden: int) -> list[tuple[int, int, int]]:
-    """Gen's products (alignments/gen.py, lifted_logits): first layer, P = s W2, the Gram matrix and H G, the M x M logits at
-    width hidden + 1; then their backward products (the first layer's two; the logits' two; dW2 through P; H G's two;
-    the Gram's two)."""
+    """Gen's products (alignments/gen.py, lifted_logits): first layer, P = s W2, the Gram matrix and H G, the M x M
+    logits at width hidden + 1; then their backward products (the first layer's two; the logits' two; dW2 through P;
+    H G's two; the Gram's two)."""
     forward = [(m, out_dim, hidden), (m, dim, hidden), (hidden, dim, hidden), (m, hidden, hidden), (m, hidden + 1, m)]
-    backward = [(out_dim, m, hidden), (m, hidden, out_dim), (m, m, hidden + 1), (m, m, hidden + 1), (dim, m, hidden), (m, hidden, hidden),
-                (hidden, m, hidden), (hidden, hidden, dim), (dim, hidden, hidden)]
+    backward = [
+        (out_dim, m, hidden),
+        (m, hidden, out_dim),
+        (m, m, hidden + 1),
+        (m, m, hidden + 1),
+        (dim, m, hidden),
+        (m, hidden, hidden),
+        (hidden, m, hidden),
+        (hidden, hidden, dim),
+        (dim, hidden, hidden),
+    ]
     return forward + backward
 
 
@@ -139,9 +191,21 @@ def measure(ds: Dataset, workdir: Path, backbone: str, align: str, args) -> tupl
     if align != "none":
         floor = matmul_floor(align, ds, trainer.hp, trainer.model.out_dim, args.dim, trainer.graph.n_edges)
     paper = TABLE4_AMAZON_SECONDS[align][backbone]
-    row = {"backbone": backbone, "align": align, "dim": args.dim, "precision": args.precision, "seconds_per_epoch": seconds, "floor_seconds": floor,
-           "ratio_to_floor": _ratio(seconds, floor), "paper_seconds": paper, "ratio_to_paper": _ratio(seconds, paper),
-           "threads": torch.get_num_threads(), "device": args.device, "load_average": load, **_official(f"{backbone}/{align}")}
+    row = {
+        "backbone": backbone,
+        "align": align,
+        "dim": args.dim,
+        "precision": args.precision,
+        "seconds_per_epoch": seconds,
+        "floor_seconds": floor,
+        "ratio_to_floor": _ratio(seconds, floor),
+        "paper_seconds": paper,
+        "ratio_to_paper": _ratio(seconds, paper),
+        "threads": torch.get_num_threads(),
+        "device": args.device,
+        "load_average": load,
+        **_official(f"{backbone}/{align}"),
+    }
     return row, trainer
 
 
@@ -152,8 +216,15 @@ def _official(key: str) -> dict:
 
 def evaluation_row(seconds: float, device: str, load: float) -> dict:
     """The CSV row of the full-rank evaluation (its time in ``seconds_per_epoch``)."""
-    return {**dict.fromkeys(CSV_COLUMNS), "backbone": "evaluate", "seconds_per_epoch": seconds,
-            "threads": torch.get_num_threads(), "device": device, "load_average": load, **_official("evaluate")}
+    return {
+        **dict.fromkeys(CSV_COLUMNS),
+        "backbone": "evaluate",
+        "seconds_per_epoch": seconds,
+        "threads": torch.get_num_threads(),
+        "device": device,
+        "load_average": load,
+        **_official("evaluate"),
+    }
 
 
 def _times_evaluation(eval_seconds: float | None, backbone: str, align: str) -> bool:
@@ -165,19 +236,36 @@ def _times_evaluation(eval_seconds: float | None, backbone: str, align: str) -> 
 def results_table(rows: list[dict]) -> Table:
     threads = rows[0]["threads"] if rows else torch.get_num_threads()
     precision = rows[0].get("precision", "fp32") if rows else "fp32"
-    table = Table(title=f"seconds per epoch, Amazon-book (ours: {threads} threads, Con/Gen in {precision}; paper: RTX 3090)")
+    table = Table(
+        title=f"seconds per epoch, Amazon-book (ours: {threads} threads, Con/Gen in {precision}; paper: RTX 3090)"
+    )
     # "ours / (base + floor)": a backbone's own epoch plus the alignment's bare products, the bound for heavy backbones
-    for col in ("backbone", "align", "ours s/epoch", "paper s/epoch", "ours / paper", "align floor s", "ours / floor",
-                "ours / (base + floor)", "vs base"):
+    for col in (
+        "backbone",
+        "align",
+        "ours s/epoch",
+        "paper s/epoch",
+        "ours / paper",
+        "align floor s",
+        "ours / floor",
+        "ours / (base + floor)",
+        "vs base",
+    ):
         table.add_column(col, justify="right")
     base = {r["backbone"]: r["seconds_per_epoch"] for r in rows if r["align"] == "none"}
     for r in rows:
         own = base.get(r["backbone"]) if r["align"] != "none" else None
         bound = own + r["floor_seconds"] if own is not None and r["floor_seconds"] is not None else None
         table.add_row(
-            r["backbone"], r["align"], f"{r['seconds_per_epoch']:.2f}", f"{r['paper_seconds']:.2f}", f"{r['ratio_to_paper']:.2f}x",
-            _fmt(r["floor_seconds"], "{:.2f}"), _fmt(r["ratio_to_floor"], "{:.2f}x"),
-            _fmt(_ratio(r["seconds_per_epoch"], bound), "{:.2f}x"), _fmt(_ratio(r["seconds_per_epoch"], own), "{:.2f}x"),
+            r["backbone"],
+            r["align"],
+            f"{r['seconds_per_epoch']:.2f}",
+            f"{r['paper_seconds']:.2f}",
+            f"{r['ratio_to_paper']:.2f}x",
+            _fmt(r["floor_seconds"], "{:.2f}"),
+            _fmt(r["ratio_to_floor"], "{:.2f}x"),
+            _fmt(_ratio(r["seconds_per_epoch"], bound), "{:.2f}x"),
+            _fmt(_ratio(r["seconds_per_epoch"], own), "{:.2f}x"),
         )
     return table
 
@@ -190,15 +278,30 @@ def official_table(rows: list[dict]) -> Table:
     """LightGCN's cells (and the evaluation) that the official code was timed on: ours now, ours and the official
     code on 2026-12-02, ours now as a fraction of the official figures, the paper's RTX 3090."""
     table = Table(title=f"LightGCN beside the official code (constants: {OFFICIAL_MEASURED}) and the paper (RTX 3090)")
-    for col in ("cell", "ours now s", "load now", "ours 2026-12-02 s", "official 2026-12-02 s", "official / ours now",
-                "paper s", "ours now / paper"):
+    for col in (
+        "cell",
+        "ours now s",
+        "load now",
+        "ours 2026-12-02 s",
+        "official 2026-12-02 s",
+        "official / ours now",
+        "paper s",
+        "ours now / paper",
+    ):
         table.add_column(col, justify="right")
     for r in rows:
         key = "evaluate" if r["backbone"] == "evaluate" else f"{r['backbone']}/{r['align']}"
         if key in OFFICIAL:
-            table.add_row(key, f"{r['seconds_per_epoch']:.2f}", _fmt(r["load_average"], "{:.1f}"), _span(OURS_BESIDE_OFFICIAL[key]),
-                          _span(OFFICIAL[key]), _span(OFFICIAL[key], 1 / r["seconds_per_epoch"], "x"),
-                          _fmt(r["paper_seconds"], "{:.2f}"), _fmt(r["ratio_to_paper"], "{:.2f}x"))
+            table.add_row(
+                key,
+                f"{r['seconds_per_epoch']:.2f}",
+                _fmt(r["load_average"], "{:.1f}"),
+                _span(OURS_BESIDE_OFFICIAL[key]),
+                _span(OFFICIAL[key]),
+                _span(OFFICIAL[key], 1 / r["seconds_per_epoch"], "x"),
+                _fmt(r["paper_seconds"], "{:.2f}"),
+                _fmt(r["ratio_to_paper"], "{:.2f}x"),
+            )
     return table
 
 
@@ -229,8 +332,12 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--backbones", default=",".join(BACKBONES), help="comma-separated subset (quick run: lightgcn)")
     ap.add_argument("--aligns", default=",".join(ALIGNS), help="comma-separated subset of none,con,gen")
     ap.add_argument("--dim", type=int, default=1536, help="width of the (random) semantic vectors")
-    ap.add_argument("--precision", default="fp32", choices=("fp32", "bf16"),
-                    help="align_precision of Con/Gen (the floor stays fp32 products: the paper's arithmetic)")
+    ap.add_argument(
+        "--precision",
+        default="fp32",
+        choices=("fp32", "bf16"),
+        help="align_precision of Con/Gen (the floor stays fp32 products: the paper's arithmetic)",
+    )
     ap.add_argument("--epochs", type=int, default=1, help="epochs timed per (backbone, align)")
     ap.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     ap.add_argument("--csv", type=Path, default=None, help="also write the results to this CSV file")
@@ -254,7 +361,9 @@ def main() -> None:
 def run_benchmark(args, workdir: Path, console: Console) -> None:
     prepare.run(prepare.config_from_recipe("amazon-book", None, {"source": args.source}), workdir)
     ds = Dataset.load(workdir, "amazon-book")
-    console.print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}, semantic width {args.dim}")
+    console.print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}, semantic width {args.dim}"
+    )
     rows, eval_seconds, eval_load = [], None, None
     for backbone in args.backbones:
         for align in args.aligns:
@@ -263,12 +372,20 @@ def run_benchmark(args, workdir: Path, console: Console) -> None:
             if _times_evaluation(eval_seconds, backbone, align):
                 eval_load = os.getloadavg()[0]
                 eval_seconds = time_full_rank(trainer, ds)
-            console.print(f"{backbone}/{align}: {row['seconds_per_epoch']:.2f} s/epoch, load average {row['load_average']:.1f}")
+            console.print(
+                f"{backbone}/{align}: {row['seconds_per_epoch']:.2f} s/epoch, load average {row['load_average']:.1f}"
+            )
     evaluation = evaluation_row(eval_seconds, args.device, eval_load)
     console.print(results_table(rows))
-    console.print(f"full-rank evaluation of all {ds.n_users:,} users x {ds.n_items:,} items (top-20, train masked, metrics): {eval_seconds:.3f} s")
+    console.print(
+        f"full-rank evaluation of all {ds.n_users:,} users x {ds.n_items:,} items "
+        f"(top-20, train masked, metrics): {eval_seconds:.3f} s"
+    )
     console.print(official_table(rows + [evaluation]))
-    console.print(f"The official figures were taken on an idle machine: compare ours with them only at a low load now ({LOADED_2026_12_02}).")
+    console.print(
+        "The official figures were taken on an idle machine: "
+        f"compare ours with them only at a low load now ({LOADED_2026_12_02})."
+    )
     if args.csv:
         write_csv(rows + [evaluation], args.csv)
         console.print(f"wrote {args.csv}")

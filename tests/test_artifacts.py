@@ -30,10 +30,19 @@ def test_validate_names_wrong_type():
 
 
 def test_vector_schema_accepts_fixed_size_float32_lists():
-    df = pl.DataFrame({"item_id": pl.Series([0, 1], dtype=pl.Int32), "vector": pl.Series([[1.0, 2.0], [3.0, 4.0]], dtype=pl.Array(pl.Float32, 2))})
+    df = pl.DataFrame(
+        {
+            "item_id": pl.Series([0, 1], dtype=pl.Int32),
+            "vector": pl.Series([[1.0, 2.0], [3.0, 4.0]], dtype=pl.Array(pl.Float32, 2)),
+        }
+    )
     artifacts.validate(df, artifacts.vectors_schema("item"), "v.parquet")
     with pytest.raises(LLMRecError, match="fixed-size list<float32>"):
-        artifacts.validate(df.with_columns(pl.col("vector").cast(pl.Array(pl.Float64, 2))), artifacts.vectors_schema("item"), "v.parquet")
+        artifacts.validate(
+            df.with_columns(pl.col("vector").cast(pl.Array(pl.Float64, 2))),
+            artifacts.vectors_schema("item"),
+            "v.parquet",
+        )
 
 
 def test_read_rejects_truncated_and_empty_parquet(tmp_path):
@@ -93,7 +102,11 @@ def test_up_to_date_tracks_config_inputs_and_outputs(tmp_path):
 def test_manifest_records_versions_and_hashes(tmp_path):
     src = tmp_path / "in.txt"
     src.write_text("abc")
-    d = artifacts.Manifest("prepare", {"k": 1}, artifacts.describe_inputs([src]), [], counts={"n": 3}, wall_seconds=1.23456).to_dict()
+    d = artifacts.Manifest(
+        "prepare", {"k": 1}, artifacts.describe_inputs([src]), [], counts={"n": 3}, wall_seconds=1.23456
+    ).to_dict()
     assert d["package_version"] and d["schema_version"] == artifacts.SCHEMA_VERSION
-    assert d["inputs"][str(src.resolve())]["sha256"] == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    assert (
+        d["inputs"][str(src.resolve())]["sha256"] == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    )
     assert d["counts"] == {"n": 3} and d["wall_seconds"] == 1.235

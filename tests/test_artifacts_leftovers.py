@@ -32,10 +32,15 @@ def test_atomic_writes_remove_dead_writers_temporary_files_only(tmp_path, pids):
     stale.write_bytes(b"partial")
     stale_dir = tmp_path / f".out.parquet.tmp-{dead}-9"  # a writer that staged a folder under the file's name
     (stale_dir / "sub").mkdir(parents=True)
-    keep = [tmp_path / f".out.parquet.tmp-{alive}-1", tmp_path / f".out.parquet.tmp-{os.getpid()}-2",
-            tmp_path / f".other.parquet.tmp-{dead}-1", tmp_path / f".out.parquet.tmpx-{dead}-1",
-            tmp_path / f".out.parquet.tmp-{dead}-1.bak", tmp_path / f"out.parquet.tmp-{dead}-1",
-            tmp_path / ".out.parquet.tmp-abc-1"]
+    keep = [
+        tmp_path / f".out.parquet.tmp-{alive}-1",
+        tmp_path / f".out.parquet.tmp-{os.getpid()}-2",
+        tmp_path / f".other.parquet.tmp-{dead}-1",
+        tmp_path / f".out.parquet.tmpx-{dead}-1",
+        tmp_path / f".out.parquet.tmp-{dead}-1.bak",
+        tmp_path / f"out.parquet.tmp-{dead}-1",
+        tmp_path / ".out.parquet.tmp-abc-1",
+    ]
     for path in keep:
         path.write_bytes(b"not ours to remove")
     artifacts.write_parquet(pl.DataFrame({"a": [1]}), out)

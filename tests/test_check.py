@@ -35,12 +35,45 @@ def built(tmp_path_factory) -> Path:
     work = root / "work"
     make_tiny_dataset(root / "raw", work, n_users=30, n_items=N_ITEMS, per_user=40)
     with LoopbackLLM(dim=12) as server:
-        remote = ("--backend", "openai", "--base-url", server.url, "--model", "loop", "--api-key-env", "NO_SUCH_KEY_VAR")
+        remote = (
+            "--backend",
+            "openai",
+            "--base-url",
+            server.url,
+            "--model",
+            "loop",
+            "--api-key-env",
+            "NO_SUCH_KEY_VAR",
+        )
         llmrec(work, "profile", "--dataset", "tiny", "--prompt", "steam", *remote)
-        llmrec(work, "embed", "--dataset", "tiny", "--encoder", "openai", "--base-url", server.url, "--model", "loop-embed",
-               "--api-key-env", "NO_SUCH_KEY_VAR")
-    llmrec(work, "train-rlmrec", "--dataset", "tiny", "--align", "con", "--embeddings", "loop-embed", "--epochs", "2",
-           "--run-id", "tiny-con")
+        llmrec(
+            work,
+            "embed",
+            "--dataset",
+            "tiny",
+            "--encoder",
+            "openai",
+            "--base-url",
+            server.url,
+            "--model",
+            "loop-embed",
+            "--api-key-env",
+            "NO_SUCH_KEY_VAR",
+        )
+    llmrec(
+        work,
+        "train-rlmrec",
+        "--dataset",
+        "tiny",
+        "--align",
+        "con",
+        "--embeddings",
+        "loop-embed",
+        "--epochs",
+        "2",
+        "--run-id",
+        "tiny-con",
+    )
     llmrec(work, "train-baseline", "--dataset", "tiny", "--model", "most-popular")
     llmrec(work, "evaluate", "tiny-con")
     return work

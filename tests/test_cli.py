@@ -38,8 +38,19 @@ def test_evaluate_cut_offs_below_one_are_refused(cli):
 
 
 # ------------------------------------------------------------------------------------------------ help and output
-COMMANDS = ("prepare", "profile", "embed", "train-rlmrec", "train-cllm4rec", "train-baseline", "evaluate", "report",
-            "check", "datasets", "backbones")
+COMMANDS = (
+    "prepare",
+    "profile",
+    "embed",
+    "train-rlmrec",
+    "train-cllm4rec",
+    "train-baseline",
+    "evaluate",
+    "report",
+    "check",
+    "datasets",
+    "backbones",
+)
 
 
 def flat(text: str) -> str:
@@ -51,8 +62,11 @@ def test_help_lists_commands_in_pipeline_order_and_switches_without_a_type(cli):
     top = cli("--help")
     assert top.code == 0
     # a command's own row starts right after the box edge; a wrapped help line starts further in
-    lines = [line.split()[1] for line in top.out.splitlines() if line.startswith("│ ") and line[2] != " "
-             and line.split()[1] in COMMANDS]
+    lines = [
+        line.split()[1]
+        for line in top.out.splitlines()
+        if line.startswith("│ ") and line[2] != " " and line.split()[1] in COMMANDS
+    ]
     assert lines == list(COMMANDS)
     for args in [(), *((command,) for command in COMMANDS)]:
         out = cli(*args, "--help").out
@@ -91,5 +105,14 @@ def test_a_bad_device_fails_before_any_work(cli):
 def test_tracebacks_follow_any_spelling_of_two_v():
     from llmrec_cli.cli import _verbosity
 
-    assert [_verbosity(a) for a in (["llmrec"], ["llmrec", "-v"], ["llmrec", "-vv"], ["llmrec", "-v", "-v"],
-                                     ["llmrec", "--verbose", "-v"], ["llmrec", "prepare", "--dataset", "v"])] == [0, 1, 2, 2, 2, 0]
+    assert [
+        _verbosity(a)
+        for a in (
+            ["llmrec"],
+            ["llmrec", "-v"],
+            ["llmrec", "-vv"],
+            ["llmrec", "-v", "-v"],
+            ["llmrec", "--verbose", "-v"],
+            ["llmrec", "prepare", "--dataset", "v"],
+        )
+    ] == [0, 1, 2, 2, 2, 0]

@@ -32,13 +32,24 @@ def test_a_symlink_loop(cli, tmp_path):
     assert "Too many levels of symbolic links" in line and "symbolic link loop" in line and str(tmp_path / "a") in line
 
 
-@pytest.mark.parametrize("error, expected", [
-    (OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)), "error: cannot write: No space left on device; free some space"),
-    (PermissionError(errno.EACCES, os.strerror(errno.EACCES), "/w/data/demo"),
-     "error: cannot use /w/data/demo: Permission denied; check that folder's permissions"),
-    (OSError(errno.EROFS, os.strerror(errno.EROFS), "/ro/data"),
-     "error: cannot write /ro/data: Read-only file system; the file system is read-only: choose a writable --workdir"),
-])
+@pytest.mark.parametrize(
+    "error, expected",
+    [
+        (
+            OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)),
+            "error: cannot write: No space left on device; free some space",
+        ),
+        (
+            PermissionError(errno.EACCES, os.strerror(errno.EACCES), "/w/data/demo"),
+            "error: cannot use /w/data/demo: Permission denied; check that folder's permissions",
+        ),
+        (
+            OSError(errno.EROFS, os.strerror(errno.EROFS), "/ro/data"),
+            "error: cannot write /ro/data: Read-only file system; "
+            "the file system is read-only: choose a writable --workdir",
+        ),
+    ],
+)
 def test_disk_full_permissions_and_read_only_are_one_line(cli, monkeypatch, error, expected):
     from llmrec_cli.data import prepare
 
@@ -67,4 +78,6 @@ def test_a_rename_names_both_paths_and_unknown_errors_still_get_a_hint():
     except OSError as exc:
         message = os_error_message(exc)
     assert message.startswith("cannot use /nonexistent-llmrec-a -> /nonexistent-llmrec-b: No such file or directory; ")
-    assert os_error_message(OSError(errno.EXDEV, os.strerror(errno.EXDEV), "/x")).endswith("then rerun (-vv shows where it happened)")
+    assert os_error_message(OSError(errno.EXDEV, os.strerror(errno.EXDEV), "/x")).endswith(
+        "then rerun (-vv shows where it happened)"
+    )

@@ -47,5 +47,8 @@ def test_an_experiment_scopes_evaluate_and_report(cli, tmp_path):
     report = cli("--experiment", "mine", "report", "--out", str(tmp_path / "rep"))
     assert report.code == 0, report.err
     text = (tmp_path / "rep" / "report.md").read_text()
-    assert "Scope: experiment `mine`, 1 runs. Left out: 1 runs of the workdir that are not in this experiment (`outside`)" in text
+    assert (
+        "Scope: experiment `mine`, 1 runs. Left out: 1 runs of the workdir that are not in this experiment (`outside`)"
+        in text
+    )
     assert cli("--experiment", "mine", "check").code == 0

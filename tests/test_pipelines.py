@@ -12,8 +12,13 @@ COMMON = Path(__file__).resolve().parents[1] / "pipelines" / "common.sh"
 def after_sourcing(command: str, tmp_path: Path, **env: str) -> str:
     """What ``command`` prints after sourcing common.sh with ``env`` on top of a clean environment."""
     base = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "SEEDS", "QUICK", "SHIPPED_PROFILES")}
-    out = subprocess.run(["bash", "-c", f'source "{COMMON}"; {command}'], env={**base, "WORKDIR": str(tmp_path), **env},
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        ["bash", "-c", f'source "{COMMON}"; {command}'],
+        env={**base, "WORKDIR": str(tmp_path), **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return out.stdout
 
 

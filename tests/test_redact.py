@@ -47,8 +47,14 @@ def test_configs_are_recorded_and_hashed_without_credentials():
     import hashlib
     import json
 
-    assert artifacts.config_hash(plain) == hashlib.sha256(json.dumps(plain, sort_keys=True, default=str).encode()).hexdigest()
+    assert (
+        artifacts.config_hash(plain)
+        == hashlib.sha256(json.dumps(plain, sort_keys=True, default=str).encode()).hexdigest()
+    )
 
 
 def test_every_user_error_is_scrubbed():
-    assert str(LLMRecError("--base-url https://u:p4ss@h/v1?api_key=zz: bad")) == "--base-url https://***@h/v1?api_key=***: bad"
+    assert (
+        str(LLMRecError("--base-url https://u:p4ss@h/v1?api_key=zz: bad"))
+        == "--base-url https://***@h/v1?api_key=***: bad"
+    )

@@ -12,7 +12,15 @@ import torch
 
 from llmrec_cli import artifacts
 from llmrec_cli.errors import LLMRecError
-from llmrec_cli.runs import CHECKPOINT, RunCheckpoint, RunOptions, history_frame, load_torch, prepare_run_dir, run_folder
+from llmrec_cli.runs import (
+    CHECKPOINT,
+    RunCheckpoint,
+    RunOptions,
+    history_frame,
+    load_torch,
+    prepare_run_dir,
+    run_folder,
+)
 
 CONFIG = {"lr": 0.1}
 
@@ -27,7 +35,15 @@ def test_requests_take_keywords_only():
     with pytest.raises(TypeError):
         ToyRequest("demo", {"lr": 1})
     req = ToyRequest(dataset="demo", hp={"lr": 1}, seed=7, device="cpu", run_id="r", resume=True)
-    assert (req.dataset, req.hp, req.seed, req.device, req.run_id, req.resume, req.force) == ("demo", {"lr": 1}, 7, "cpu", "r", True, False)
+    assert (req.dataset, req.hp, req.seed, req.device, req.run_id, req.resume, req.force) == (
+        "demo",
+        {"lr": 1},
+        7,
+        "cpu",
+        "r",
+        True,
+        False,
+    )
     assert req.run_dir("w", "default") == ToyRequest(dataset="demo", hp={}, run_id="r").run_dir("w", "x")
     assert ToyRequest(dataset="demo", hp={}).run_dir("w", "default").parts[-2:] == ("runs", "default")
 
@@ -127,7 +143,10 @@ def test_checkpoint_round_trip_restores_every_rng(tmp_path):
 def test_checkpoint_reads_the_older_multivae_layout(tmp_path):
     """Multi-VAE checkpoints written before runs.py kept the RNG states at the top level."""
     state = torch.get_rng_state()
-    torch.save({"epoch": 1, "config_sha256": artifacts.config_hash(CONFIG), "torch_rng": state, "cuda_rng": None}, tmp_path / CHECKPOINT)
+    torch.save(
+        {"epoch": 1, "config_sha256": artifacts.config_hash(CONFIG), "torch_rng": state, "cuda_rng": None},
+        tmp_path / CHECKPOINT,
+    )
     expected = torch.rand(3)
     saved = RunCheckpoint(tmp_path, CONFIG, torch.device("cpu")).load()
     assert saved["epoch"] == 1 and torch.equal(torch.rand(3), expected)
@@ -148,8 +167,11 @@ def test_checkpoint_holds_no_numpy_object(tmp_path):
 def test_checkpoint_written_before_keeps_loading(tmp_path):
     """Checkpoints of the code before this change hold np.random.get_state() with its ndarray."""
     np.random.seed(5)
-    legacy = {"epoch": 4, "config_sha256": artifacts.config_hash(CONFIG),
-              "rng": {"torch": torch.get_rng_state(), "cuda": None, "numpy": np.random.get_state(), "generator": None}}
+    legacy = {
+        "epoch": 4,
+        "config_sha256": artifacts.config_hash(CONFIG),
+        "rng": {"torch": torch.get_rng_state(), "cuda": None, "numpy": np.random.get_state(), "generator": None},
+    }
     torch.save(legacy, tmp_path / CHECKPOINT)
     expected = np.random.rand(3)
     np.random.seed(99)

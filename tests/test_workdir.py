@@ -30,7 +30,9 @@ def test_find_takes_a_folder_as_given_before_a_name(tmp_path):
 
 def test_find_names_what_is_missing_and_the_fix(tmp_path):
     wd = Workdir(tmp_path)
-    with pytest.raises(LLMRecError, match=r"--embeddings nope: no such embeddings folder nor .*embeddings/demo/nope; run"):
+    with pytest.raises(
+        LLMRecError, match=r"--embeddings nope: no such embeddings folder nor .*embeddings/demo/nope; run"
+    ):
         wd.find("nope", "embeddings", "demo", "--embeddings", "run `llmrec embed`")
     with pytest.raises(LLMRecError, match=r"^/no/such/run: no such run folder$"):
         wd.find("/no/such/run", "runs")

@@ -306,19 +306,21 @@ class Manifest:
 
     def to_dict(self) -> dict:
         """The manifest as written; no credential (a --base-url's userinfo or key parameter) is ever recorded."""
-        return redact_all({
-            "stage": self.stage,
-            "package_version": __version__,
-            "schema_version": SCHEMA_VERSION,
-            "created_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "config": self.config,
-            "config_sha256": config_hash(self.config),
-            "inputs": self.inputs,
-            "outputs": self.outputs,
-            "counts": self.counts,
-            "wall_seconds": round(self.wall_seconds, 3),
-            **self.extra,
-        })
+        return redact_all(
+            {
+                "stage": self.stage,
+                "package_version": __version__,
+                "schema_version": SCHEMA_VERSION,
+                "created_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                "config": self.config,
+                "config_sha256": config_hash(self.config),
+                "inputs": self.inputs,
+                "outputs": self.outputs,
+                "counts": self.counts,
+                "wall_seconds": round(self.wall_seconds, 3),
+                **self.extra,
+            }
+        )
 
 
 def read_manifest(folder: Path | str, name: str = MANIFEST) -> dict | None:
@@ -331,8 +333,9 @@ def read_manifest(folder: Path | str, name: str = MANIFEST) -> dict | None:
         return None  # unreadable manifest: treat the folder as stale
 
 
-def up_to_date(folder: Path | str, stage: str, config: dict, input_paths: Iterable[Path | str],
-               manifest_name: str = MANIFEST) -> bool:
+def up_to_date(
+    folder: Path | str, stage: str, config: dict, input_paths: Iterable[Path | str], manifest_name: str = MANIFEST
+) -> bool:
     """True when ``folder`` was produced by ``stage`` with this config from byte-identical inputs (the manifest
     ``manifest_name`` in it says so: evaluate keeps its own beside the run's)."""
     folder = Path(folder)

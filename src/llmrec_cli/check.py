@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-
 from llmrec_cli.errors import LLMRecError
 from llmrec_cli.workdir import LAYOUT, Workdir
 
@@ -48,10 +47,18 @@ def _known_files(stage: str) -> dict[str, Schema]:
     vectors = {"users.parquet": artifacts.vectors_schema("user"), "items.parquet": artifacts.vectors_schema("item")}
     if stage == "prepare":
         splits = {f"{s}.parquet": artifacts.SPLIT for s in ("train", "valid", "test")}
-        return {**splits, "users.parquet": artifacts.USERS, "items.parquet": artifacts.ITEMS, "reviews.parquet": artifacts.REVIEWS}
+        return {
+            **splits,
+            "users.parquet": artifacts.USERS,
+            "items.parquet": artifacts.ITEMS,
+            "reviews.parquet": artifacts.REVIEWS,
+        }
     if stage == "profile":
-        return {"items.parquet": artifacts.profiles_schema("item"), "users.parquet": artifacts.profiles_schema("user"),
-                "failures.parquet": _failures_schema()}
+        return {
+            "items.parquet": artifacts.profiles_schema("item"),
+            "users.parquet": artifacts.profiles_schema("user"),
+            "failures.parquet": _failures_schema(),
+        }
     if stage == "embed":
         return vectors
     if stage in RUN_STAGES:
@@ -87,8 +94,10 @@ def read_manifest(folder: Path) -> dict:
 
     path = folder / MANIFEST
     if not path.is_file():
-        raise LLMRecError(f"{path}: missing; the stage that writes {folder} did not finish (rerun it, or --resume a "
-                          "training run) or this is not an artifact folder")
+        raise LLMRecError(
+            f"{path}: missing; the stage that writes {folder} did not finish (rerun it, or --resume a "
+            "training run) or this is not an artifact folder"
+        )
     manifest = artifacts.read_json(path)
     if not isinstance(manifest, dict) or not isinstance(manifest.get("stage"), str):
         raise LLMRecError(f"{path}: no 'stage' field; rerun the stage that wrote {folder} with --force")
@@ -97,8 +106,10 @@ def read_manifest(folder: Path) -> dict:
         raise LLMRecError(f"{path}: 'outputs' must be a list of file names; rerun the stage with --force")
     version = manifest.get("schema_version")
     if version != artifacts.SCHEMA_VERSION:
-        raise LLMRecError(f"{path}: schema version {version}, this llmrec reads version {artifacts.SCHEMA_VERSION}; "
-                          "rerun the stage with --force")
+        raise LLMRecError(
+            f"{path}: schema version {version}, this llmrec reads version {artifacts.SCHEMA_VERSION}; "
+            "rerun the stage with --force"
+        )
     return manifest
 
 
@@ -118,14 +129,20 @@ def check_vectors(df: pl.DataFrame, path: Path, id_col: str) -> None:
 
     ids = df[id_col]
     if ids.n_unique() != df.height or (df.height and (ids.min() != 0 or ids.max() != df.height - 1)):
-        raise LLMRecError(f"{path}: column '{id_col}' must hold each id 0..{df.height - 1} once; rerun the stage with --force")
+        raise LLMRecError(
+            f"{path}: column '{id_col}' must hold each id 0..{df.height - 1} once; rerun the stage with --force"
+        )
     vec = df["vector"]
     widths = vec.arr.len() if isinstance(vec.dtype, pl.Array) else vec.list.len()
     if widths.n_unique() > 1:
-        raise LLMRecError(f"{path}: column 'vector' mixes widths {sorted(widths.unique().to_list())}; rerun the stage with --force")
+        raise LLMRecError(
+            f"{path}: column 'vector' mixes widths {sorted(widths.unique().to_list())}; rerun the stage with --force"
+        )
     if not np.isfinite(vec.explode().to_numpy()).all():
-        raise LLMRecError(f"{path}: column 'vector' holds NaN or infinite values; rerun the stage (a diverged training "
-                          "run needs a lower learning rate)")
+        raise LLMRecError(
+            f"{path}: column 'vector' holds NaN or infinite values; rerun the stage (a diverged training "
+            "run needs a lower learning rate)"
+        )
 
 
 def check_per_user(path: Path) -> int:
@@ -161,15 +178,20 @@ def check_metrics(path: Path) -> int:
             raise LLMRecError(f"{path}: {key} is not a dict of metrics; rerun `llmrec evaluate` on the run")
         for name, value in (table or {}).items():
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise LLMRecError(f"{path}: {key}['{name}'] is {value!r}, not a finite number; rerun the run or `llmrec evaluate`")
+                raise LLMRecError(
+                    f"{path}: {key}['{name}'] is {value!r}, not a finite number; rerun the run or `llmrec evaluate`"
+                )
     return len(doc["metrics"])
 
 
 def _metric_tables(doc: dict) -> dict:
     """{where: metrics dict} of a metrics.json: test, training's validation, and each split `evaluate` recorded."""
     splits = doc.get("splits") if isinstance(doc.get("splits"), dict) else {}
-    return {"metrics": doc["metrics"], "valid_metrics": doc.get("valid_metrics"),
-            **{f"splits.{s}.metrics": e.get("metrics") if isinstance(e, dict) else e for s, e in splits.items()}}
+    return {
+        "metrics": doc["metrics"],
+        "valid_metrics": doc.get("valid_metrics"),
+        **{f"splits.{s}.metrics": e.get("metrics") if isinstance(e, dict) else e for s, e in splits.items()},
+    }
 
 
 def check_file(folder: Path, name: str, stage: str) -> int | None:
@@ -205,12 +227,18 @@ def check_split_ids(folder: Path) -> None:
     n_items = pl.scan_parquet(folder / "items.parquet").select(pl.len()).collect().item()
     for split in ("train", "valid", "test"):
         path = folder / f"{split}.parquet"
-        top = pl.read_parquet(path, columns=["user_id", "item_id"]).select(pl.all().min().name.suffix("_min"), pl.all().max().name.suffix("_max"))
+        top = pl.read_parquet(path, columns=["user_id", "item_id"]).select(
+            pl.all().min().name.suffix("_min"), pl.all().max().name.suffix("_max")
+        )
         if top.height and top["user_id_min"][0] is not None:
             if top["user_id_min"][0] < 0 or top["user_id_max"][0] >= n_users:
-                raise LLMRecError(f"{path}: user_id outside 0..{n_users - 1} (users.parquet); rerun `llmrec prepare --force`")
+                raise LLMRecError(
+                    f"{path}: user_id outside 0..{n_users - 1} (users.parquet); rerun `llmrec prepare --force`"
+                )
             if top["item_id_min"][0] < 0 or top["item_id_max"][0] >= n_items:
-                raise LLMRecError(f"{path}: item_id outside 0..{n_items - 1} (items.parquet); rerun `llmrec prepare --force`")
+                raise LLMRecError(
+                    f"{path}: item_id outside 0..{n_items - 1} (items.parquet); rerun `llmrec prepare --force`"
+                )
 
 
 def check_counts(folder: Path, manifest: dict, rows: dict[str, int]) -> None:
@@ -218,16 +246,21 @@ def check_counts(folder: Path, manifest: dict, rows: dict[str, int]) -> None:
     counts = manifest.get("counts") or {}
     wanted = {}
     if manifest["stage"] == "prepare":
-        wanted = {"users.parquet": counts.get("users"), "items.parquet": counts.get("items"),
-                  **{f"{s}.parquet": counts.get(f"{s}_interactions") for s in ("train", "valid", "test")}}
+        wanted = {
+            "users.parquet": counts.get("users"),
+            "items.parquet": counts.get("items"),
+            **{f"{s}.parquet": counts.get(f"{s}_interactions") for s in ("train", "valid", "test")},
+        }
     elif manifest["stage"] == "embed":
         wanted = {f"{e}.parquet": (counts.get(e) or {}).get("vectors") for e in ("users", "items")}
     elif manifest["stage"] in RUN_STAGES:
         wanted = {"users.parquet": counts.get("users"), "items.parquet": counts.get("items")}
     for name, expected in wanted.items():
         if isinstance(expected, int) and name in rows and rows[name] != expected:
-            raise LLMRecError(f"{folder / name}: {rows[name]:,} rows but the manifest recorded {expected:,}; "
-                              "the file was replaced, rerun the stage with --force")
+            raise LLMRecError(
+                f"{folder / name}: {rows[name]:,} rows but the manifest recorded {expected:,}; "
+                "the file was replaced, rerun the stage with --force"
+            )
 
 
 # ------------------------------------------------------------------------------------------------ folders
@@ -255,8 +288,10 @@ def resolve(path: Path, workdir: Path) -> Path:
     try:
         return Workdir.of(workdir).find(path, "runs")
     except LLMRecError:
-        raise LLMRecError(f"{path}: no such folder (nor under {workdir}); give an artifact folder such as "
-                          f"{workdir / 'data' / 'NAME'} or a run id") from None
+        raise LLMRecError(
+            f"{path}: no such folder (nor under {workdir}); give an artifact folder such as "
+            f"{workdir / 'data' / 'NAME'} or a run id"
+        ) from None
 
 
 def discover(workdir: Path) -> list[Path]:
@@ -270,8 +305,13 @@ def discover(workdir: Path) -> list[Path]:
     return found
 
 
-def run(paths: list[Path], workdir: Path, every: bool = False, on_ok: Callable[[FolderReport], None] = lambda r: None,
-        on_failures: Callable[[list[str]], None] = lambda f: None) -> list[FolderReport]:
+def run(
+    paths: list[Path],
+    workdir: Path,
+    every: bool = False,
+    on_ok: Callable[[FolderReport], None] = lambda r: None,
+    on_failures: Callable[[list[str]], None] = lambda f: None,
+) -> list[FolderReport]:
     """Check every folder given (and with ``every`` all under the workdir), calling ``on_ok`` for each good one; a
     bad folder does not stop the others. At the end, one failure is raised as it is; several go to ``on_failures``
     (one message each) and are raised as their count."""

@@ -32,7 +32,8 @@ from llmrec_cli.runtime import DEFAULT_WORKDIR, Globals, check_device_name
 
 app = typer.Typer(
     name="llmrec",
-    help="Reproduce and run LLM-enhanced recommenders (RLMRec, CLLM4Rec). Stages pass Parquet artifacts under --workdir.",
+    help="Reproduce and run LLM-enhanced recommenders (RLMRec, CLLM4Rec). "
+    "Stages pass Parquet artifacts under --workdir.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -57,14 +58,24 @@ def main_options(
         None, "--seed", help="Random seed for sampling, splitting and training (default: the recipe's, else 2023)."
     ),
     device: str = typer.Option("auto", "--device", help="auto (GPU when present), cpu, cuda or cuda:N."),
-    verbose: int = typer.Option(0, "--verbose", "-v", count=True, show_default=False,
-                                help="Repeatable: -v logs info, -vv debug and shows tracebacks."),
+    verbose: int = typer.Option(
+        0,
+        "--verbose",
+        "-v",
+        count=True,
+        show_default=False,
+        help="Repeatable: -v logs info, -vv debug and shows tracebacks.",
+    ),
     experiment: Optional[str] = typer.Option(
-        None, "--experiment", envvar="LLMREC_EXPERIMENT",
+        None,
+        "--experiment",
+        envvar="LLMREC_EXPERIMENT",
         help="An experiment name: training adds its run to <workdir>/experiments/NAME.json; evaluate, check and report "
         "then cover that experiment's runs only (default: no experiment, every run).",
     ),
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
 ) -> None:
     logging.basicConfig(level=logging.WARNING - 10 * min(verbose, 2), format="%(levelname)s %(name)s: %(message)s")
     check_device_name(device)  # a typo fails here, not after the data has loaded

@@ -10,8 +10,19 @@ from __future__ import annotations
 
 import typer.core
 
-PIPELINE_ORDER = ("prepare", "profile", "embed", "train-rlmrec", "train-cllm4rec", "train-baseline", "evaluate", "report",
-                  "check", "datasets", "backbones")
+PIPELINE_ORDER = (
+    "prepare",
+    "profile",
+    "embed",
+    "train-rlmrec",
+    "train-cllm4rec",
+    "train-baseline",
+    "evaluate",
+    "report",
+    "check",
+    "datasets",
+    "backbones",
+)
 
 
 class PlainArgument(typer.core.TyperArgument):

@@ -34,8 +34,10 @@ def runs(workdir: Workdir | Path, name: str) -> list[str]:
     path = wd.experiment(name)
     if not path.is_file():
         known = sorted(p.stem for p in path.parent.glob("*.json")) if path.parent.is_dir() else []
-        raise LLMRecError(f"--experiment {name}: no such experiment in {wd.root} (known: {', '.join(known) or 'none'}); "
-                          "train with `llmrec --experiment NAME train-...` to start one")
+        raise LLMRecError(
+            f"--experiment {name}: no such experiment in {wd.root} (known: {', '.join(known) or 'none'}); "
+            "train with `llmrec --experiment NAME train-...` to start one"
+        )
     return _read(path)
 
 
@@ -43,7 +45,7 @@ def _read(path: Path) -> list[str]:
     doc = artifacts.read_json(path)
     listed = doc.get("runs") if isinstance(doc, dict) else None
     if not isinstance(listed, list) or not all(isinstance(r, str) for r in listed):
-        raise LLMRecError(f"{path}: not an experiment file (expected {{\"runs\": [run ids]}}); remove it to start again")
+        raise LLMRecError(f'{path}: not an experiment file (expected {{"runs": [run ids]}}); remove it to start again')
     return listed
 
 

@@ -40,8 +40,9 @@ def _acquire(path: Path, folder: Path) -> int:
         except BlockingIOError:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
             os.close(fd)
-            raise LLMRecError(f"another process is writing {folder} (pid {holder}); wait for it to finish or choose "
-                              "another --run-id") from None
+            raise LLMRecError(
+                f"another process is writing {folder} (pid {holder}); wait for it to finish or choose another --run-id"
+            ) from None
         if _still_there(fd, path):
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
@@ -54,7 +55,9 @@ def _open(path: Path) -> int:
         path.parent.mkdir(parents=True, exist_ok=True)
         return os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
-        raise LLMRecError(f"{path}: cannot create the lock file ({exc.strerror}); is the work directory writable?") from None
+        raise LLMRecError(
+            f"{path}: cannot create the lock file ({exc.strerror}); is the work directory writable?"
+        ) from None
 
 
 def _still_there(fd: int, path: Path) -> bool:

@@ -16,8 +16,10 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+=-]{0,127}")
 def safe_name(value: str, option: str) -> str:
     """``value`` when it is a safe single folder name; a one-line error naming ``option`` otherwise."""
     if not isinstance(value, str) or not _NAME.fullmatch(value) or ".." in value:
-        raise LLMRecError(f"{option} {value!r}: not a valid name; use letters, digits and . _ @ + = - (at most 128, "
-                          "starting with a letter or digit; no '/', '..' or absolute paths)")
+        raise LLMRecError(
+            f"{option} {value!r}: not a valid name; use letters, digits and . _ @ + = - (at most 128, "
+            "starting with a letter or digit; no '/', '..' or absolute paths)"
+        )
     return value
 
 

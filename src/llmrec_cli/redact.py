@@ -22,11 +22,15 @@ _known: set[str] = set()
 _lock = threading.Lock()
 
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#\s\"'<>]*@")
-_QUERY = re.compile(r"(?i)([?&;](?:api[-_]?key|key|token|access[-_]?token|auth|password|secret|sig)=)"
-                    r"[^&#\s\"'<>]*?(?=[:;,.)]*(?:[&#\s\"'<>]|$))")  # a value, less the punctuation quoting it ends with
+_QUERY = re.compile(
+    r"(?i)([?&;](?:api[-_]?key|key|token|access[-_]?token|auth|password|secret|sig)=)"
+    r"[^&#\s\"'<>]*?(?=[:;,.)]*(?:[&#\s\"'<>]|$))"
+)  # a value, less the punctuation quoting it ends with
 _BEARER = re.compile(r"(?i)\b(bearer|basic)(\s+)[^\s\"'<>,;]+")
-_HEADER = re.compile(r"(?i)((?:authorization|proxy-authorization|x-api-key|api[-_]key)[\"']?\s*[:=]\s*[\"']?"
-                     r"(?:(?:bearer|basic|token|digest|apikey|key)\s+)?)[^\s\"'<>,;&}]+?(?=[:.)]*(?:[\s\"'<>,;&}]|$))")
+_HEADER = re.compile(
+    r"(?i)((?:authorization|proxy-authorization|x-api-key|api[-_]key)[\"']?\s*[:=]\s*[\"']?"
+    r"(?:(?:bearer|basic|token|digest|apikey|key)\s+)?)[^\s\"'<>,;&}]+?(?=[:.)]*(?:[\s\"'<>,;&}]|$))"
+)
 
 
 def remember(value: str | None) -> None:
@@ -49,7 +53,7 @@ def remember_url(url: str | None) -> None:
     if user is not None and password is not None:  # sent as "Authorization: Basic <base64(user:password)>"
         for pair in {f"{user}:{password}", f"{unquote(user)}:{unquote(password)}"}:
             values.append(base64.b64encode(pair.encode()).decode())
-    values += [url[m.end(1):m.end()] for m in _QUERY.finditer(url)]
+    values += [url[m.end(1) : m.end()] for m in _QUERY.finditer(url)]
     for value in values:
         if value:
             remember(value)

@@ -73,8 +73,10 @@ def prepare_run_dir(run_dir: Path, config: dict, options: RunOptions) -> None:
     elif (run_dir / CHECKPOINT).exists():
         _check_resumable(run_dir, config, options.resume)
     elif (run_dir / artifacts.MANIFEST).exists():
-        raise LLMRecError(f"{run_dir}: a finished run with other options or inputs is there; pass --force to replace "
-                          "it, or another --run-id to keep it")
+        raise LLMRecError(
+            f"{run_dir}: a finished run with other options or inputs is there; pass --force to replace "
+            "it, or another --run-id to keep it"
+        )
     run_dir.mkdir(parents=True, exist_ok=True)
 
 
@@ -83,8 +85,10 @@ def remove_run(run_dir: Path) -> None:
     if not (run_dir.exists() or run_dir.is_symlink()):
         return
     if run_dir.is_symlink() or not run_dir.is_dir() or not is_run_folder(run_dir):
-        raise LLMRecError(f"{run_dir}: not a run folder (no manifest.json of a training stage, no {CHECKPOINT}); "
-                          "--force removes only runs: choose another --run-id or move it away yourself")
+        raise LLMRecError(
+            f"{run_dir}: not a run folder (no manifest.json of a training stage, no {CHECKPOINT}); "
+            "--force removes only runs: choose another --run-id or move it away yourself"
+        )
     shutil.rmtree(run_dir)
 
 
@@ -100,10 +104,15 @@ def is_run_folder(folder: Path) -> bool:
 def _check_resumable(run_dir: Path, config: dict, resume: bool) -> None:
     checkpoint = run_dir / CHECKPOINT
     if not resume:
-        raise LLMRecError(f"{run_dir}: an unfinished run is there ({CHECKPOINT}); pass --resume to continue it or --force to start over")
+        raise LLMRecError(
+            f"{run_dir}: an unfinished run is there ({CHECKPOINT}); "
+            "pass --resume to continue it or --force to start over"
+        )
     saved = load_torch(checkpoint)
     if saved.get("config_sha256") != artifacts.config_hash(config):
-        raise LLMRecError(f"{checkpoint}: was written with a different config; rerun with the same options or use --force")
+        raise LLMRecError(
+            f"{checkpoint}: was written with a different config; rerun with the same options or use --force"
+        )
 
 
 # ------------------------------------------------------------------------------------------------ safe loading
@@ -133,10 +142,13 @@ def _load_error(path: Path | str, exc: Exception) -> LLMRecError:
     lines = str(exc).splitlines() or [""]
     refused = [line.strip() for line in lines if "GLOBAL" in line or "but got" in line]
     if isinstance(exc, pickle.UnpicklingError) and refused:
-        return LLMRecError(f"{path}: refused: it holds objects that a checkpoint never needs, nothing from it was run "
-                           f"({refused[0][:160]}); delete it, or rerun with --force")
-    return LLMRecError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {lines[0][:120]}); delete it, or "
-                       "rerun with --force")
+        return LLMRecError(
+            f"{path}: refused: it holds objects that a checkpoint never needs, nothing from it was run "
+            f"({refused[0][:160]}); delete it, or rerun with --force"
+        )
+    return LLMRecError(
+        f"{path}: not a readable checkpoint ({type(exc).__name__}: {lines[0][:120]}); delete it, or rerun with --force"
+    )
 
 
 # ------------------------------------------------------------------------------------------------ the checkpoint

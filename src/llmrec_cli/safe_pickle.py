@@ -14,21 +14,31 @@ from pathlib import Path
 from llmrec_cli.errors import LLMRecError
 
 # What a pickled numpy array or scalar needs (numpy 1.x and 2.x module names).
-NUMPY = frozenset({
-    ("numpy", "ndarray"), ("numpy", "dtype"),
-    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
-    ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
-    ("_codecs", "encode"),  # protocol 2 stores bytes as codecs.encode(text, "latin1")
-})
+NUMPY = frozenset(
+    {
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.multiarray", "scalar"),
+        ("numpy._core.multiarray", "scalar"),
+        ("numpy.core.numeric", "_frombuffer"),
+        ("numpy._core.numeric", "_frombuffer"),
+        ("_codecs", "encode"),  # protocol 2 stores bytes as codecs.encode(text, "latin1")
+    }
+)
 
 # What a pickled scipy sparse matrix needs (RLMRec/SSLRec's trn_mat.pkl ...), old and new scipy module names.
-SCIPY_SPARSE = NUMPY | frozenset(
-    (f"scipy.sparse{sub}", f"{fmt}_{kind}")
-    for fmt in ("csr", "csc", "coo")
-    for sub in (f"._{fmt}", f".{fmt}", "")
-    for kind in ("matrix", "array")
-) | frozenset({("copyreg", "_reconstructor"), ("builtins", "object")})
+SCIPY_SPARSE = (
+    NUMPY
+    | frozenset(
+        (f"scipy.sparse{sub}", f"{fmt}_{kind}")
+        for fmt in ("csr", "csc", "coo")
+        for sub in (f"._{fmt}", f".{fmt}", "")
+        for kind in ("matrix", "array")
+    )
+    | frozenset({("copyreg", "_reconstructor"), ("builtins", "object")})
+)
 
 
 class _Restricted(pickle.Unpickler):
@@ -59,4 +69,6 @@ def load(path: Path | str, allowed: frozenset = frozenset()) -> object:
     except RecursionError:
         raise LLMRecError(f"{path}: nested too deeply to read as data") from None
     except Exception as exc:  # truncated or not a pickle: UnpicklingError, EOFError, ValueError ...
-        raise LLMRecError(f"{path}: not a readable pickle ({type(exc).__name__}: {str(exc)[:120]}); is the file complete?") from None
+        raise LLMRecError(
+            f"{path}: not a readable pickle ({type(exc).__name__}: {str(exc)[:120]}); is the file complete?"
+        ) from None

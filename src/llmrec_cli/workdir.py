@@ -65,8 +65,10 @@ class Workdir:
         if named is not None and named.is_dir():
             return named
         where = f" nor {named}" if named is not None else ""
-        raise LLMRecError(f"{option + ' ' if option else ''}{spec}: no such {_WHAT.get(kind, kind)} folder{where}"
-                          + (f"; {hint}" if hint else ""))
+        raise LLMRecError(
+            f"{option + ' ' if option else ''}{spec}: no such {_WHAT.get(kind, kind)} folder{where}"
+            + (f"; {hint}" if hint else "")
+        )
 
     def _named(self, name: str, kind: str, dataset: str | None, option: str) -> Path | None:
         """The artifact a bare name means, or None when ``name`` is not a valid name (a path that does not exist)."""

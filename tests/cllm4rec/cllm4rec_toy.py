@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import polars as pl
+
 from llmrec_cli import artifacts
 
 N_USERS, N_ITEMS = 12, 101  # > 100 items: NDCG@100 needs a full top-100
@@ -23,13 +24,22 @@ def toy_splits() -> dict[str, list[tuple[int, int]]]:
 def write_toy_dataset(workdir, name: str = "toy", reviews: bool = True):
     folder = workdir / "data" / name
     for split, pairs in toy_splits().items():
-        df = pl.DataFrame({"user_id": [u for u, _ in pairs], "item_id": [i for _, i in pairs]}, schema={"user_id": pl.Int32, "item_id": pl.Int32})
+        df = pl.DataFrame(
+            {"user_id": [u for u, _ in pairs], "item_id": [i for _, i in pairs]},
+            schema={"user_id": pl.Int32, "item_id": pl.Int32},
+        )
         artifacts.write_parquet(df, folder / f"{split}.parquet", artifacts.SPLIT)
-    users = pl.DataFrame({"user_id": list(range(N_USERS)), "raw_id": [f"u{u}" for u in range(N_USERS)]}, schema={"user_id": pl.Int32, "raw_id": pl.String})
+    users = pl.DataFrame(
+        {"user_id": list(range(N_USERS)), "raw_id": [f"u{u}" for u in range(N_USERS)]},
+        schema={"user_id": pl.Int32, "raw_id": pl.String},
+    )
     items = pl.DataFrame(
-        {"item_id": list(range(N_ITEMS)), "raw_id": [f"i{i}" for i in range(N_ITEMS)],
-         "title": [f"{WORDS[i % 10]} lipstick" for i in range(N_ITEMS)],
-         "tags": [[WORDS[i % 10], WORDS[(i + 1) % 10]] for i in range(N_ITEMS)]},
+        {
+            "item_id": list(range(N_ITEMS)),
+            "raw_id": [f"i{i}" for i in range(N_ITEMS)],
+            "title": [f"{WORDS[i % 10]} lipstick" for i in range(N_ITEMS)],
+            "tags": [[WORDS[i % 10], WORDS[(i + 1) % 10]] for i in range(N_ITEMS)],
+        },
         schema={"item_id": pl.Int32, "raw_id": pl.String, "title": pl.String, "tags": pl.List(pl.String)},
     )
     artifacts.write_parquet(users, folder / "users.parquet", artifacts.USERS)
@@ -38,12 +48,13 @@ def write_toy_dataset(workdir, name: str = "toy", reviews: bool = True):
         splits = toy_splits()
         pairs = splits["train"] + splits["test"][:3]  # reviews of test pairs exist in the file and must be ignored
         df = pl.DataFrame(
-            {"user_id": [u for u, _ in pairs], "item_id": [i for _, i in pairs],
-             "text": [f"a {WORDS[i % 10]} one, I like it" for _, i in pairs]},
+            {
+                "user_id": [u for u, _ in pairs],
+                "item_id": [i for _, i in pairs],
+                "text": [f"a {WORDS[i % 10]} one, I like it" for _, i in pairs],
+            },
             schema={"user_id": pl.Int32, "item_id": pl.Int32, "text": pl.String},
         )
         artifacts.write_parquet(df, folder / "reviews.parquet", artifacts.REVIEWS)
     artifacts.write_json({"stage": "prepare", "dataset": name}, folder / artifacts.MANIFEST)
     return folder
-
-

@@ -33,7 +33,9 @@ def test_multivae_shapes_loss_and_annealing(toy_workdir):
 
 
 def request(**kw):
-    return multivae.BaselineRequest(dataset="toy", hp={"epochs": 3, "batch_size": 5, "hidden": 16, "latent": 4}, seed=3, device="cpu", **kw)
+    return multivae.BaselineRequest(
+        dataset="toy", hp={"epochs": 3, "batch_size": 5, "hidden": 16, "latent": 4}, seed=3, device="cpu", **kw
+    )
 
 
 class Killed(Exception):
@@ -44,9 +46,23 @@ def test_multivae_run_evaluate_and_resume(toy_workdir):
     straight = multivae.run(request(run_id="vae"), toy_workdir)
     assert stage.run_one(straight.run_dir, toy_workdir).metrics == straight.metrics
     recorded = json.loads((straight.run_dir / "manifest.json").read_text())["config"]  # as before configs/cllm4rec
-    assert json.dumps(recorded, sort_keys=True) == json.dumps({
-        "dataset": "toy", "seed": 3, "model": "multivae", "epochs": 3, "batch_size": 5, "lr": 1e-3, "hidden": 16, "latent": 4,
-        "dropout": 0.5, "total_anneal_steps": 200_000, "anneal_cap": 0.2, "eval_batch_size": 1024}, sort_keys=True)
+    assert json.dumps(recorded, sort_keys=True) == json.dumps(
+        {
+            "dataset": "toy",
+            "seed": 3,
+            "model": "multivae",
+            "epochs": 3,
+            "batch_size": 5,
+            "lr": 1e-3,
+            "hidden": 16,
+            "latent": 4,
+            "dropout": 0.5,
+            "total_anneal_steps": 200_000,
+            "anneal_cap": 0.2,
+            "eval_batch_size": 1024,
+        },
+        sort_keys=True,
+    )
 
     def die(row):
         if row["epoch"] == 1:
@@ -61,7 +77,9 @@ def test_multivae_run_evaluate_and_resume(toy_workdir):
 def test_most_popular_is_the_training_count(toy_workdir):
     ds = Dataset.load(toy_workdir, "toy")
     users, items = popularity.popularity_vectors(ds)
-    assert torch.equal((users @ items.T)[0], torch.from_numpy(np.bincount(ds.pairs("train")[1], minlength=ds.n_items)).float())
+    assert torch.equal(
+        (users @ items.T)[0], torch.from_numpy(np.bincount(ds.pairs("train")[1], minlength=ds.n_items)).float()
+    )
     run_dir, metrics, _ = popularity.run("toy", toy_workdir)
     evaluation = stage.run_one(run_dir, toy_workdir)
     assert evaluation.metrics == metrics and "recall@20" in metrics
@@ -90,7 +108,9 @@ def test_most_popular_on_a_catalogue_smaller_than_the_top_100(cli, tmp_path):
     metrics = json.loads((work / "runs" / "tiny-most-popular" / "metrics.json").read_text())
     scores = metrics["metrics"]
     assert scores["recall@20"] == 1.0  # 20 items, training items masked: every test item is in the top 20
-    assert scores["ndcg@100"] == scores["ndcg@20"] and scores["precision@100"] == pytest.approx(scores["precision@20"] / 5)
+    assert scores["ndcg@100"] == scores["ndcg@20"] and scores["precision@100"] == pytest.approx(
+        scores["precision@20"] / 5
+    )
 
 
 class _Payload:
@@ -116,8 +136,19 @@ def test_a_crafted_model_file_is_refused_by_evaluate(toy_workdir):
 @pytest.mark.parametrize("run_id", ["../x", "a/b", "", ".."])
 def test_cli_baseline_run_ids_are_single_folder_names(cli, toy_workdir, model, run_id):
     before = sorted(toy_workdir.rglob("*"))
-    result = cli("train-baseline", "--dataset", "toy", "--model", model, "--epochs", "1", "--run-id", run_id, "--force",
-                 workdir=toy_workdir)
+    result = cli(
+        "train-baseline",
+        "--dataset",
+        "toy",
+        "--model",
+        model,
+        "--epochs",
+        "1",
+        "--run-id",
+        run_id,
+        "--force",
+        workdir=toy_workdir,
+    )
     assert result.code == 2 and "--run-id" in result.err and len(result.err.strip().splitlines()) == 1, result
     assert sorted(toy_workdir.rglob("*")) == before
 
@@ -126,8 +157,17 @@ def test_most_popular_force_removes_only_a_run_folder(cli, toy_workdir):
     mine = toy_workdir / "runs" / "mine"
     mine.mkdir(parents=True)
     (mine / "notes.txt").write_text("keep")
-    result = cli("train-baseline", "--dataset", "toy", "--model", "most-popular", "--run-id", "mine", "--force",
-                 workdir=toy_workdir)
+    result = cli(
+        "train-baseline",
+        "--dataset",
+        "toy",
+        "--model",
+        "most-popular",
+        "--run-id",
+        "mine",
+        "--force",
+        workdir=toy_workdir,
+    )
     assert result.code == 2 and "not a run folder" in result.err
     assert (mine / "notes.txt").read_text() == "keep"
 

@@ -6,21 +6,40 @@ import json
 import pytest
 
 from llmrec_cli import artifacts
-from llmrec_cli.cllm4rec import commands, multivae, train
 from llmrec_cli.cllm4rec import config as hp_config
+from llmrec_cli.cllm4rec import multivae, train
+from llmrec_cli.commands import cllm4rec as commands
 from llmrec_cli.errors import LLMRecError
 
 # What the code used before the values moved to configs/cllm4rec (train.DEFAULT_HP, multivae.DEFAULT_HP), written
 # out literally: runs record these, so any change here makes every finished default run out of date.
 CLLM4REC_BEFORE = {
-    "warmup_epochs": 10, "pretrain_epochs": 100, "finetune_epochs": 150, "batch_size": 160, "eval_batch_size": 256,
-    "lr_pretrain": 1e-3, "lr_finetune": 1e-4, "lambda_v": 1.0, "max_len": 1024, "shuffle_pretrain_items": False,
-    "finetune_target": "all", "score_first_token": False, "content_init": "independent", "content_in_finetune": True,
+    "warmup_epochs": 10,
+    "pretrain_epochs": 100,
+    "finetune_epochs": 150,
+    "batch_size": 160,
+    "eval_batch_size": 256,
+    "lr_pretrain": 1e-3,
+    "lr_finetune": 1e-4,
+    "lambda_v": 1.0,
+    "max_len": 1024,
+    "shuffle_pretrain_items": False,
+    "finetune_target": "all",
+    "score_first_token": False,
+    "content_init": "independent",
+    "content_in_finetune": True,
     "amp": True,
 }
 MULTIVAE_BEFORE = {
-    "epochs": 200, "batch_size": 500, "lr": 1e-3, "hidden": 600, "latent": 200, "dropout": 0.5,
-    "total_anneal_steps": 200_000, "anneal_cap": 0.2, "eval_batch_size": 1024,
+    "epochs": 200,
+    "batch_size": 500,
+    "lr": 1e-3,
+    "hidden": 600,
+    "latent": 200,
+    "dropout": 0.5,
+    "total_anneal_steps": 200_000,
+    "anneal_cap": 0.2,
+    "eval_batch_size": 1024,
 }
 
 
@@ -56,7 +75,8 @@ def layered(tmp_path, monkeypatch):
     folder = tmp_path / "configs"
     folder.mkdir()
     (folder / "cllm4rec.toml").write_text(
-        "[train]\nbatch_size = 160\nlr_pretrain = 1e-3\nlambda_v = 1.0\nmax_len = 1024\nfinetune_epochs = 150\namp = true\n"
+        "[train]\nbatch_size = 160\nlr_pretrain = 1e-3\nlambda_v = 1.0\n"
+        "max_len = 1024\nfinetune_epochs = 150\namp = true\n"
         "[train.toy]\nbatch_size = 32\nlambda_v = 2.0\nmax_len = 512\nfinetune_epochs = 7\n"
     )
     monkeypatch.setenv("LLMREC_CLLM4REC_CONFIGS_DIR", str(folder))
@@ -67,7 +87,13 @@ def layered(tmp_path, monkeypatch):
 
 def test_layering(tmp_path, layered):
     assert hp_config.resolve("cllm4rec") == {
-        "batch_size": 160, "lr_pretrain": 1e-3, "lambda_v": 1.0, "max_len": 1024, "finetune_epochs": 150, "amp": True}
+        "batch_size": 160,
+        "lr_pretrain": 1e-3,
+        "lambda_v": 1.0,
+        "max_len": 1024,
+        "finetune_epochs": 150,
+        "amp": True,
+    }
     toy = hp_config.resolve("cllm4rec", "toy")
     assert (toy["batch_size"], toy["lambda_v"], toy["max_len"], toy["lr_pretrain"]) == (32, 2.0, 512, 1e-3)
     filed = hp_config.resolve("cllm4rec", "toy", layered)
@@ -79,24 +105,33 @@ def test_layering(tmp_path, layered):
     # the command: a renamed copy takes its recipe's table; an explicit option beats --set
     (tmp_path / "work" / "data" / "toy-copy").mkdir(parents=True)
     (tmp_path / "work" / "data" / "toy-copy" / "manifest.json").write_text(json.dumps({"recipe": "toy"}))
-    hp = commands._resolve("cllm4rec", tmp_path / "work", "toy-copy", layered, ["max_len=128", "batch_size=8"],
-                           {"batch_size": 16, "amp": None})
+    hp = commands._resolve(
+        "cllm4rec",
+        tmp_path / "work",
+        "toy-copy",
+        layered,
+        ["max_len=128", "batch_size=8"],
+        {"batch_size": 16, "amp": None},
+    )
     assert (hp["batch_size"], hp["max_len"], hp["lambda_v"], hp["finetune_epochs"]) == (16, 128, 3.0, 9)
     assert hp["amp"] is True
 
 
-@pytest.mark.parametrize("overrides, fragment", [
-    ({"lamda_v": 1}, "--set lamda_v: not a setting of train-cllm4rec; did you mean lambda_v?"),
-    ({"batch_size": "a"}, "expected a whole number"),
-    ({"batch_size": 2.5}, "expected a whole number"),
-    ({"amp": 1}, "expected true or false"),
-    ({"lr_pretrain": "fast"}, "expected a number"),
-    ({"finetune_target": 3}, "expected a text"),
-    ({"batch_size": 0}, "greater than 0"),
-    ({"max_len": 0}, "greater than 0"),
-    ({"lr_pretrain": -1}, ">= 0"),
-    ({"lambda_v": float("nan")}, "finite"),
-])
+@pytest.mark.parametrize(
+    "overrides, fragment",
+    [
+        ({"lamda_v": 1}, "--set lamda_v: not a setting of train-cllm4rec; did you mean lambda_v?"),
+        ({"batch_size": "a"}, "expected a whole number"),
+        ({"batch_size": 2.5}, "expected a whole number"),
+        ({"amp": 1}, "expected true or false"),
+        ({"lr_pretrain": "fast"}, "expected a number"),
+        ({"finetune_target": 3}, "expected a text"),
+        ({"batch_size": 0}, "greater than 0"),
+        ({"max_len": 0}, "greater than 0"),
+        ({"lr_pretrain": -1}, ">= 0"),
+        ({"lambda_v": float("nan")}, "finite"),
+    ],
+)
 def test_set_keys_and_values_are_checked(overrides, fragment):
     with pytest.raises(LLMRecError, match="^--set") as error:
         hp_config.resolve("cllm4rec", None, None, overrides)
@@ -128,13 +163,16 @@ def one_line_error(result, *fragments):
     assert all(f in result.err for f in fragments), result.err
 
 
-@pytest.mark.parametrize("command, args, fragments", [
-    ("train-cllm4rec", ["--set", "lamda_v=1"], ["--set lamda_v", "did you mean lambda_v"]),
-    ("train-cllm4rec", ["--set", "batch_size=many"], ["--set batch_size", "whole number"]),
-    ("train-cllm4rec", ["--set", "max_len"], ["expected key=value"]),
-    ("train-baseline", ["--set", "epochs=0"], ["--set epochs=0", "greater than 0"]),
-    ("train-baseline", ["--model", "most-popular", "--set", "epochs=3"], ["most-popular has no settings"]),
-])
+@pytest.mark.parametrize(
+    "command, args, fragments",
+    [
+        ("train-cllm4rec", ["--set", "lamda_v=1"], ["--set lamda_v", "did you mean lambda_v"]),
+        ("train-cllm4rec", ["--set", "batch_size=many"], ["--set batch_size", "whole number"]),
+        ("train-cllm4rec", ["--set", "max_len"], ["expected key=value"]),
+        ("train-baseline", ["--set", "epochs=0"], ["--set epochs=0", "greater than 0"]),
+        ("train-baseline", ["--model", "most-popular", "--set", "epochs=3"], ["most-popular has no settings"]),
+    ],
+)
 def test_cli_set_errors_are_one_line_and_create_nothing(cli, tmp_path, command, args, fragments):
     workdir = tmp_path / "work"
     one_line_error(cli(command, "--dataset", "toy", *args, workdir=workdir), *fragments)

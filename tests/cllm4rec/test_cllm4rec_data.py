@@ -3,12 +3,11 @@
 
 import numpy as np
 import pytest
+from cllm4rec_toy import N_ITEMS, N_USERS, toy_splits
 
 from llmrec_cli.cllm4rec import data
 from llmrec_cli.cllm4rec.tokenizer import IdTokenizer
 from llmrec_cli.data.dataset import Dataset
-
-from cllm4rec_toy import N_ITEMS, N_USERS, toy_splits
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +89,11 @@ def test_masked_prompts(toy):
         assert set(targets[u].tolist()) == set(train[u].tolist())  # code: all training items
         assert set(masked_targets[u].tolist()) == set(train[u].tolist()) - visible  # paper: the hold-out ones
         assert not visible & held_out()[u]
-        text = f"user_{u} has interacted with " + " ".join(f"item_{i - tok.n_vocab - tok.n_users}" for i in sequences[u] if i >= tok.n_vocab + tok.n_users) + f", user_{u} will interact with"
+        text = (
+            f"user_{u} has interacted with "
+            + " ".join(f"item_{i - tok.n_vocab - tok.n_users}" for i in sequences[u] if i >= tok.n_vocab + tok.n_users)
+            + f", user_{u} will interact with"
+        )
         assert sequences[u] == tok.encode(text)
 
 

@@ -4,6 +4,7 @@
 import numpy as np
 import pytest
 import torch
+from cllm4rec_toy import N_ITEMS, N_USERS
 
 from llmrec_cli.cllm4rec import data
 from llmrec_cli.cllm4rec.model import CLLM4Rec
@@ -11,8 +12,6 @@ from llmrec_cli.cllm4rec.predict import Recommender
 from llmrec_cli.cllm4rec.tokenizer import IdTokenizer
 from llmrec_cli.data.dataset import Dataset
 from llmrec_cli.evaluate.rank import topk_by_score_fn
-
-from cllm4rec_toy import N_ITEMS, N_USERS
 
 
 @pytest.fixture
@@ -96,7 +95,10 @@ def test_each_loss_is_finite_and_decreases(setup):
     losses = {
         "collaborative": (lambda: model.collaborative_loss(collab_batch), model.collab),
         "content": (lambda: model.content_loss(content_batch), model.content),
-        "mutual regularisation": (lambda: model.mutual_regularisation(collab_batch.ids, model.collab, model.content), model.collab),
+        "mutual regularisation": (
+            lambda: model.mutual_regularisation(collab_batch.ids, model.collab, model.content),
+            model.collab,
+        ),
         "multinomial": (lambda: model.multinomial_loss(ids, mask, target), model.collab),
     }
     for name, (loss_fn, tables) in losses.items():

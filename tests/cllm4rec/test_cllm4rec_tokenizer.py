@@ -26,14 +26,25 @@ def test_spec_test_vectors(tok):
     assert item_0 == 60810
     assert tok.encode("user_0 has interacted with") == [50257, 468, 49236, 351]
     # The README's ids (2630 = " wrote") match the official preprocessing's "wrote the following review".
-    assert tok.encode("user_0 wrote the following review for item_0:") == [50257, 2630, 262, 1708, 2423, 329, item_0, 25]
+    assert tok.encode("user_0 wrote the following review for item_0:") == [
+        50257,
+        2630,
+        262,
+        1708,
+        2423,
+        329,
+        item_0,
+        25,
+    ]
     assert tok.encode(", user_0 will interact with") == [11, 50257, 481, 9427, 351]
 
 
 def test_readme_example_and_vanishing_spaces(tok):
     ids = tok.encode("Hello, user_1! Have you seen item_2?")
     words = gpt2_encoding().encode_ordinary
-    assert ids == words("Hello,") + [50258] + words("!") + words(" Have you seen") + [50257 + BEAUTY_USERS + 2] + words("?")
+    assert ids == words("Hello,") + [50258] + words("!") + words(" Have you seen") + [50257 + BEAUTY_USERS + 2] + words(
+        "?"
+    )
     assert tok.encode("item_1 item_2") == [60811, 60812]  # no space token between consecutive ID tokens
 
 

@@ -11,11 +11,20 @@ from llmrec_cli.errors import LLMRecError
 from llmrec_cli.evaluate import stage
 
 TINY = "tiny-gpt2:2:32"
-SMALL_HP = {"warmup_epochs": 1, "pretrain_epochs": 1, "finetune_epochs": 2, "batch_size": 8, "lr_finetune": 1e-2, "lr_pretrain": 1e-2}
+SMALL_HP = {
+    "warmup_epochs": 1,
+    "pretrain_epochs": 1,
+    "finetune_epochs": 2,
+    "batch_size": 8,
+    "lr_finetune": 1e-2,
+    "lr_pretrain": 1e-2,
+}
 
 
 def request(stage_name="all", **kw) -> train.CLLM4RecRequest:
-    return train.CLLM4RecRequest(dataset="toy", stage=stage_name, backbone=TINY, hp=dict(SMALL_HP), seed=5, device="cpu", **kw)
+    return train.CLLM4RecRequest(
+        dataset="toy", stage=stage_name, backbone=TINY, hp=dict(SMALL_HP), seed=5, device="cpu", **kw
+    )
 
 
 class Killed(Exception):
@@ -35,7 +44,18 @@ def test_outputs_manifest_and_evaluate_dispatch(toy_workdir, straight):
     assert set(manifest["pretrain_saved"]) == {"collab", "content"}
     assert not (run_dir / "checkpoint.pt").exists() and (run_dir / "pretrained.pt").exists()
     history = artifacts.read_parquet(run_dir / "history.parquet", artifacts.HISTORY)
-    assert history["part"].to_list() == ["content", "collab", "content", "save", "rec", "valid", "content", "rec", "valid", "content"]
+    assert history["part"].to_list() == [
+        "content",
+        "collab",
+        "content",
+        "save",
+        "rec",
+        "valid",
+        "content",
+        "rec",
+        "valid",
+        "content",
+    ]
     assert set(straight.metrics) >= {"recall@20", "recall@40", "ndcg@100"}
     evaluation = stage.run_one(run_dir, toy_workdir)  # scored by the model itself, not by its vectors
     assert evaluation.metrics == straight.metrics
@@ -47,12 +67,31 @@ def test_the_recorded_config_keeps_its_keys_and_values(straight):
     """As recorded before the defaults moved to configs/cllm4rec/cllm4rec.toml: finished runs stay up to date."""
     config = artifacts.read_manifest(straight.run_dir)["config"]
     assert config.pop("backbone")["spec"] == TINY
-    assert json.dumps(config, sort_keys=True) == json.dumps({
-        "dataset": "toy", "seed": 5, "stage": "all", "layers": None, "pretrained": None, "warmup_epochs": 1,
-        "pretrain_epochs": 1, "finetune_epochs": 2, "batch_size": 8, "eval_batch_size": 256, "lr_pretrain": 1e-2,
-        "lr_finetune": 1e-2, "lambda_v": 1.0, "max_len": 1024, "shuffle_pretrain_items": False, "finetune_target": "all",
-        "score_first_token": False, "content_init": "independent", "content_in_finetune": True, "amp": True,
-    }, sort_keys=True)
+    assert json.dumps(config, sort_keys=True) == json.dumps(
+        {
+            "dataset": "toy",
+            "seed": 5,
+            "stage": "all",
+            "layers": None,
+            "pretrained": None,
+            "warmup_epochs": 1,
+            "pretrain_epochs": 1,
+            "finetune_epochs": 2,
+            "batch_size": 8,
+            "eval_batch_size": 256,
+            "lr_pretrain": 1e-2,
+            "lr_finetune": 1e-2,
+            "lambda_v": 1.0,
+            "max_len": 1024,
+            "shuffle_pretrain_items": False,
+            "finetune_target": "all",
+            "score_first_token": False,
+            "content_init": "independent",
+            "content_in_finetune": True,
+            "amp": True,
+        },
+        sort_keys=True,
+    )
 
 
 def test_rerun_is_up_to_date(toy_workdir, straight):
@@ -74,7 +113,11 @@ def test_resume_mid_pass_gives_the_same_result(toy_workdir, straight):
         train.run(request(run_id="killed"), toy_workdir)
     resumed = train.run(request(run_id="killed", resume=True), toy_workdir)
     assert resumed.metrics == straight.metrics
-    assert pl.read_parquet(run_dir / "history.parquet").equals(pl.read_parquet(straight.run_dir / "history.parquet").with_columns(pl.col("seconds") * 0 + pl.read_parquet(run_dir / "history.parquet")["seconds"]))
+    assert pl.read_parquet(run_dir / "history.parquet").equals(
+        pl.read_parquet(straight.run_dir / "history.parquet").with_columns(
+            pl.col("seconds") * 0 + pl.read_parquet(run_dir / "history.parquet")["seconds"]
+        )
+    )
 
 
 def test_pretrain_then_finetune_stages(toy_workdir):
@@ -89,16 +132,32 @@ def test_pretrain_then_finetune_stages(toy_workdir):
 
 
 def test_item_text_corpus_leaves_users_out_of_mutual_regularisation(toy_workdir):
-    req = train.CLLM4RecRequest(dataset="toy-noreviews", stage="all", backbone=TINY, hp={**SMALL_HP, "finetune_epochs": 1}, seed=5,
-                                device="cpu")
+    req = train.CLLM4RecRequest(
+        dataset="toy-noreviews", stage="all", backbone=TINY, hp={**SMALL_HP, "finetune_epochs": 1}, seed=5, device="cpu"
+    )
     result = train.run(req, toy_workdir)
     manifest = json.loads((result.run_dir / "manifest.json").read_text())
     assert manifest["content_corpus"] == "item_text:title,tags" and manifest["mr_entities"] == ["item"]
 
 
 def test_cli_train_and_evaluate(cli, toy_workdir):
-    args = ["train-cllm4rec", "--dataset", "toy", "--backbone", TINY, "--warmup-epochs", "0", "--pretrain-epochs", "1",
-            "--finetune-epochs", "1", "--batch-size", "8", "--run-id", "cli"]
+    args = [
+        "train-cllm4rec",
+        "--dataset",
+        "toy",
+        "--backbone",
+        TINY,
+        "--warmup-epochs",
+        "0",
+        "--pretrain-epochs",
+        "1",
+        "--finetune-epochs",
+        "1",
+        "--batch-size",
+        "8",
+        "--run-id",
+        "cli",
+    ]
     result = cli(*args, workdir=toy_workdir)
     assert result.code == 0, result.err
     assert "recall@20" in result.out
@@ -111,8 +170,12 @@ def test_cli_train_and_evaluate(cli, toy_workdir):
 
 
 def test_default_run_ids_of_any_backbone_are_safe_names(tmp_path):
-    for backbone, name in ((TINY, "tiny-gpt2-2-32"), ("/models/my model", "my-model"), ("/models/smol.gguf", "smol"),
-                           ("smollm2", "smollm2")):
+    for backbone, name in (
+        (TINY, "tiny-gpt2-2-32"),
+        ("/models/my model", "my-model"),
+        ("/models/smol.gguf", "smol"),
+        ("smollm2", "smollm2"),
+    ):
         req = train.CLLM4RecRequest(dataset="toy", stage="all", backbone=backbone, seed=5)
         assert train.default_run_id(req) == f"toy-cllm4rec-all-{name}-s5"
         assert req.run_dir(tmp_path, train.default_run_id(req)).parent == tmp_path / "runs"
@@ -121,11 +184,15 @@ def test_default_run_ids_of_any_backbone_are_safe_names(tmp_path):
 @pytest.mark.parametrize("run_id", ["../x", "/tmp/x", ""])
 def test_cli_run_ids_are_single_folder_names(cli, toy_workdir, run_id):
     before = sorted(toy_workdir.rglob("*"))
-    result = cli("train-cllm4rec", "--dataset", "toy", "--backbone", TINY, "--run-id", run_id, "--force", workdir=toy_workdir)
+    result = cli(
+        "train-cllm4rec", "--dataset", "toy", "--backbone", TINY, "--run-id", run_id, "--force", workdir=toy_workdir
+    )
     assert result.code == 2 and "--run-id" in result.err and len(result.err.strip().splitlines()) == 1, result
     assert sorted(toy_workdir.rglob("*")) == before
 
 
 def test_cli_numbers_are_range_checked(cli, toy_workdir):
     for option in (("--batch-size", "0"), ("--finetune-epochs", "-1"), ("--layers", "0"), ("--max-len", "0")):
-        assert cli("train-cllm4rec", "--dataset", "toy", "--backbone", TINY, *option, workdir=toy_workdir).code == 2, option
+        assert cli("train-cllm4rec", "--dataset", "toy", "--backbone", TINY, *option, workdir=toy_workdir).code == 2, (
+            option
+        )

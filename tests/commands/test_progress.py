@@ -9,11 +9,27 @@ from llmrec_cli.commands.ui import short_metric
 
 
 def rows():
-    yield {"epoch": 0, "loss_bpr": 0.5, "loss_reg": 0.01, "seconds": 1.0, "valid_recall@20": 0.2, "valid_ndcg@20": 0.1,
-           "best_valid": 0.2, "best_epoch": 0}
+    yield {
+        "epoch": 0,
+        "loss_bpr": 0.5,
+        "loss_reg": 0.01,
+        "seconds": 1.0,
+        "valid_recall@20": 0.2,
+        "valid_ndcg@20": 0.1,
+        "best_valid": 0.2,
+        "best_epoch": 0,
+    }
     yield {"epoch": 1, "loss_bpr": 0.4, "loss_reg": 0.01, "seconds": 2.0, "best_valid": 0.2, "best_epoch": 0}
-    yield {"epoch": 2, "loss_bpr": 0.3, "loss_reg": 0.01, "seconds": 4.0, "valid_recall@20": 0.3, "valid_ndcg@20": 0.15,
-           "best_valid": 0.3, "best_epoch": 2}
+    yield {
+        "epoch": 2,
+        "loss_bpr": 0.3,
+        "loss_reg": 0.01,
+        "seconds": 4.0,
+        "valid_recall@20": 0.3,
+        "valid_ndcg@20": 0.15,
+        "best_valid": 0.3,
+        "best_epoch": 2,
+    }
 
 
 def test_a_log_gets_one_line_per_validation():
@@ -42,4 +58,6 @@ def test_a_terminal_gets_a_live_bar():
 
 
 def test_short_metric_names():
-    assert short_metric("recall@20") == "R@20" and short_metric("ndcg@100") == "N@100" and short_metric("loss") == "loss"
+    assert (
+        short_metric("recall@20") == "R@20" and short_metric("ndcg@100") == "N@100" and short_metric("loss") == "loss"
+    )

@@ -13,7 +13,9 @@ def frame(pairs, **extra):
 
 
 def test_k_core_iterates_until_stable():
-    df = frame([("a", "x"), ("a", "y"), ("b", "x"), ("b", "z"), ("c", "z"), ("d", "y"), ("d", "w"), ("e", "w"), ("e", "y")])
+    df = frame(
+        [("a", "x"), ("a", "y"), ("b", "x"), ("b", "z"), ("c", "z"), ("d", "y"), ("d", "w"), ("e", "w"), ("e", "y")]
+    )
     out = filters.k_core(df, 2, 2)
     # 2-core by hand. round 1 users: a2 b2 c1 d2 e2 -> drop c; items: x2 y3 z1 w2 -> drop z
     # round 2 users: a2 b1 d2 e2 -> drop b; items: x1 y3 w2 -> drop x

@@ -14,7 +14,9 @@ from llmrec_cli import artifacts
 def write_split_parquet(folder, train, valid, test):
     folder.mkdir(parents=True, exist_ok=True)
     for name, pairs in (("train", train), ("valid", valid), ("test", test)):
-        pl.DataFrame(pairs, schema={"user_id": pl.Int32, "item_id": pl.Int32}, orient="row").write_parquet(folder / f"{name}.parquet")
+        pl.DataFrame(pairs, schema={"user_id": pl.Int32, "item_id": pl.Int32}, orient="row").write_parquet(
+            folder / f"{name}.parquet"
+        )
     return folder
 
 
@@ -27,7 +29,9 @@ def assert_clean_failure(result, workdir, *fragments):
     for fragment in fragments:
         assert fragment in " ".join(result.err.split()), result.err
     data = workdir / "data"
-    assert not data.exists() or not any(p.name.startswith(".") or (p / "manifest.json").exists() for p in data.iterdir())
+    assert not data.exists() or not any(
+        p.name.startswith(".") or (p / "manifest.json").exists() for p in data.iterdir()
+    )
 
 
 def test_demo_needs_no_argument_and_rerun_is_up_to_date(cli, tmp_path):
@@ -65,7 +69,9 @@ def test_changing_an_option_reruns(cli):
 
 def test_published_parquet_split_with_maps(cli, tmp_path):
     src = write_split_parquet(tmp_path / "src", [(0, 0), (0, 1), (1, 2)], [(0, 2)], [(1, 0)])
-    pl.DataFrame({"internal_id": pl.Series([0, 1], dtype=pl.Int32), "original_id": ["A", "B"]}).write_parquet(src / "user_map.parquet")
+    pl.DataFrame({"internal_id": pl.Series([0, 1], dtype=pl.Int32), "original_id": ["A", "B"]}).write_parquet(
+        src / "user_map.parquet"
+    )
     result = cli("prepare", "--dataset", "amazon-book", "--source", src, "--name", "tiny")
     assert result.code == 0, result.err
     users = pl.read_parquet(tmp_path / "work/data/tiny/users.parquet")
@@ -76,7 +82,11 @@ def test_published_parquet_split_with_maps(cli, tmp_path):
 def test_pickled_scipy_matrices_like_rlmrec(cli, tmp_path):
     src = tmp_path / "rlmrec"
     src.mkdir()
-    for name, pairs in (("trn_mat.pkl", [(0, 0), (1, 1), (1, 1)]), ("val_mat.pkl", [(0, 1)]), ("tst_mat.pkl", [(1, 2)])):
+    for name, pairs in (
+        ("trn_mat.pkl", [(0, 0), (1, 1), (1, 1)]),
+        ("val_mat.pkl", [(0, 1)]),
+        ("tst_mat.pkl", [(1, 2)]),
+    ):
         r, c = zip(*pairs)
         with open(src / name, "wb") as fh:
             pickle.dump(sp.coo_matrix((np.ones(len(r)), (r, c)), shape=(2, 4)), fh)
@@ -111,7 +121,9 @@ def test_a_renamed_noised_copy_keeps_its_recipe_and_trains_with_the_recipes_hype
 
 # ------------------------------------------------------------------------------------------- bad input catalogue
 def test_unknown_dataset_lists_known_ones(cli, tmp_path):
-    assert_clean_failure(cli("prepare", "--dataset", "nope"), tmp_path / "work", "--dataset nope", "known datasets:", "demo")
+    assert_clean_failure(
+        cli("prepare", "--dataset", "nope"), tmp_path / "work", "--dataset nope", "known datasets:", "demo"
+    )
 
 
 def test_missing_column(cli, tmp_path):
@@ -125,32 +137,49 @@ def test_wrong_type_in_split_file(cli, tmp_path):
     src = tmp_path / "src"
     write_split_parquet(src, [(0, 0)], [(0, 1)], [(0, 2)])
     pl.DataFrame({"user_id": ["a"], "item_id": [0]}).write_parquet(src / "train.parquet")
-    assert_clean_failure(cli("prepare", "--dataset", "amazon-book", "--source", src), tmp_path / "work", "train.parquet", "'user_id'", "expected integer")
+    assert_clean_failure(
+        cli("prepare", "--dataset", "amazon-book", "--source", src),
+        tmp_path / "work",
+        "train.parquet",
+        "'user_id'",
+        "expected integer",
+    )
 
 
 def test_empty_file(cli, tmp_path):
     src = tmp_path / "empty.csv"
     src.write_text("")
-    assert_clean_failure(cli("prepare", "--dataset", "custom", "--source", src), tmp_path / "work", "empty.csv", "empty")
+    assert_clean_failure(
+        cli("prepare", "--dataset", "custom", "--source", src), tmp_path / "work", "empty.csv", "empty"
+    )
 
 
 def test_header_only_csv(cli, tmp_path):
     src = tmp_path / "header.csv"
     src.write_text("user,item\n")
-    assert_clean_failure(cli("prepare", "--dataset", "custom", "--source", src), tmp_path / "work", "header.csv", "no rows")
+    assert_clean_failure(
+        cli("prepare", "--dataset", "custom", "--source", src), tmp_path / "work", "header.csv", "no rows"
+    )
 
 
 def test_truncated_parquet(cli, tmp_path):
     src = write_split_parquet(tmp_path / "src", [(0, 0)], [(0, 1)], [(0, 2)])
     data = (src / "valid.parquet").read_bytes()
     (src / "valid.parquet").write_bytes(data[: len(data) // 2])
-    assert_clean_failure(cli("prepare", "--dataset", "amazon-book", "--source", src), tmp_path / "work", "valid.parquet", "truncated or corrupt")
+    assert_clean_failure(
+        cli("prepare", "--dataset", "amazon-book", "--source", src),
+        tmp_path / "work",
+        "valid.parquet",
+        "truncated or corrupt",
+    )
 
 
 def test_gz_that_is_not_gzip(cli, tmp_path):
     src = tmp_path / "x.csv.gz"
     src.write_text("user,item\na,b\n")
-    assert_clean_failure(cli("prepare", "--dataset", "custom", "--source", src), tmp_path / "work", "x.csv.gz", "not gzip")
+    assert_clean_failure(
+        cli("prepare", "--dataset", "custom", "--source", src), tmp_path / "work", "x.csv.gz", "not gzip"
+    )
 
 
 def test_truncated_gzip(cli, tmp_path):
@@ -162,27 +191,45 @@ def test_truncated_gzip(cli, tmp_path):
 def test_ids_out_of_range_in_split_matrix(cli, tmp_path):
     src = tmp_path / "npz"
     src.mkdir()
-    for name, (r, c) in (("train_matrix.npz", ([0], [0])), ("val_matrix.npz", ([0], [1])), ("test_matrix.npz", ([1], [5]))):
+    for name, (r, c) in (
+        ("train_matrix.npz", ([0], [0])),
+        ("val_matrix.npz", ([0], [1])),
+        ("test_matrix.npz", ([1], [5])),
+    ):
         sp.save_npz(src / name, sp.csr_matrix((np.ones(1), (r, c)), shape=(2, 6)))
     with open(src / "meta.pkl", "wb") as fh:
         pickle.dump({"num_users": 2, "num_items": 6}, fh)
     assert cli("prepare", "--dataset", "beauty", "--source", src, "--name", "ok").code == 0
     with open(src / "meta.pkl", "wb") as fh:
         pickle.dump({"num_users": 2, "num_items": 4}, fh)
-    assert_clean_failure(cli("prepare", "--dataset", "beauty", "--source", src, "--name", "bad"), tmp_path / "work" / "x", "meta.pkl", "2 x 6")
+    assert_clean_failure(
+        cli("prepare", "--dataset", "beauty", "--source", src, "--name", "bad"),
+        tmp_path / "work" / "x",
+        "meta.pkl",
+        "2 x 6",
+    )
 
 
 def test_ids_out_of_range_in_parquet_split(cli, tmp_path):
     src = write_split_parquet(tmp_path / "src", [(0, 0)], [(0, 1)], [(0, 5)])
     with open(src / "meta.pkl", "wb") as fh:
         pickle.dump({"num_users": 1, "num_items": 3}, fh)
-    assert_clean_failure(cli("prepare", "--dataset", "amazon-book", "--source", src), tmp_path / "work", "test.parquet", "item id 5 is out of range 0..2")
+    assert_clean_failure(
+        cli("prepare", "--dataset", "amazon-book", "--source", src),
+        tmp_path / "work",
+        "test.parquet",
+        "item id 5 is out of range 0..2",
+    )
 
 
 def test_map_id_out_of_range(cli, tmp_path):
     src = write_split_parquet(tmp_path / "src", [(0, 0)], [(0, 1)], [(0, 2)])
-    pl.DataFrame({"internal_id": pl.Series([0, 7], dtype=pl.Int32), "original_id": ["a", "b"]}).write_parquet(src / "user_map.parquet")
-    assert_clean_failure(cli("prepare", "--dataset", "amazon-book", "--source", src), tmp_path / "work", "user_map.parquet", "outside")
+    pl.DataFrame({"internal_id": pl.Series([0, 7], dtype=pl.Int32), "original_id": ["a", "b"]}).write_parquet(
+        src / "user_map.parquet"
+    )
+    assert_clean_failure(
+        cli("prepare", "--dataset", "amazon-book", "--source", src), tmp_path / "work", "user_map.parquet", "outside"
+    )
 
 
 def test_matrix_shapes_disagree(cli, tmp_path):
@@ -190,13 +237,27 @@ def test_matrix_shapes_disagree(cli, tmp_path):
     src.mkdir()
     for name, shape in (("trn_mat.pkl", (2, 3)), ("val_mat.pkl", (2, 3)), ("tst_mat.pkl", (2, 4))):
         with open(src / name, "wb") as fh:
-            pickle.dump(sp.coo_matrix((np.ones(1), ([0], [0 if name == "trn_mat.pkl" else 1 if name == "val_mat.pkl" else 2])), shape=shape), fh)
-    assert_clean_failure(cli("prepare", "--dataset", "amazon-book", "--source", src), tmp_path / "work", "tst_mat.pkl", "shape")
+            pickle.dump(
+                sp.coo_matrix(
+                    (np.ones(1), ([0], [0 if name == "trn_mat.pkl" else 1 if name == "val_mat.pkl" else 2])),
+                    shape=shape,
+                ),
+                fh,
+            )
+    assert_clean_failure(
+        cli("prepare", "--dataset", "amazon-book", "--source", src), tmp_path / "work", "tst_mat.pkl", "shape"
+    )
 
 
 def test_same_pair_in_two_splits(cli, tmp_path):
     src = write_split_parquet(tmp_path / "src", [(0, 0), (0, 1)], [(0, 1)], [(0, 2)])
-    assert_clean_failure(cli("prepare", "--dataset", "amazon-book", "--source", src), tmp_path / "work", "(user 0, item 1)", "train", "valid")
+    assert_clean_failure(
+        cli("prepare", "--dataset", "amazon-book", "--source", src),
+        tmp_path / "work",
+        "(user 0, item 1)",
+        "train",
+        "valid",
+    )
 
 
 def test_nan_ratings(cli, tmp_path):
@@ -209,7 +270,9 @@ def test_nan_ratings(cli, tmp_path):
 def test_k_core_that_leaves_nothing(cli, tmp_path):
     src = tmp_path / "r.csv"
     src.write_text("user,item\na,x\nb,y\nc,z\n")
-    assert_clean_failure(cli("prepare", "--dataset", "custom", "--source", src, "--kcore", "2"), tmp_path / "work", "--kcore", "empty")
+    assert_clean_failure(
+        cli("prepare", "--dataset", "custom", "--source", src, "--kcore", "2"), tmp_path / "work", "--kcore", "empty"
+    )
 
 
 def test_missing_source_for_a_recipe_that_needs_one(cli, tmp_path):
@@ -227,7 +290,9 @@ def test_option_values_out_of_range(cli, tmp_path):
     for ratios in ("1:0:0", "3:-1:1", "nan:1:1", "inf:1:1"):
         assert_clean_failure(cli("prepare", "--dataset", "demo", "--ratios", ratios), tmp_path / "work", "--ratios")
     for size in ("0", "-2", "1.5", "nan"):
-        assert_clean_failure(cli("prepare", "--dataset", "demo", "--user-sample", size), tmp_path / "work", "--user-sample")
+        assert_clean_failure(
+            cli("prepare", "--dataset", "demo", "--user-sample", size), tmp_path / "work", "--user-sample"
+        )
     assert_clean_failure(cli("prepare", "--dataset", "demo", "--noise", "nan"), tmp_path / "work", "--noise")
     for option in ("--kcore", "--user-k", "--item-k", "--min-eval"):
         result = cli("prepare", "--dataset", "demo", option, "-1")
@@ -275,6 +340,10 @@ def test_a_crafted_pickle_runs_nothing(cli, tmp_path, victim):
     marker = tmp_path / "ran"
     with open(src / victim, "wb") as fh:
         pickle.dump({"num_users": 2, "num_items": 4, "x": _Payload(marker)}, fh)
-    assert_clean_failure(cli("prepare", "--dataset", "amazon-book", "--source", src, "--name", "bad"), tmp_path / "work" / "x",
-                         victim, "refused")
+    assert_clean_failure(
+        cli("prepare", "--dataset", "amazon-book", "--source", src, "--name", "bad"),
+        tmp_path / "work" / "x",
+        victim,
+        "refused",
+    )
     assert not marker.exists() and not (tmp_path / "work" / "data" / "bad").exists()

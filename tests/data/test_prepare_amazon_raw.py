@@ -45,8 +45,15 @@ EXPECTED_SPLIT = {"U1": (4, 2, 2), "U2": (4, 1, 1), "U3": (3, 1, 1), "U4": (2, 1
 
 def review(user, item, rating, t, text=None):
     text = f"{user} on {item}" if text is None else text
-    return {"reviewerID": user, "asin": item, "overall": rating, "unixReviewTime": t, "reviewText": text,
-            "reviewerName": "x", "verified": True}
+    return {
+        "reviewerID": user,
+        "asin": item,
+        "overall": rating,
+        "unixReviewTime": t,
+        "reviewText": text,
+        "reviewerName": "x",
+        "verified": True,
+    }
 
 
 def raw_rows():
@@ -54,14 +61,38 @@ def raw_rows():
     t = 1000
     for user, items in CORE.items():
         for n, item in enumerate(items):
-            rows.append(review(user, item, [3.0, 4.0, 5.0][n % 3] if (user, item) != ("U3", "I1") else 4.0, t,
-                               "" if user == "U6" else None))
+            rows.append(
+                review(
+                    user,
+                    item,
+                    [3.0, 4.0, 5.0][n % 3] if (user, item) != ("U3", "I1") else 4.0,
+                    t,
+                    "" if user == "U6" else None,
+                )
+            )
             t += 1
     rows.append(review("U4", "I5", 2.0, 10))
-    rows += [review(u, i, r, 2000 + k) for k, (u, i, r) in enumerate(
-        [("U1", "I9", 1.0), ("U2", "I7", 2.0), ("U10", "I1", 2.0), ("U10", "I2", 1.0), ("U10", "I3", 2.5)])]
-    rows += [review(u, i, 5.0, 3000 + k) for k, (u, i) in enumerate(
-        [("U7", "I1"), ("U7", "I2"), ("U7", "I9"), ("U8", "I9"), ("U8", "I10"), ("U9", "I9"), ("U9", "I1"), ("U9", "I3")])]
+    rows += [
+        review(u, i, r, 2000 + k)
+        for k, (u, i, r) in enumerate(
+            [("U1", "I9", 1.0), ("U2", "I7", 2.0), ("U10", "I1", 2.0), ("U10", "I2", 1.0), ("U10", "I3", 2.5)]
+        )
+    ]
+    rows += [
+        review(u, i, 5.0, 3000 + k)
+        for k, (u, i) in enumerate(
+            [
+                ("U7", "I1"),
+                ("U7", "I2"),
+                ("U7", "I9"),
+                ("U8", "I9"),
+                ("U8", "I10"),
+                ("U9", "I9"),
+                ("U9", "I1"),
+                ("U9", "I3"),
+            ]
+        )
+    ]
     return rows
 
 
@@ -70,13 +101,16 @@ def write_dump(folder):
     rows = raw_rows()
     assert len(rows) == 48
     (folder / "reviews.json.gz").write_bytes(gzip.compress("".join(json.dumps(r) + "\n" for r in rows).encode()))
-    meta = [{"asin": f"I{k}", "title": f"Book {k}", "description": [f"About {k}."], "category": ["Books"]} for k in range(1, 11)]
+    meta = [
+        {"asin": f"I{k}", "title": f"Book {k}", "description": [f"About {k}."], "category": ["Books"]}
+        for k in range(1, 11)
+    ]
     (folder / "meta.json").write_text("".join(json.dumps(m) + "\n" for m in meta))
     recipe = folder / "recipe.toml"
     recipe.write_text(
         'name = "toy-amazon"\n[source]\nformat = "amazon"\npath = "reviews.json.gz"\n'
         '[source.options]\nmeta_path = "meta.json"\n'
-        "[filters]\nmin_rating = 3\nkcore = 3\n[split]\nmethod = \"ratio\"\nratios = [3, 1, 1]\nseed = 11\n"
+        '[filters]\nmin_rating = 3\nkcore = 3\n[split]\nmethod = "ratio"\nratios = [3, 1, 1]\nseed = 11\n'
     )
     return recipe
 
@@ -95,7 +129,9 @@ def check_output(folder):
             per_user.setdefault(raw, [0, 0, 0])[("train", "valid", "test").index(name)] = n
     assert {u: tuple(c) for u, c in per_user.items()} == EXPECTED_SPLIT
     union = pl.concat(parts.values()).join(users, on="user_id").join(items, on="item_id")
-    assert sorted(union.select("raw_id", "raw_id_right").rows()) == sorted((u, i) for u, its in CORE.items() for i in its)
+    assert sorted(union.select("raw_id", "raw_id_right").rows()) == sorted(
+        (u, i) for u, its in CORE.items() for i in its
+    )
     assert union.filter(pl.col("raw_id") == "U3", pl.col("raw_id_right") == "I1")["rating"].to_list() == [4.0]
     assert artifacts.read_parquet(folder / "reviews.parquet", artifacts.REVIEWS).height == 29
 
@@ -105,7 +141,12 @@ def test_raw_amazon_dump_counts_after_each_step(tmp_path):
     cfg = prepare.config_from_recipe(None, recipe, {})
     result = prepare.run(cfg, tmp_path / "work")
     steps = [(s["rows_removed"], s["rows"], s["users"], s["items"]) for s in result.stats["filters"]]
-    assert [s["filter"] for s in result.stats["filters"]] == ["read", "dedupe (user, item)", "rating >= 3", "k-core (users 3, items 3)"]
+    assert [s["filter"] for s in result.stats["filters"]] == [
+        "read",
+        "dedupe (user, item)",
+        "rating >= 3",
+        "k-core (users 3, items 3)",
+    ]
     assert steps == [(0, 48, 10, 10), (2, 46, 10, 10), (6, 40, 9, 10), (8, 32, 6, 8)]
     stats = result.stats
     assert (stats["users"], stats["items"]) == (6, 8)

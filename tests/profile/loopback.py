@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import sys
 import json
+import sys
 import threading
 import time
 from collections import deque
@@ -27,8 +27,15 @@ def message_sha(body: dict) -> str:
 
 
 class LoopbackLLM:
-    def __init__(self, latency: float = 0.0, faults=(), timeout_delay: float = 1.0, retry_after: str = "0",
-                 dim: int = 8, always_invalid: set[str] | None = None):
+    def __init__(
+        self,
+        latency: float = 0.0,
+        faults=(),
+        timeout_delay: float = 1.0,
+        retry_after: str = "0",
+        dim: int = 8,
+        always_invalid: set[str] | None = None,
+    ):
         self.latency = latency
         self.faults = deque(faults)
         self.timeout_delay = timeout_delay
@@ -121,8 +128,10 @@ class LoopbackLLM:
         }.get(fault, profile)
         if sha in self.always_invalid:
             content = '{"summarization": "cut off'
-        return {"choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 100, "completion_tokens": 20}}
+        return {
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 100, "completion_tokens": 20},
+        }
 
     def embeddings(self, body: dict) -> dict:
         texts = body["input"] if isinstance(body["input"], list) else [body["input"]]

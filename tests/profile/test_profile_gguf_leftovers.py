@@ -13,8 +13,10 @@ def test_a_killed_assemblys_partial_copy_is_removed_when_the_model_is_next_assem
     pkg = tmp_path / "site" / f"fake_gguf_leftover_{os.getpid()}_1"
     (pkg / "data").mkdir(parents=True)
     (pkg / "data" / "part.bin").write_bytes(b"GGUF" + b"x" * 100)
-    (pkg / "__init__.py").write_text("import os\ndef get_part_path():\n"
-                                     "    return os.path.join(os.path.dirname(os.path.abspath(__file__)), 'data', 'part.bin')\n")
+    (pkg / "__init__.py").write_text(
+        "import os\ndef get_part_path():\n"
+        "    return os.path.join(os.path.dirname(os.path.abspath(__file__)), 'data', 'part.bin')\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
     done = subprocess.Popen([sys.executable, "-c", "pass"])
     done.wait()

@@ -14,17 +14,25 @@ from llmrec_cli.profile.backends.base import BackendError, ChatRequest, FatalBac
 from llmrec_cli.profile.backends.http import JsonPoster, RetryPolicy, backoff_delay, retry_after_seconds
 from llmrec_cli.profile.backends.openai import OpenAIBackend
 
-REQUEST = ChatRequest([{"role": "system", "content": "s"}, {"role": "user", "content": "hello"}],
-                      {"type": "object"}, max_tokens=50)
+REQUEST = ChatRequest(
+    [{"role": "system", "content": "s"}, {"role": "user", "content": "hello"}], {"type": "object"}, max_tokens=50
+)
 
 
-def _backend(server: LoopbackLLM, sleeps: list | None = None, retries: int = 4, timeout: float = 5.0, concurrency: int = 4):
+def _backend(
+    server: LoopbackLLM, sleeps: list | None = None, retries: int = 4, timeout: float = 5.0, concurrency: int = 4
+):
     async def fake_sleep(seconds: float) -> None:  # records the backoff instead of waiting it out
         sleeps.append(seconds)
 
     policy = RetryPolicy(retries, base_delay=0.5, max_delay=8.0, timeout=timeout)
-    poster = JsonPoster({"Authorization": "Bearer test-key"}, policy, concurrency,
-                        sleep=fake_sleep if sleeps is not None else asyncio.sleep, seed=1)
+    poster = JsonPoster(
+        {"Authorization": "Bearer test-key"},
+        policy,
+        concurrency,
+        sleep=fake_sleep if sleeps is not None else asyncio.sleep,
+        seed=1,
+    )
     return OpenAIBackend(server.url, "loop-model", None, concurrency, timeout, retries, poster=poster)
 
 
@@ -44,7 +52,9 @@ def test_success_sends_an_openai_body_with_the_schema():
     assert done.text.startswith('{"summarization": "S:') and (done.input_tokens, done.output_tokens) == (100, 20)
     body = server.chat_requests()[0]
     assert body["model"] == "loop-model" and body["messages"] == REQUEST.messages and body["max_tokens"] == 50
-    assert body["response_format"]["type"] == "json_schema" and body["response_format"]["json_schema"]["schema"] == {"type": "object"}
+    assert body["response_format"]["type"] == "json_schema" and body["response_format"]["json_schema"]["schema"] == {
+        "type": "object"
+    }
     assert "temperature" not in body  # the server's default unless asked, as RLMRec did
     assert server.requests[0]["auth"] == "Bearer test-key"
 

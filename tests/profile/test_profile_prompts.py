@@ -21,7 +21,9 @@ def test_every_shipped_prompt_set_loads_registered_and_renders(dataset):
     for entity, template in (("item", pset.item), ("user", pset.user)):
         assert template.entity == entity and template.id == f"{pset.id.split('@')[0]}-{entity}@1"
         assert "summarization" in template.schema["required"] and "JSON" in template.system
-        text = template.render(basic='{"title": "X"}', reviews='"r"') if entity == "item" else template.render(items="{}")
+        text = (
+            template.render(basic='{"title": "X"}', reviews='"r"') if entity == "item" else template.render(items="{}")
+        )
         messages = template.messages(text)
         assert [m["role"] for m in messages] == ["system", "user"] and messages[1]["content"] == text
 

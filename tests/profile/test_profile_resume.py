@@ -27,10 +27,27 @@ def _recorded(store) -> dict[tuple[str, int], str]:
 def test_sigkill_mid_run_then_resume_loses_nothing_and_redoes_nothing(tiny, cli):
     store = tiny / "profiles" / "tiny" / "steam@1" / "cache.sqlite"
     with LoopbackLLM(latency=0.15) as server:
-        args = ["profile", "--dataset", "tiny", "--prompt", "steam", "--backend", "openai", "--base-url", server.url,
-                "--model", "loop", "--concurrency", "2"]
-        proc = subprocess.Popen([sys.executable, "-m", "llmrec_cli.cli", "--workdir", str(tiny), *args],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "COLUMNS": "120"})
+        args = [
+            "profile",
+            "--dataset",
+            "tiny",
+            "--prompt",
+            "steam",
+            "--backend",
+            "openai",
+            "--base-url",
+            server.url,
+            "--model",
+            "loop",
+            "--concurrency",
+            "2",
+        ]
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "llmrec_cli.cli", "--workdir", str(tiny), *args],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "COLUMNS": "120"},
+        )
         deadline = time.monotonic() + 120
         while len(_recorded(store)) < 24 and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -64,10 +81,26 @@ def test_sigterm_leaves_answers_that_resume_the_run_in_another_workdir(tmp_path,
     make_tiny_dataset(tmp_path / "raw2", second)
     folder = first / "profiles" / "tiny" / "steam@1"
     with LoopbackLLM(latency=0.15) as server:
-        args = ["profile", "--dataset", "tiny", "--prompt", "steam", "--backend", "openai", "--base-url", server.url,
-                "--model", "loop", "--concurrency", "2"]
-        proc = subprocess.Popen([sys.executable, "-m", "llmrec_cli.cli", "--workdir", str(first), *args],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        args = [
+            "profile",
+            "--dataset",
+            "tiny",
+            "--prompt",
+            "steam",
+            "--backend",
+            "openai",
+            "--base-url",
+            server.url,
+            "--model",
+            "loop",
+            "--concurrency",
+            "2",
+        ]
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "llmrec_cli.cli", "--workdir", str(first), *args],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         deadline = time.monotonic() + 120
         while len(_recorded(folder / "cache.sqlite")) < 10 and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -88,22 +121,64 @@ def test_sigterm_leaves_answers_that_resume_the_run_in_another_workdir(tmp_path,
 
 
 def test_resume_from_a_folder_without_answers_is_a_one_line_error(tiny, cli, tmp_path):
-    result = cli("profile", "--dataset", "tiny", "--prompt", "steam", "--backend", "openai", "--base-url",
-                 "http://127.0.0.1:9/v1", "--model", "loop", "--resume-from", str(tmp_path), workdir=tiny)
+    result = cli(
+        "profile",
+        "--dataset",
+        "tiny",
+        "--prompt",
+        "steam",
+        "--backend",
+        "openai",
+        "--base-url",
+        "http://127.0.0.1:9/v1",
+        "--model",
+        "loop",
+        "--resume-from",
+        str(tmp_path),
+        workdir=tiny,
+    )
     assert result.code == 2 and "no answers.parquet there" in result.err and "Traceback" not in result.err
 
 
 def test_resume_from_a_parquet_that_is_not_an_answers_file_names_the_missing_columns(tiny, cli, tmp_path):
     wrong = tmp_path / "answers.parquet"
     pl.DataFrame({"user_id": [1]}).write_parquet(wrong)
-    result = cli("profile", "--dataset", "tiny", "--prompt", "steam", "--backend", "openai", "--base-url",
-                 "http://127.0.0.1:9/v1", "--model", "loop", "--resume-from", str(wrong), workdir=tiny)
+    result = cli(
+        "profile",
+        "--dataset",
+        "tiny",
+        "--prompt",
+        "steam",
+        "--backend",
+        "openai",
+        "--base-url",
+        "http://127.0.0.1:9/v1",
+        "--model",
+        "loop",
+        "--resume-from",
+        str(wrong),
+        workdir=tiny,
+    )
     assert result.code == 2 and "not an answers file (no column entity" in result.err and "Traceback" not in result.err
 
 
 def test_resume_from_a_file_that_is_not_parquet_is_a_one_line_error(tiny, cli, tmp_path):
     wrong = tmp_path / "answers.parquet"
     wrong.write_text("entity,entity_id\nitem,1\n")
-    result = cli("profile", "--dataset", "tiny", "--prompt", "steam", "--backend", "openai", "--base-url",
-                 "http://127.0.0.1:9/v1", "--model", "loop", "--resume-from", str(wrong), workdir=tiny)
+    result = cli(
+        "profile",
+        "--dataset",
+        "tiny",
+        "--prompt",
+        "steam",
+        "--backend",
+        "openai",
+        "--base-url",
+        "http://127.0.0.1:9/v1",
+        "--model",
+        "loop",
+        "--resume-from",
+        str(wrong),
+        workdir=tiny,
+    )
     assert result.code == 2 and "not a readable Parquet file" in result.err and "Traceback" not in result.err

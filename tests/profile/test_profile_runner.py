@@ -20,8 +20,25 @@ SECRET = "sk-loopback-secret-0123456789"
 
 
 def _profile(cli, workdir, url, *extra):
-    return cli("profile", "--dataset", "tiny", "--prompt", "steam", "--backend", "openai", "--base-url", url,
-               "--model", "loop", "--api-key-env", "LOOP_KEY", "--concurrency", "4", *extra, workdir=workdir)
+    return cli(
+        "profile",
+        "--dataset",
+        "tiny",
+        "--prompt",
+        "steam",
+        "--backend",
+        "openai",
+        "--base-url",
+        url,
+        "--model",
+        "loop",
+        "--api-key-env",
+        "LOOP_KEY",
+        "--concurrency",
+        "4",
+        *extra,
+        workdir=workdir,
+    )
 
 
 def _outputs(workdir):
@@ -59,7 +76,9 @@ def test_profiles_items_then_users_and_is_up_to_date_after(cli, tiny, loopback, 
 def test_invalid_answers_are_retried_then_recorded_and_retry_failures_takes_only_those(cli, tiny):
     corpus = Corpus.load(tiny, "tiny")
     item_template = prompts.resolve("steam").item
-    stubborn = {hashlib.sha256(i.text.encode()).hexdigest()[:16] for i in item_inputs(corpus, item_template, [3, 7], 2023)}
+    stubborn = {
+        hashlib.sha256(i.text.encode()).hexdigest()[:16] for i in item_inputs(corpus, item_template, [3, 7], 2023)
+    }
     with LoopbackLLM(faults=["prose", "fence", "invalid"], always_invalid=set(stubborn)) as server:
         result = _profile(cli, tiny, server.url, "--attempts", "2")
         assert result.code == 0, result.err
@@ -87,8 +106,25 @@ def test_invalid_answers_are_retried_then_recorded_and_retry_failures_takes_only
 
 
 def test_dry_run_counts_tokens_and_sends_nothing(cli, tiny, loopback):
-    result = cli("profile", "--dataset", "tiny", "--prompt", "steam", "--backend", "openai", "--base-url", loopback.url,
-                 "--model", "loop", "--dry-run", "--price-in", "0.5", "--price-out", "1.5", workdir=tiny)
+    result = cli(
+        "profile",
+        "--dataset",
+        "tiny",
+        "--prompt",
+        "steam",
+        "--backend",
+        "openai",
+        "--base-url",
+        loopback.url,
+        "--model",
+        "loop",
+        "--dry-run",
+        "--price-in",
+        "0.5",
+        "--price-out",
+        "1.5",
+        workdir=tiny,
+    )
     assert result.code == 0, result.err
     assert loopback.requests == [] and "dry run" in result.out and "total" in result.out
     assert not (tiny / "profiles" / "tiny" / "steam@1" / "items.parquet").exists()
@@ -112,8 +148,26 @@ def test_bad_options_are_one_line_errors(cli, tiny):
     assert result.code == 2 and "--backend carrier-pigeon" in result.err
     result = cli("profile", "--dataset", "missing", workdir=tiny)
     assert result.code == 2 and "not prepared" in result.err
-    result = cli("profile", "--dataset", "tiny", "--prompt", "steam", "--backend", "openai", "--base-url",
-                 "http://127.0.0.1:9/v1", "--model", "m", "--max-retries", "0", "--timeout", "1", "--limit", "1", workdir=tiny)
+    result = cli(
+        "profile",
+        "--dataset",
+        "tiny",
+        "--prompt",
+        "steam",
+        "--backend",
+        "openai",
+        "--base-url",
+        "http://127.0.0.1:9/v1",
+        "--model",
+        "m",
+        "--max-retries",
+        "0",
+        "--timeout",
+        "1",
+        "--limit",
+        "1",
+        workdir=tiny,
+    )
     # an unreachable server fails each request, recorded, not a crash; every request failed: one line, exit 2
     assert result.code == 2 and "all 2 requests failed" in result.err and "Traceback" not in result.err
     failures = pl.read_parquet(tiny / "profiles" / "tiny" / "steam@1" / "failures.parquet")
@@ -157,7 +211,9 @@ def test_a_shard_whose_items_are_done_waits_for_the_other_shards_items_then_asks
     first.join(30)
     asked = [message_sha(b) for b in loopback.chat_requests()]
     assert len(asked) == 50 and len(set(asked)) == 50
-    assert not all(r.unfinished for r in results.values())  # the last to finish (or both, finishing together) wrote the outputs
+    assert not all(
+        r.unfinished for r in results.values()
+    )  # the last to finish (or both, finishing together) wrote the outputs
     _, items, users, failures = _outputs(tiny)
     assert items.height == 20 and users.height == 30 and failures.height == 0
 
@@ -178,5 +234,11 @@ def test_dataset_names_outside_the_workdir_are_refused(cli, tiny, dataset):
 
 
 def test_numbers_out_of_range_are_refused(cli, tiny):
-    for option in (("--limit", "0"), ("--attempts", "0"), ("--concurrency", "0"), ("--timeout", "0"), ("--threads", "0")):
+    for option in (
+        ("--limit", "0"),
+        ("--attempts", "0"),
+        ("--concurrency", "0"),
+        ("--timeout", "0"),
+        ("--threads", "0"),
+    ):
         assert cli("profile", "--dataset", "tiny", *option, workdir=tiny).code == 2, option

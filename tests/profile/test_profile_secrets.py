@@ -52,9 +52,27 @@ def _url(server, with_credentials=True, user=True):
 
 
 def _profile(cli, workdir, url, *extra):
-    return cli("profile", "--dataset", "tiny", "--prompt", "steam", "--backend", "openai", "--base-url", url,
-               "--model", "loop", "--api-key-env", "ECHO_KEY", "--concurrency", "4", "--max-retries", "0", *extra,
-               workdir=workdir)
+    return cli(
+        "profile",
+        "--dataset",
+        "tiny",
+        "--prompt",
+        "steam",
+        "--backend",
+        "openai",
+        "--base-url",
+        url,
+        "--model",
+        "loop",
+        "--api-key-env",
+        "ECHO_KEY",
+        "--concurrency",
+        "4",
+        "--max-retries",
+        "0",
+        *extra,
+        workdir=workdir,
+    )
 
 
 def _assert_nowhere(workdir, *texts):
@@ -103,7 +121,10 @@ def test_some_requests_failing_keeps_exit_0_and_the_manifest_records_no_credenti
     assert counts["items"]["failed"] + counts["users"]["failed"] == 2
     assert counts["items"]["profiled"] + counts["users"]["profiled"] == 4
     manifest = json.loads((folder / "manifest.json").read_text())
-    assert manifest["config"]["backend"]["base_url"] == _url(server, False).replace("http://", "http://***@") + "?api_key=***"
+    assert (
+        manifest["config"]["backend"]["base_url"]
+        == _url(server, False).replace("http://", "http://***@") + "?api_key=***"
+    )
     _assert_nowhere(tiny, result.out, result.err)
     again = _profile(cli, tiny, _url(server), "--limit", "3")  # recorded without credentials, still up to date
     assert again.code == 0 and "up to date" in again.out
@@ -152,8 +173,13 @@ def test_the_store_scrubs_failures_itself(tmp_path):
     remember(KEY)
     store = ProfileStore(tmp_path / "cache.sqlite")
     try:
-        store.record_failure(Key("item", 1, "p", "m", "i"), "t@1", f"backend: HTTP 400: key {KEY}", 1,
-                             f'{{"authorization": "Bearer {KEY}"}}')
+        store.record_failure(
+            Key("item", 1, "p", "m", "i"),
+            "t@1",
+            f"backend: HTTP 400: key {KEY}",
+            1,
+            f'{{"authorization": "Bearer {KEY}"}}',
+        )
         row = store.failures("item", "p", "m").row(0, named=True)
     finally:
         store.close()

@@ -7,8 +7,15 @@ import random
 from pathlib import Path
 
 
-def make_tiny_dataset(folder: Path, workdir: Path, n_users: int = 30, n_items: int = 20, per_user: int = 8,
-                      name: str = "tiny", seed: int = 0) -> None:
+def make_tiny_dataset(
+    folder: Path,
+    workdir: Path,
+    n_users: int = 30,
+    n_items: int = 20,
+    per_user: int = 8,
+    name: str = "tiny",
+    seed: int = 0,
+) -> None:
     """Prepare `name` under workdir from a CSV: games with titles and genres, one review per interaction."""
     from llmrec_cli.data import prepare
 
@@ -25,7 +32,13 @@ def make_tiny_dataset(folder: Path, workdir: Path, n_users: int = 30, n_items: i
         for u in range(n_users):
             for i in rng.sample(range(n_items), per_user):
                 out.writerow([f"u{u:03d}", f"g{i:03d}", f"review by u{u:03d} of g{i:03d}: fun"])
-    overrides = dict(source=folder / "interactions.csv", user_col="user", item_col="item", review_col="review",
-                     items_path=str(folder / "items.csv"), dataset=name)
+    overrides = dict(
+        source=folder / "interactions.csv",
+        user_col="user",
+        item_col="item",
+        review_col="review",
+        items_path=str(folder / "items.csv"),
+        dataset=name,
+    )
     cfg = prepare.config_from_recipe("custom", None, overrides)
     prepare.run(cfg, workdir)

@@ -21,8 +21,9 @@ R20 = {"none": (0.10, 0.11, 0.12), "con": (0.14, 0.15, 0.16), "gen": (0.105, 0.1
 def demo_work(tmp_path) -> tuple[Path, list[str]]:
     work = tmp_path / "work"
     (work / "data" / "demo").mkdir(parents=True)
-    (work / "data" / "demo" / "manifest.json").write_text(json.dumps(
-        {"stage": "prepare", "config": {"dataset": "demo"}, "counts": {"users": 400, "items": 299}}))
+    (work / "data" / "demo" / "manifest.json").write_text(
+        json.dumps({"stage": "prepare", "config": {"dataset": "demo"}, "counts": {"users": 400, "items": 299}})
+    )
     emb = str(add_embeddings(work, "demo", "all-minilm-l6-v2", shuffle=False))
     runs = []
     for align, values in R20.items():

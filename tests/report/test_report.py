@@ -29,16 +29,45 @@ def add_embeddings(work: Path, dataset: str, name: str, shuffle: bool) -> Path:
     return folder
 
 
-def add_run(work: Path, run: str, dataset: str, backbone: str, align: str, seed: int, recall20: float,
-            ndcg20: float | None = None, embeddings: str | None = None, extra: dict | None = None,
-            split: str = "test", seconds_per_epoch: float = 0.5) -> None:
-    config = {"dataset": dataset, "seed": seed, "backbone": backbone, "align": align, "embeddings": embeddings,
-              "layers": 3, **(extra or {})}
-    _write(work / "runs" / run / "manifest.json", {
-        "stage": "train-rlmrec", "config": config, "counts": {"epochs_run": 10, "best_epoch": 7},
-        "wall_seconds": 5.0, "seconds_per_epoch": seconds_per_epoch})
-    metrics = {"recall@10": recall20 / 2, "recall@20": recall20, "ndcg@10": (ndcg20 or recall20 / 2) / 2,
-               "ndcg@20": ndcg20 if ndcg20 is not None else recall20 / 2}
+def add_run(
+    work: Path,
+    run: str,
+    dataset: str,
+    backbone: str,
+    align: str,
+    seed: int,
+    recall20: float,
+    ndcg20: float | None = None,
+    embeddings: str | None = None,
+    extra: dict | None = None,
+    split: str = "test",
+    seconds_per_epoch: float = 0.5,
+) -> None:
+    config = {
+        "dataset": dataset,
+        "seed": seed,
+        "backbone": backbone,
+        "align": align,
+        "embeddings": embeddings,
+        "layers": 3,
+        **(extra or {}),
+    }
+    _write(
+        work / "runs" / run / "manifest.json",
+        {
+            "stage": "train-rlmrec",
+            "config": config,
+            "counts": {"epochs_run": 10, "best_epoch": 7},
+            "wall_seconds": 5.0,
+            "seconds_per_epoch": seconds_per_epoch,
+        },
+    )
+    metrics = {
+        "recall@10": recall20 / 2,
+        "recall@20": recall20,
+        "ndcg@10": (ndcg20 or recall20 / 2) / 2,
+        "ndcg@20": ndcg20 if ndcg20 is not None else recall20 / 2,
+    }
     _write(work / "runs" / run / "metrics.json", {"split": split, "recall_denominator": "all", "metrics": metrics})
 
 
@@ -50,8 +79,12 @@ def work(tmp_path) -> Path:
     shuf = add_embeddings(work, "toy", "minilm-shuffled", shuffle=True)
     for seed, (b, c, s) in enumerate([(0.10, 0.12, 0.09), (0.11, 0.13, 0.10), (0.12, 0.14, 0.08)], start=1):
         add_run(work, f"base-s{seed}", "toy", "lightgcn", "none", seed, b)
-        add_run(work, f"con-s{seed}", "toy", "lightgcn", "con", seed, c, embeddings=str(real), extra={"kd_weight": 0.01})
-        add_run(work, f"shuf-s{seed}", "toy", "lightgcn", "con", seed, s, embeddings=str(shuf), extra={"kd_weight": 0.01})
+        add_run(
+            work, f"con-s{seed}", "toy", "lightgcn", "con", seed, c, embeddings=str(real), extra={"kd_weight": 0.01}
+        )
+        add_run(
+            work, f"shuf-s{seed}", "toy", "lightgcn", "con", seed, s, embeddings=str(shuf), extra={"kd_weight": 0.01}
+        )
     return work
 
 
@@ -113,21 +146,33 @@ def test_real_profiles_section_compares_with_base_and_shuffled(work):
     assert "lightgcn+con (minilm): R@20 +18.2% vs base" in section.body
     assert "within two combined seed std" in section.body
     # 0.09 / 0.13 - 1; 0.04 apart against 2 * sqrt(2) * 0.01 = 0.0283: beyond the seed noise
-    assert ("shuffled profiles: R@20 -30.8% vs real (the gap 0.0400 is larger than two combined seed std (0.0283), "
-            "3 and 3 seeds)") in section.body
+    assert (
+        "shuffled profiles: R@20 -30.8% vs real (the gap 0.0400 is larger than two combined seed std (0.0283), "
+        "3 and 3 seeds)"
+    ) in section.body
 
 
 def test_a_zero_alignment_weight_is_the_no_alignment_control(work):
     for seed, r in enumerate([0.12, 0.12, 0.12], start=1):  # the profiles add 0.01 over the variant's settings alone
-        add_run(work, f"w0-s{seed}", "toy", "lightgcn", "con", seed, r, embeddings=str(work / "embeddings" / "toy" / "minilm"),
-                extra={"kd_weight": 0})
+        add_run(
+            work,
+            f"w0-s{seed}",
+            "toy",
+            "lightgcn",
+            "con",
+            seed,
+            r,
+            embeddings=str(work / "embeddings" / "toy" / "minilm"),
+            extra={"kd_weight": 0},
+        )
     runs = collect.read_runs(work)
     assert set(runs.filter(pl.col("run").str.starts_with("w0"))["variant"]) == {"con+w0"}
     section = sections.real_profiles(runs)
     assert "con+w0" in section.tables["profiles-toy"]["variant"].to_list()
     # 0.12 / 0.13 - 1; 0.01 apart against 2 * sqrt(0.01^2 + 0) = 0.02: within the seed noise
-    assert ("no alignment term: R@20 -7.7% vs real (the gap 0.0100 is within two combined seed std (0.0200), "
-            "3 and 3 seeds)") in section.body
+    assert (
+        "no alignment term: R@20 -7.7% vs real (the gap 0.0100 is within two combined seed std (0.0200), 3 and 3 seeds)"
+    ) in section.body
 
 
 def test_table1_sets_ours_beside_the_paper_and_says_why_rows_are_empty(tmp_path):
@@ -154,7 +199,9 @@ def test_table1_profile_rows_carry_encoder_gains_and_verdicts(tmp_path):
     for seed, (b, c, g) in enumerate([(0.140, 0.150, 0.141), (0.141, 0.151, 0.139), (0.142, 0.152, 0.143)], start=1):
         add_run(work, f"b{seed}", "amazon-book", "lightgcn", "none", seed, b)
         add_run(work, f"c{seed}", "amazon-book", "lightgcn", "con", seed, c, embeddings=mini, extra={"kd_weight": 0.01})
-        add_run(work, f"g{seed}", "amazon-book", "lightgcn", "gen", seed, g, embeddings=mini, extra={"recon_weight": 0.1})
+        add_run(
+            work, f"g{seed}", "amazon-book", "lightgcn", "gen", seed, g, embeddings=mini, extra={"recon_weight": 0.1}
+        )
     add_run(work, "c-mpnet", "amazon-book", "lightgcn", "con", 1, 0.120, embeddings=mpnet, extra={"kd_weight": 0.01})
     section = sections.table1(collect.read_runs(work))
     frame = section.tables["table1-amazon-book"]
@@ -181,8 +228,17 @@ def test_noise_section_gives_the_relative_drop_and_a_plot(work, tmp_path):
         real = str(work / "embeddings" / "toy" / "minilm")
         for seed in (1, 2, 3):
             add_run(work, f"n{pct}-base-s{seed}", f"toy-noise{pct}", "lightgcn", "none", seed, b)
-            add_run(work, f"n{pct}-con-s{seed}", f"toy-noise{pct}", "lightgcn", "con", seed, c, embeddings=real,
-                    extra={"kd_weight": 0.01})
+            add_run(
+                work,
+                f"n{pct}-con-s{seed}",
+                f"toy-noise{pct}",
+                "lightgcn",
+                "con",
+                seed,
+                c,
+                embeddings=real,
+                extra={"kd_weight": 0.01},
+            )
     out = tmp_path / "out"
     out.mkdir()
     section = sections.noise(collect.read_runs(work), out)
@@ -196,9 +252,16 @@ def test_noise_section_gives_the_relative_drop_and_a_plot(work, tmp_path):
 
 def test_efficiency_reads_the_speed_benchmark(work, tmp_path):
     csv = tmp_path / "speed.csv"
-    pl.DataFrame({"backbone": ["lightgcn", "evaluate"], "align": ["none", None], "dim": [None, None],
-                  "seconds_per_epoch": [0.8, 0.4], "paper_seconds": [1.01, None],
-                  "ratio_to_paper": [0.79, None]}).write_csv(csv)
+    pl.DataFrame(
+        {
+            "backbone": ["lightgcn", "evaluate"],
+            "align": ["none", None],
+            "dim": [None, None],
+            "seconds_per_epoch": [0.8, 0.4],
+            "paper_seconds": [1.01, None],
+            "ratio_to_paper": [0.79, None],
+        }
+    ).write_csv(csv)
     section = sections.efficiency(collect.read_runs(work), csv)
     assert "Full-rank evaluation of every user: 0.40 s" in section.body
     assert "| lightgcn | none | - | 0.80 | 1.01 | 0.79 |" in section.body

@@ -1,6 +1,7 @@
 """RLMRec-Gen's loss computed directly: the M x d_s lift of the masked nodes, normalised, times the profile vectors
-(GenAlignment.loss before it went through the last layer's associativity). The reference of tests/rlmrec/test_align.py
-and benchmarks/gen_loss.py; outputs in the inputs' dtype (the old code's .float(), so that float64 runs stay float64)."""
+(GenAlignment.loss before it went through the last layer's associativity). The reference of
+tests/rlmrec/test_alignments.py and benchmarks/gen_loss.py; outputs in the inputs' dtype (the old code's .float(), so
+that float64 runs stay float64)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from llmrec_cli.rlmrec.alignments.base import wide_products
 from llmrec_cli.rlmrec.alignments.gen import GenAlignment
 
 
-def direct_gen_loss(gen: GenAlignment, final: torch.Tensor, idx: torch.Tensor, sem_users: torch.Tensor,
-                    sem_items: torch.Tensor) -> torch.Tensor:
+def direct_gen_loss(
+    gen: GenAlignment, final: torch.Tensor, idx: torch.Tensor, sem_users: torch.Tensor, sem_items: torch.Tensor
+) -> torch.Tensor:
     n_users = sem_users.shape[0]
     users, items = idx[idx < n_users], idx[idx >= n_users]
     sem = torch.cat([sem_users[users], sem_items[items - n_users]])

@@ -16,8 +16,17 @@ from llmrec_cli.rlmrec.backbones.base import Batch
 from llmrec_cli.rlmrec.graph import InteractionGraph
 from llmrec_cli.rlmrec.sparse import EdgePattern
 
-HP = {"gcn_layers": 2, "gt_layers": 1, "head_num": 4, "seed_num": 2, "mask_depth": 2, "fix_steps": 3,
-      "keep_rate": 0.2, "ssl_reg": 0.5, "embedding_dim": 32}
+HP = {
+    "gcn_layers": 2,
+    "gt_layers": 1,
+    "head_num": 4,
+    "seed_num": 2,
+    "mask_depth": 2,
+    "fix_steps": 3,
+    "keep_rate": 0.2,
+    "ssl_reg": 0.5,
+    "embedding_dim": 32,
+}
 
 
 def tiny_graph(n_users=12, n_items=15, n_edges=30, seed=0) -> InteractionGraph:

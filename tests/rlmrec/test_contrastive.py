@@ -16,7 +16,9 @@ HP = {"layers": 3, "cl_weight": 0.1, "cl_temperature": 0.2}
     [(SGL, {"keep_rate": 1.0}), (SimGCL, {"eps": 0.0})],
     ids=["sgl-no-drop", "simgcl-no-noise"],
 )
-def test_without_augmentation_the_views_equal_the_clean_view(model_class, augmentation_off, toy_graph, toy_batch, dense_layer_sum, dense_infonce):
+def test_without_augmentation_the_views_equal_the_clean_view(
+    model_class, augmentation_off, toy_graph, toy_batch, dense_layer_sum, dense_infonce
+):
     torch.manual_seed(0)
     model = model_class(toy_graph, {**HP, **augmentation_off})
     b = toy_batch
@@ -30,4 +32,3 @@ def test_without_augmentation_the_views_equal_the_clean_view(model_class, augmen
         cl = cl + dense_infonce(n, n, items, 0.2)
     torch.testing.assert_close(parts["cl"], 0.1 * cl / 5)
     torch.testing.assert_close(parts["bpr"], F.softplus((u * n).sum(1) - (u * p).sum(1)).mean())
-

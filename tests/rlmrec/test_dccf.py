@@ -51,10 +51,12 @@ def dense_dccf(model: DCCF, ego: torch.Tensor, batch: Batch):
     for _ in range(model.layers):
         e = embeds[-1]
         gnn = g @ e
-        intent = torch.cat([
-            torch.softmax(e[:nu] @ model.user_intent, 1) @ model.user_intent.T,
-            torch.softmax(e[nu:] @ model.item_intent, 1) @ model.item_intent.T,
-        ])
+        intent = torch.cat(
+            [
+                torch.softmax(e[:nu] @ model.user_intent, 1) @ model.user_intent.T,
+                torch.softmax(e[nu:] @ model.item_intent, 1) @ model.item_intent.T,
+            ]
+        )
         gaa = dense_adaptive(a, gnn) @ e
         iaa = dense_adaptive(a, intent) @ e
         for nodes in (users, items):

@@ -18,7 +18,10 @@ def small_graph() -> InteractionGraph:
 def random_graph(n_users=60, n_items=80, n_edges=900, seed=0) -> InteractionGraph:
     g = torch.Generator().manual_seed(seed)
     return InteractionGraph.from_arrays(
-        torch.randint(0, n_users, (n_edges,), generator=g), torch.randint(0, n_items, (n_edges,), generator=g), n_users, n_items
+        torch.randint(0, n_users, (n_edges,), generator=g),
+        torch.randint(0, n_items, (n_edges,), generator=g),
+        n_users,
+        n_items,
     )
 
 

@@ -38,7 +38,9 @@ def test_training_drops_edges(dense_layer_sum):
     assert not torch.allclose(model.propagate(ego, training=True), model.propagate(ego, training=False))
     model_keep_all = LightGCN(tiny(), {**HP, "keep_rate": 1.0})
     ego = model_keep_all.ego().detach()
-    torch.testing.assert_close(model_keep_all.propagate(ego, training=True), dense_layer_sum(model_keep_all.graph, ego, 3))
+    torch.testing.assert_close(
+        model_keep_all.propagate(ego, training=True), dense_layer_sum(model_keep_all.graph, ego, 3)
+    )
 
 
 def test_loss_is_bpr_of_final_and_reaches_both_tables(dense_layer_sum):

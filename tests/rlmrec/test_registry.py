@@ -22,7 +22,9 @@ def test_alignments_are_the_modules_of_the_package():
     for name in registry.alignment_names():
         strategy = registry.alignment(name)
         assert issubclass(strategy, Alignment) and strategy.name == name
-    assert registry.alignment("con").weight_key == "kd_weight" and registry.alignment("gen").weight_key == "recon_weight"
+    assert (
+        registry.alignment("con").weight_key == "kd_weight" and registry.alignment("gen").weight_key == "recon_weight"
+    )
     assert registry.alignment("none").needs_embeddings is False
 
 
@@ -38,7 +40,9 @@ def test_unknown_names_list_the_choices():
 def test_a_new_backbone_is_its_config_and_its_module(tmp_path, monkeypatch):
     """A config file is all the registry needs to list a backbone (its module provides the class)."""
     shutil.copytree(registry.configs_dir(), tmp_path / "configs")
-    (tmp_path / "configs" / "mf2.toml").write_text('[backbone]\ntitle = "MF again"\norder = 7\n[base]\nreg_weight = 1e-6\n')
+    (tmp_path / "configs" / "mf2.toml").write_text(
+        '[backbone]\ntitle = "MF again"\norder = 7\n[base]\nreg_weight = 1e-6\n'
+    )
     monkeypatch.setenv("LLMREC_CONFIGS_DIR", str(tmp_path / "configs"))
     spec = registry.backbone("mf2")
     assert spec.title == "MF again" and spec.variants == ("none",) and list(registry.backbones())[6] == "mf2"

@@ -83,8 +83,13 @@ def test_outputs_follow_the_contracts_and_rerun_is_up_to_date(workdir):
 def test_patience_counts_only_from_min_epochs(workdir):
     def frozen(run_id, **hp):  # lr 0: the validation score never improves on epoch 0's
         overrides = {"max_epochs": 20, "eval_every": 1, "batch_size": 1024, "lr": 0.0, "patience": 2, **hp}
-        return train.TrainRequest(dataset="demo", hp=config.resolve("lightgcn", "none", "demo", overrides=overrides), seed=7,
-                                  device="cpu", run_id=run_id)
+        return train.TrainRequest(
+            dataset="demo",
+            hp=config.resolve("lightgcn", "none", "demo", overrides=overrides),
+            seed=7,
+            device="cpu",
+            run_id=run_id,
+        )
 
     official = train.run(frozen("patience-official", min_epochs=0), workdir)  # the demo recipe's own is 150
     assert (official.best_epoch, official.epochs_run) == (0, 3)  # bad at epochs 1 and 2: stop
@@ -138,7 +143,9 @@ def test_alignment_without_embeddings_is_a_clear_error(workdir):
 
 def test_cli_train_then_evaluate(cli, tmp_path):
     assert cli("prepare", "--dataset", "demo").code == 0
-    trained = cli("--seed", "3", "train-rlmrec", "-d", "demo", "--backbone", "lightgcn", "--epochs", "2", "--run-id", "r1")
+    trained = cli(
+        "--seed", "3", "train-rlmrec", "-d", "demo", "--backbone", "lightgcn", "--epochs", "2", "--run-id", "r1"
+    )
     assert trained.code == 0, trained.err
     evaluated = cli("evaluate", "r1", "--k", "10")
     assert evaluated.code == 0, evaluated.err
@@ -241,11 +248,21 @@ def test_embeddings_with_nan_or_inf_are_refused(workdir, tmp_path, value):
     semantic.load(str(vectors_folder(tmp_path / "good", 400, 299)), workdir, "demo", 400, 299, 7)
 
 
-@pytest.mark.parametrize("setting, fragment", [
-    ("lrr=0.1", "did you mean lr"), ("layer=2", "did you mean layers"), ("lr=abc", "expected a number"),
-    ("batch_size=0", "greater than 0"), ("max_epochs=-5", ">= 0"), ("layers=2.5", "whole number"),
-    ("lr=nan", "finite"), ("keep_rate=1.5", "at most 1"), ("ks=[0]", "greater than 0"), ("mask_ratio=0.1", "not a setting"),
-])
+@pytest.mark.parametrize(
+    "setting, fragment",
+    [
+        ("lrr=0.1", "did you mean lr"),
+        ("layer=2", "did you mean layers"),
+        ("lr=abc", "expected a number"),
+        ("batch_size=0", "greater than 0"),
+        ("max_epochs=-5", ">= 0"),
+        ("layers=2.5", "whole number"),
+        ("lr=nan", "finite"),
+        ("keep_rate=1.5", "at most 1"),
+        ("ks=[0]", "greater than 0"),
+        ("mask_ratio=0.1", "not a setting"),
+    ],
+)
 def test_cli_set_keys_and_values_are_checked(cli, workdir, setting, fragment):
     before = tree(workdir.parent)
     one_line_error(cli("train-rlmrec", "-d", "demo", "--set", setting, workdir=workdir), "--set", fragment)
@@ -254,15 +271,30 @@ def test_cli_set_keys_and_values_are_checked(cli, workdir, setting, fragment):
 
 def test_semantic_only_configs_do_not_move_with_new_recipe_tables():
     semantic = config.resolve("semantic", "none", "amazon-book")
-    assert semantic == {"embedding_dim": 32, "lr": 1e-3, "batch_size": 4096, "max_epochs": 3000, "eval_every": 3,
-                        "patience": 5, "eval_batch_size": 1024, "ks": [5, 10, 20], "steam-text": {"min_epochs": 60},
-                        "backbone": "semantic", "align": "none", "config_family": "amazon-book"}  # as its runs recorded it
+    assert semantic == {
+        "embedding_dim": 32,
+        "lr": 1e-3,
+        "batch_size": 4096,
+        "max_epochs": 3000,
+        "eval_every": 3,
+        "patience": 5,
+        "eval_batch_size": 1024,
+        "ks": [5, 10, 20],
+        "steam-text": {"min_epochs": 60},
+        "backbone": "semantic",
+        "align": "none",
+        "config_family": "amazon-book",
+    }  # as its runs recorded it
 
 
 def test_known_settings_keep_the_resolved_config():
     plain = config.resolve("lightgcn", "con", "demo")
     assert config.resolve("lightgcn", "con", "demo", overrides={"kd_weight": 0, "min_epochs": 3, "lr": 1}) == {
-        **plain, "kd_weight": 0, "min_epochs": 3, "lr": 1}  # values recorded as given: config hashes do not move
+        **plain,
+        "kd_weight": 0,
+        "min_epochs": 3,
+        "lr": 1,
+    }  # values recorded as given: config hashes do not move
     with pytest.raises(LLMRecError, match="did you mean"):
         config.resolve("semantic", "none", "demo", overrides={"kss": [5]})
 
@@ -275,7 +307,9 @@ def test_cli_epochs_below_one_are_refused(cli, workdir, option):
 # ------------------------------------------------------------------------------------------------ default run ids
 def id_of(align="none", changed=None, embeddings=None):
     hp = config.resolve("lightgcn", align, "demo")
-    return train.default_run_id(train.TrainRequest(dataset="demo", hp=hp, embeddings=embeddings, changed=changed or {}, seed=3))
+    return train.default_run_id(
+        train.TrainRequest(dataset="demo", hp=hp, embeddings=embeddings, changed=changed or {}, seed=3)
+    )
 
 
 def test_the_default_run_id_names_every_changed_setting():

@@ -41,7 +41,9 @@ class Backbone(nn.Module):
         self.n_vocab = lm.get_input_embeddings().weight.shape[0]
         self.hidden_size = lm.get_input_embeddings().weight.shape[1]
         config = lm.config
-        self.max_positions = int(getattr(config, "n_positions", None) or getattr(config, "max_position_embeddings", 1024))
+        self.max_positions = int(
+            getattr(config, "n_positions", None) or getattr(config, "max_position_embeddings", 1024)
+        )
         self.init_std = float(getattr(config, "initializer_range", 0.02))
         self.n_layers = int(config.num_hidden_layers)
 
@@ -116,10 +118,14 @@ def _hf_model(name: str, folder: Path, gguf_file: str | None, layers: int | None
         config = transformers.AutoConfig.from_pretrained(folder, **kwargs)
         if layers:
             config.num_hidden_layers = min(int(layers), config.num_hidden_layers)
-        lm = transformers.AutoModelForCausalLM.from_pretrained(folder, config=config, torch_dtype=torch.float32, **kwargs)
+        lm = transformers.AutoModelForCausalLM.from_pretrained(
+            folder, config=config, torch_dtype=torch.float32, **kwargs
+        )
         tokenizer = transformers.AutoTokenizer.from_pretrained(folder, **kwargs)
     except (OSError, ValueError, ImportError) as exc:
-        raise LLMRecError(f"--backbone {name}: cannot load a causal LM from {folder} ({str(exc).splitlines()[0][:160]})") from None
+        raise LLMRecError(
+            f"--backbone {name}: cannot load a causal LM from {folder} ({str(exc).splitlines()[0][:160]})"
+        ) from None
     if getattr(lm.config, "is_encoder_decoder", False):
         raise LLMRecError(f"--backbone {name}: an encoder-decoder model; CLLM4Rec here needs a decoder-only causal LM")
     lm.eval()
@@ -143,8 +149,13 @@ def _tiny_gpt2(spec: str, layers: int | None) -> Backbone:
     n_layer = min(layers, n_layer) if layers else n_layer
     n_head = max(1, width // 32)
     config = transformers.GPT2Config(
-        vocab_size=GPT2_VOCAB_SIZE, n_positions=1024, n_embd=width, n_layer=n_layer, n_head=n_head,
-        activation_function="gelu_new", layer_norm_epsilon=1e-5,
+        vocab_size=GPT2_VOCAB_SIZE,
+        n_positions=1024,
+        n_embd=width,
+        n_layer=n_layer,
+        n_head=n_head,
+        activation_function="gelu_new",
+        layer_norm_epsilon=1e-5,
     )
     with torch.random.fork_rng(devices=[]):  # seeded weights without touching the caller's RNG stream
         torch.manual_seed(TINY_GPT2_SEED)

@@ -77,5 +77,7 @@ def _check(values: dict, known: dict, where: str) -> None:
 
 def _as_known_types(values: dict, known: dict) -> dict:
     """Whole numbers for float settings become floats (the typed options give floats)."""
-    return {k: float(v) if isinstance(known[k], float) and isinstance(v, int) and not isinstance(v, bool) else v
-            for k, v in values.items()}
+    return {
+        k: float(v) if isinstance(known[k], float) and isinstance(v, int) and not isinstance(v, bool) else v
+        for k, v in values.items()
+    }

@@ -54,9 +54,17 @@ class Prompts:
         return [self.tok.user_token(user), *self.has_interacted], self.tok.item_tokens(items)
 
     def recommendation(self, user: int, visible_items: np.ndarray) -> list[int]:
-        """``user_i has interacted with <items>, user_i will interact with``, cut at max_len (suffix lost, as in code)."""
+        """``user_i has interacted with <items>, user_i will interact with``, cut at max_len
+        (suffix lost, as in code)."""
         user_token = self.tok.user_token(user)
-        ids = [user_token, *self.has_interacted, *self.tok.item_tokens(visible_items), *self.comma, user_token, *self.will_interact]
+        ids = [
+            user_token,
+            *self.has_interacted,
+            *self.tok.item_tokens(visible_items),
+            *self.comma,
+            user_token,
+            *self.will_interact,
+        ]
         return ids[: self.max_len]
 
 
@@ -75,7 +83,9 @@ class Documents:
         return np.array([len(p) + len(m) for p, m in zip(self.prompts, self.mains)])
 
 
-def collaborative_documents(prompts: Prompts, train_items: list[np.ndarray], rng: np.random.Generator | None) -> Documents:
+def collaborative_documents(
+    prompts: Prompts, train_items: list[np.ndarray], rng: np.random.Generator | None
+) -> Documents:
     """One document per user with >= 1 training item; items permuted by ``rng`` when given (paper), else ascending."""
     docs = Documents([], [])
     for user, items in enumerate(train_items):
@@ -101,8 +111,12 @@ def content_corpus(dataset: Dataset, tokenizer: IdTokenizer, max_len: int) -> Co
     if reviews_path.is_file():
         pairs = _review_pairs(dataset, reviews_path)
         if pairs.height:
-            prompts = [f"user_{u} wrote the following review for item_{i}:" for u, i in zip(pairs["user_id"], pairs["item_id"])]
-            return ContentCorpus(_tokenised(tokenizer, prompts, [f" {t}" for t in pairs["text"]], max_len), "reviews", True)
+            prompts = [
+                f"user_{u} wrote the following review for item_{i}:" for u, i in zip(pairs["user_id"], pairs["item_id"])
+            ]
+            return ContentCorpus(
+                _tokenised(tokenizer, prompts, [f" {t}" for t in pairs["text"]], max_len), "reviews", True
+            )
     prompts, mains, columns = _item_text_documents(dataset.folder / "items.parquet")
     if not prompts:
         return ContentCorpus(Documents([], []), "none", False)
@@ -166,8 +180,11 @@ def masked_prompts(
 
 
 # ------------------------------------------------------------------------------------------- batching
-def length_bucketed_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator, pool: int = 50) -> list[np.ndarray]:
-    """Random batches of similar lengths (less padding): shuffle, sort within pools of ``pool`` batches, shuffle batches."""
+def length_bucketed_batches(
+    lengths: np.ndarray, batch_size: int, rng: np.random.Generator, pool: int = 50
+) -> list[np.ndarray]:
+    """Random batches of similar lengths (less padding): shuffle, sort within pools of ``pool`` batches,
+    shuffle batches."""
     order = rng.permutation(lengths.size)
     chunk = batch_size * pool
     batches = []
@@ -186,7 +203,9 @@ class DocumentBatch:
     prompt_mask: torch.Tensor  # (B, T) bool: prompt positions
 
     def to(self, device) -> "DocumentBatch":
-        return DocumentBatch(*(t.to(device, non_blocking=True) for t in (self.ids, self.mask, self.targets, self.prompt_mask)))
+        return DocumentBatch(
+            *(t.to(device, non_blocking=True) for t in (self.ids, self.mask, self.targets, self.prompt_mask))
+        )
 
 
 def collate_documents(docs: Documents, index: np.ndarray, score_first: bool = False) -> DocumentBatch:

@@ -38,7 +38,10 @@ class CLLM4Rec(nn.Module):
     # ------------------------------------------------------------------------------------------ state
     def trainable_state(self) -> dict[str, dict[str, torch.Tensor]]:
         """Only what trains: the two sides' user/item tables (never the frozen LM), cloned to the CPU."""
-        return {side: {k: v.detach().cpu().clone() for k, v in getattr(self, side).state_dict().items()} for side in ("collab", "content")}
+        return {
+            side: {k: v.detach().cpu().clone() for k, v in getattr(self, side).state_dict().items()}
+            for side in ("collab", "content")
+        }
 
     def load_trainable_state(self, state: dict) -> None:
         for side in ("collab", "content"):
@@ -69,7 +72,9 @@ class CLLM4Rec(nn.Module):
         logits = self.backbone.word_logits(hidden[:, :-1][scored])[:, : self.vocab.n_vocab]
         return F.cross_entropy(logits.float(), batch.ids[:, 1:][scored])
 
-    def mutual_regularisation(self, ids: torch.Tensor, this: EntityTables, other: EntityTables, include_users: bool = True) -> torch.Tensor:
+    def mutual_regularisation(
+        self, ids: torch.Tensor, this: EntityTables, other: EntityTables, include_users: bool = True
+    ) -> torch.Tensor:
         """Sum over user/item token occurrences of ||E_this - E_other||^2; the other side gets no gradient."""
         mine = self.vocab.entity_rows(ids, this, include_users)
         with torch.no_grad():

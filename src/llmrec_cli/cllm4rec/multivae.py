@@ -24,13 +24,13 @@ from torch import nn
 
 from llmrec_cli import artifacts
 from llmrec_cli.cllm4rec import config as hp_config
-from llmrec_cli.settings import recipe_of
 from llmrec_cli.data.dataset import Dataset
 from llmrec_cli.errors import LLMRecError
 from llmrec_cli.evaluate.scoring import evaluate_scores
 from llmrec_cli.locks import folder_lock
 from llmrec_cli.runs import RunCheckpoint, RunOptions, RunResult, load_torch, prepare_run_dir, write_history
 from llmrec_cli.runtime import resolve_device, seed_everything
+from llmrec_cli.settings import recipe_of
 
 STAGE = "train-baseline"
 KIND = "multivae"
@@ -66,7 +66,9 @@ class MultiVAE(nn.Module):
 
 def train_matrix(dataset: Dataset) -> sp.csr_matrix:
     users, items = dataset.pairs("train")
-    return sp.csr_matrix((np.ones(users.size, dtype=np.float32), (users, items)), shape=(dataset.n_users, dataset.n_items))
+    return sp.csr_matrix(
+        (np.ones(users.size, dtype=np.float32), (users, items)), shape=(dataset.n_users, dataset.n_items)
+    )
 
 
 def dense_rows(matrix: sp.csr_matrix, users, device) -> torch.Tensor:
@@ -154,7 +156,9 @@ class VAETrainer:
         return {f"loss_{k}": v / max(len(batches), 1) for k, v in sums.items()} | {"beta": self.beta()}
 
     def evaluate(self, split: str) -> dict:
-        _, means = evaluate_scores(VAEScorer(self.model, self.matrix), self.ds, split, KS, "min_k", int(self.hp["eval_batch_size"]))
+        _, means = evaluate_scores(
+            VAEScorer(self.model, self.matrix), self.ds, split, KS, "min_k", int(self.hp["eval_batch_size"])
+        )
         return means
 
     def fit(self, on_epoch=None) -> BaselineResult:
@@ -177,10 +181,16 @@ class VAETrainer:
         return self._finish(clock.seconds)
 
     def _save_checkpoint(self) -> None:
-        self.checkpoint.save({
-            "epoch": self.epoch, "updates": self.updates, "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(), "best": self.best, "history": self.history,
-        })
+        self.checkpoint.save(
+            {
+                "epoch": self.epoch,
+                "updates": self.updates,
+                "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "best": self.best,
+                "history": self.history,
+            }
+        )
 
     def _maybe_resume(self) -> None:
         saved = self.checkpoint.load(map_location=self.device)
@@ -188,7 +198,12 @@ class VAETrainer:
             return
         self.model.load_state_dict(saved["model"])
         self.optimizer.load_state_dict(saved["optimizer"])
-        self.epoch, self.updates, self.best, self.history = saved["epoch"], saved["updates"], saved["best"], saved["history"]
+        self.epoch, self.updates, self.best, self.history = (
+            saved["epoch"],
+            saved["updates"],
+            saved["best"],
+            saved["history"],
+        )
 
     def _finish(self, wall: float) -> BaselineResult:
         if self.best is not None:
@@ -198,13 +213,26 @@ class VAETrainer:
             torch.save({"state": {k: v.cpu() for k, v in self.model.state_dict().items()}, "config": self.config}, tmp)
         write_history(self.run_dir, self.history)
         best_epoch = self.best["epoch"] if self.best else -1
-        doc = {"split": "test", "model": "Multi-VAE", "dataset": self.ds.name, "dataset_manifest_sha256": self.ds.manifest_sha256,
-               "recall_denominator": "min_k", "ks": list(KS), "metrics": test, "valid_metrics": valid, "best_epoch": best_epoch,
-               "config": self.config}
+        doc = {
+            "split": "test",
+            "model": "Multi-VAE",
+            "dataset": self.ds.name,
+            "dataset_manifest_sha256": self.ds.manifest_sha256,
+            "recall_denominator": "min_k",
+            "ks": list(KS),
+            "metrics": test,
+            "valid_metrics": valid,
+            "best_epoch": best_epoch,
+            "config": self.config,
+        }
         artifacts.write_json(doc, self.run_dir / "metrics.json")
         manifest = artifacts.Manifest(
-            STAGE, self.config, artifacts.describe_inputs(self.ds.files()), [MODEL, "history.parquet", "metrics.json"],
-            {"users": self.ds.n_users, "items": self.ds.n_items, "epochs_run": self.epoch, "best_epoch": best_epoch}, wall,
+            STAGE,
+            self.config,
+            artifacts.describe_inputs(self.ds.files()),
+            [MODEL, "history.parquet", "metrics.json"],
+            {"users": self.ds.n_users, "items": self.ds.n_items, "epochs_run": self.epoch, "best_epoch": best_epoch},
+            wall,
             {"kind": KIND, "device": str(self.device)},
         )
         artifacts.write_json(manifest.to_dict(), self.run_dir / artifacts.MANIFEST)

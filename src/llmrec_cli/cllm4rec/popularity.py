@@ -48,10 +48,26 @@ def _write(ds: Dataset, run_dir: Path, options: RunOptions) -> tuple[Path, dict,
         write_vectors(tmp, users, items)
         _, valid = evaluate_vectors(users, items, ds, "valid", KS, "min_k")
         _, test = evaluate_vectors(users, items, ds, "test", KS, "min_k")
-        doc = {"split": "test", "model": "most-popular", "dataset": ds.name, "dataset_manifest_sha256": ds.manifest_sha256,
-               "recall_denominator": "min_k", "ks": list(KS), "metrics": test, "valid_metrics": valid, "config": config}
+        doc = {
+            "split": "test",
+            "model": "most-popular",
+            "dataset": ds.name,
+            "dataset_manifest_sha256": ds.manifest_sha256,
+            "recall_denominator": "min_k",
+            "ks": list(KS),
+            "metrics": test,
+            "valid_metrics": valid,
+            "config": config,
+        }
         artifacts.write_json(doc, tmp / "metrics.json")
-        manifest = artifacts.Manifest(STAGE, config, artifacts.describe_inputs(ds.files()), ["users.parquet", "items.parquet", "metrics.json"],
-                                      {"users": ds.n_users, "items": ds.n_items}, clock.seconds, {"kind": "vectors", "scoring": "dot (popularity)"})
+        manifest = artifacts.Manifest(
+            STAGE,
+            config,
+            artifacts.describe_inputs(ds.files()),
+            ["users.parquet", "items.parquet", "metrics.json"],
+            {"users": ds.n_users, "items": ds.n_items},
+            clock.seconds,
+            {"kind": "vectors", "scoring": "dot (popularity)"},
+        )
         artifacts.write_json(manifest.to_dict(), tmp / artifacts.MANIFEST)
     return run_dir, test, False

@@ -33,12 +33,23 @@ def autocast(device: torch.device, enabled: bool):
 class Recommender:
     """score_fn for evaluate/rank.py: user ids -> (B, J) log-probabilities (a fresh tensor)."""
 
-    def __init__(self, model: CLLM4Rec, prompts: Prompts, train_items: list[np.ndarray], seed: int, amp: bool = True, micro_batch: int = 64):
+    def __init__(
+        self,
+        model: CLLM4Rec,
+        prompts: Prompts,
+        train_items: list[np.ndarray],
+        seed: int,
+        amp: bool = True,
+        micro_batch: int = 64,
+    ):
         self.model, self.prompts, self.train_items = model, prompts, train_items
         self.seed, self.amp, self.micro_batch = seed, amp, micro_batch
 
     def prompts_for(self, users: np.ndarray) -> list[list[int]]:
-        return [self.prompts.recommendation(int(u), prompt_order_rng(self.seed, u).permutation(self.train_items[u])) for u in users]
+        return [
+            self.prompts.recommendation(int(u), prompt_order_rng(self.seed, u).permutation(self.train_items[u]))
+            for u in users
+        ]
 
     @torch.no_grad()
     def __call__(self, users: torch.Tensor) -> torch.Tensor:

@@ -27,10 +27,15 @@ import torch
 from llmrec_cli import artifacts
 from llmrec_cli.cllm4rec import backbone as backbones
 from llmrec_cli.cllm4rec import config as hp_config
-from llmrec_cli.settings import recipe_of
 from llmrec_cli.cllm4rec.data import (
-    Prompts, collaborative_documents, collate_documents, content_corpus, items_by_user, length_bucketed_batches,
-    masked_prompts, multi_hot,
+    Prompts,
+    collaborative_documents,
+    collate_documents,
+    content_corpus,
+    items_by_user,
+    length_bucketed_batches,
+    masked_prompts,
+    multi_hot,
 )
 from llmrec_cli.cllm4rec.model import CLLM4Rec
 from llmrec_cli.cllm4rec.predict import Recommender, autocast
@@ -40,8 +45,17 @@ from llmrec_cli.errors import LLMRecError
 from llmrec_cli.evaluate.scoring import evaluate_scores
 from llmrec_cli.locks import folder_lock
 from llmrec_cli.paths import name_part
-from llmrec_cli.runs import RunCheckpoint, RunOptions, RunResult, load_torch, prepare_run_dir, write_history, write_vectors
+from llmrec_cli.runs import (
+    RunCheckpoint,
+    RunOptions,
+    RunResult,
+    load_torch,
+    prepare_run_dir,
+    write_history,
+    write_vectors,
+)
 from llmrec_cli.runtime import resolve_device, seed_everything
+from llmrec_cli.settings import recipe_of
 from llmrec_cli.workdir import Workdir
 
 STAGE = "train-cllm4rec"
@@ -85,7 +99,9 @@ class Pass:
     def label(self, hp: dict) -> str:
         if self.part == "save":
             return "pretrain save (best tables)"
-        total = {"warmup": hp["warmup_epochs"], "pretrain": hp["pretrain_epochs"], "finetune": hp["finetune_epochs"]}[self.phase]
+        total = {"warmup": hp["warmup_epochs"], "pretrain": hp["pretrain_epochs"], "finetune": hp["finetune_epochs"]}[
+            self.phase
+        ]
         return f"{self.phase} {min(self.epoch + 1, total)}/{total} {self.part}"
 
 
@@ -139,14 +155,25 @@ def run(req: CLLM4RecRequest, workdir: Path, on_progress: Callable[[dict], None]
     run_dir = req.run_dir(workdir, default_run_id(req))
     pretrained = _pretrained_path(req, workdir)
     config = {
-        "dataset": req.dataset, "seed": req.seed, "stage": req.stage, "backbone": backbones.describe(req.backbone),
-        "layers": req.layers, "pretrained": str(pretrained) if pretrained else None, **hp,
+        "dataset": req.dataset,
+        "seed": req.seed,
+        "stage": req.stage,
+        "backbone": backbones.describe(req.backbone),
+        "layers": req.layers,
+        "pretrained": str(pretrained) if pretrained else None,
+        **hp,
     }
     inputs = ds.files() + _text_inputs(ds) + ([pretrained] if pretrained else [])
     with folder_lock(run_dir):
         if not req.force and artifacts.up_to_date(run_dir, STAGE, config, inputs):
             doc = artifacts.read_json(run_dir / "metrics.json")
-            return CLLM4RecResult(run_dir, True, doc.get("metrics", {}), doc.get("best_epoch", -1), valid_metrics=doc.get("valid_metrics", {}))
+            return CLLM4RecResult(
+                run_dir,
+                True,
+                doc.get("metrics", {}),
+                doc.get("best_epoch", -1),
+                valid_metrics=doc.get("valid_metrics", {}),
+            )
         prepare_run_dir(run_dir, config, req)
         backbone = backbones.load(req.backbone, req.layers)
         trainer = Trainer(ds, req, hp, config, run_dir, backbone, pretrained)
@@ -158,8 +185,9 @@ def _pretrained_path(req: CLLM4RecRequest, workdir: Path) -> Path | None:
         return None
     if not req.pretrained:
         raise LLMRecError("--stage finetune needs --pretrained RUN (a run of --stage pretrain or all)")
-    folder = Workdir.of(workdir).find(req.pretrained, "runs", option="--pretrained",
-                                      hint="give a run of --stage pretrain or all (its id or folder)")
+    folder = Workdir.of(workdir).find(
+        req.pretrained, "runs", option="--pretrained", hint="give a run of --stage pretrain or all (its id or folder)"
+    )
     if not (folder / PRETRAINED).is_file():
         raise LLMRecError(f"--pretrained {req.pretrained}: no {PRETRAINED} in {folder}; run --stage pretrain first")
     return (folder / PRETRAINED).resolve()
@@ -171,7 +199,16 @@ def _text_inputs(ds: Dataset) -> list[Path]:
 
 # ------------------------------------------------------------------------------------------------ the trainer
 class Trainer:
-    def __init__(self, ds: Dataset, req: CLLM4RecRequest, hp: dict, config: dict, run_dir: Path, backbone, pretrained: Path | None):
+    def __init__(
+        self,
+        ds: Dataset,
+        req: CLLM4RecRequest,
+        hp: dict,
+        config: dict,
+        run_dir: Path,
+        backbone,
+        pretrained: Path | None,
+    ):
         self.ds, self.req, self.hp, self.config, self.run_dir = ds, req, hp, config, run_dir
         self.device = torch.device(resolve_device(req.device))
         seed_everything(req.seed)
@@ -215,7 +252,11 @@ class Trainer:
         mr = torch.zeros((), device=self.device)
         if with_mr:
             # L-step: MR over prompt + main (the user and all its items); C-step: over the prompt only.
-            ids = batch.ids if side == "collab" else torch.where(batch.prompt_mask, batch.ids, torch.zeros_like(batch.ids))
+            ids = (
+                batch.ids
+                if side == "collab"
+                else torch.where(batch.prompt_mask, batch.ids, torch.zeros_like(batch.ids))
+            )
             mr = self._mr_weight(batch.ids.shape[0]) * model.mutual_regularisation(ids, this, other, self.mr_users)
         optimizer.zero_grad(set_to_none=True)
         (lm + mr).backward()
@@ -228,12 +269,19 @@ class Trainer:
         target = multi_hot(targets, self.ds.n_items, self.device)
         with autocast(self.device, self.hp["amp"]):
             nll = self.model.multinomial_loss(ids, mask, target)
-        mr = self._mr_weight(ids.shape[0]) * self.model.mutual_regularisation(ids, self.model.collab, self.model.content, self.mr_users)
+        mr = self._mr_weight(ids.shape[0]) * self.model.mutual_regularisation(
+            ids, self.model.collab, self.model.content, self.mr_users
+        )
         optimizer = self.optimizers["rec"]
         optimizer.zero_grad(set_to_none=True)
         (nll + mr).backward()
         optimizer.step()
-        return {"lm": float(nll.detach()), "mr": float(mr.detach()), "loss": float((nll + mr).detach()), "tokens": float(mask.sum())}
+        return {
+            "lm": float(nll.detach()),
+            "mr": float(mr.detach()),
+            "loss": float((nll + mr).detach()),
+            "tokens": float(mask.sum()),
+        }
 
     def _mr_weight(self, n_sequences: int) -> float:
         """lambda_V x (sum over the batch) / (batch / 20): the code's per-process sum averaged over 8 processes."""
@@ -258,7 +306,9 @@ class Trainer:
         hp = self.hp
         batch_size = int(hp["batch_size"])
         if p.part == "collab":
-            docs = collaborative_documents(self.prompts, self.train_items, rng if hp["shuffle_pretrain_items"] else None)
+            docs = collaborative_documents(
+                self.prompts, self.train_items, rng if hp["shuffle_pretrain_items"] else None
+            )
             batches = length_bucketed_batches(docs.lengths(), batch_size, rng)
             return [self._doc_step(docs, b, "collab", self.optimizers["collab"], True) for b in batches]
         if p.part == "content":
@@ -267,7 +317,9 @@ class Trainer:
             optimizer = self.optimizers["content_finetune" if p.phase == "finetune" else "content"]
             return [self._doc_step(docs, b, "content", optimizer, p.phase != "warmup") for b in batches]
         if p.part == "rec":
-            sequences, targets = masked_prompts(self.prompts, self.rec_users, self.train_items, rng, hp["finetune_target"])
+            sequences, targets = masked_prompts(
+                self.prompts, self.rec_users, self.train_items, rng, hp["finetune_target"]
+            )
             lengths = np.array([len(s) for s in sequences])
             batches = length_bucketed_batches(lengths, batch_size, rng)
             return [lambda b=b: self.rec_step([sequences[i] for i in b], [targets[i] for i in b]) for b in batches]
@@ -300,8 +352,14 @@ class Trainer:
                 self._save_checkpoint()
         self.partial["seconds"] = self.partial.get("seconds", 0.0) + time.perf_counter() - clock
         n = max(self.partial.get("batches", 0.0), 1.0)
-        row = {"epoch": p.epoch, "phase": p.phase, "part": p.part, "seconds": self.partial["seconds"],
-               "tokens": int(self.partial.get("tokens", 0)), "batches": int(self.partial.get("batches", 0))}
+        row = {
+            "epoch": p.epoch,
+            "phase": p.phase,
+            "part": p.part,
+            "seconds": self.partial["seconds"],
+            "tokens": int(self.partial.get("tokens", 0)),
+            "batches": int(self.partial.get("batches", 0)),
+        }
         row.update({f"loss_{k}": self.partial[k] / n for k in ("loss", "lm", "mr") if k in self.partial})
         if p.phase in ("warmup", "pretrain") and "loss_loss" in row:
             self._track_pretrain_best(p, row["loss_loss"])
@@ -309,8 +367,14 @@ class Trainer:
 
     def _progress_event(self, p: Pass, done: int, total: int) -> dict:
         n = max(self.partial.get("batches", 1.0), 1.0)
-        return {"pass": self.cursor["pass"], "passes": len(self.schedule), "label": p.label(self.hp), "batch": done,
-                "batches": total, **{f"loss_{k}": self.partial[k] / n for k in ("lm", "mr") if k in self.partial}}
+        return {
+            "pass": self.cursor["pass"],
+            "passes": len(self.schedule),
+            "label": p.label(self.hp),
+            "batch": done,
+            "batches": total,
+            **{f"loss_{k}": self.partial[k] / n for k in ("lm", "mr") if k in self.partial},
+        }
 
     def _track_pretrain_best(self, p: Pass, loss: float) -> None:
         """The code saves each side's tables when its epoch-mean training loss improves; the content side shares
@@ -357,8 +421,14 @@ class Trainer:
             row = self.run_pass(self.cursor["pass"], on_progress)
             self.history.append(row)
             if on_progress:
-                on_progress({"pass": self.cursor["pass"], "passes": len(self.schedule), "done": row,
-                             "label": self.schedule[self.cursor["pass"]].label(self.hp)})
+                on_progress(
+                    {
+                        "pass": self.cursor["pass"],
+                        "passes": len(self.schedule),
+                        "done": row,
+                        "label": self.schedule[self.cursor["pass"]].label(self.hp),
+                    }
+                )
             self.cursor = {"pass": self.cursor["pass"] + 1, "batch": 0}
             self.partial = {}
             self._save_checkpoint()
@@ -366,14 +436,16 @@ class Trainer:
 
     # ---------------------------------------------------------------------------------------- checkpoints
     def _save_checkpoint(self) -> None:
-        self.checkpoint.save({
-            "cursor": self.cursor,
-            "partial": self.partial,
-            "tables": self.model.trainable_state(),
-            "optimizers": {name: opt.state_dict() for name, opt in self.optimizers.items()},
-            "best": self.best,
-            "history": self.history,
-        })
+        self.checkpoint.save(
+            {
+                "cursor": self.cursor,
+                "partial": self.partial,
+                "tables": self.model.trainable_state(),
+                "optimizers": {name: opt.state_dict() for name, opt in self.optimizers.items()},
+                "best": self.best,
+                "history": self.history,
+            }
+        )
         self.last_save = time.monotonic()
 
     def _maybe_resume(self) -> None:
@@ -383,7 +455,12 @@ class Trainer:
         self.model.load_trainable_state(saved["tables"])
         for name, state in saved["optimizers"].items():
             self.optimizers[name].load_state_dict(state)
-        self.cursor, self.partial, self.best, self.history = saved["cursor"], saved["partial"], saved["best"], saved["history"]
+        self.cursor, self.partial, self.best, self.history = (
+            saved["cursor"],
+            saved["partial"],
+            saved["best"],
+            saved["history"],
+        )
 
     # ---------------------------------------------------------------------------------------- outputs
     def _finish(self, inputs: list[Path], wall: float) -> CLLM4RecResult:
@@ -397,11 +474,22 @@ class Trainer:
             torch.save({"tables": tables, "config": self.config}, tmp)
         write_vectors(self.run_dir, tables["collab"]["users"], tables["collab"]["items"])
         write_history(self.run_dir, self.history)
-        pretrain_saved = {side: {k: v for k, v in self.best[side].items() if k != "state"} for side in ("collab", "content") if side in self.best}
+        pretrain_saved = {
+            side: {k: v for k, v in self.best[side].items() if k != "state"}
+            for side in ("collab", "content")
+            if side in self.best
+        }
         model_name = "CLLM4Rec" if self.req.stage != "pretrain" else "CLLM4Rec-PreRec (no finetuning)"
         metrics_doc = {
-            "split": "test", "model": model_name, "dataset": self.ds.name, "dataset_manifest_sha256": self.ds.manifest_sha256,
-            "recall_denominator": "min_k", "ks": list(KS), "metrics": test, "valid_metrics": valid, "best_epoch": best_epoch,
+            "split": "test",
+            "model": model_name,
+            "dataset": self.ds.name,
+            "dataset_manifest_sha256": self.ds.manifest_sha256,
+            "recall_denominator": "min_k",
+            "ks": list(KS),
+            "metrics": test,
+            "valid_metrics": valid,
+            "best_epoch": best_epoch,
             "config": self.config,
         }
         artifacts.write_json(metrics_doc, self.run_dir / "metrics.json")
@@ -413,15 +501,28 @@ class Trainer:
             key = f"{row['phase']}_{row['part']}"
             pass_seconds[key] = pass_seconds.get(key, 0.0) + row["seconds"]
         manifest = artifacts.Manifest(
-            stage=STAGE, config=self.config, inputs=artifacts.describe_inputs(inputs), outputs=outputs,
-            counts={"users": self.ds.n_users, "items": self.ds.n_items, "content_documents": len(self.corpus.docs),
-                    "passes": len(self.schedule), "best_epoch": best_epoch},
+            stage=STAGE,
+            config=self.config,
+            inputs=artifacts.describe_inputs(inputs),
+            outputs=outputs,
+            counts={
+                "users": self.ds.n_users,
+                "items": self.ds.n_items,
+                "content_documents": len(self.corpus.docs),
+                "passes": len(self.schedule),
+                "best_epoch": best_epoch,
+            },
             wall_seconds=wall,
             extra={
-                "kind": KIND, "device": str(self.device), "content_corpus": self.corpus.source,
-                "mr_entities": ["user", "item"] if self.mr_users else ["item"], "pretrain_saved": pretrain_saved,
-                "backbone_layers": self.model.backbone.n_layers, "hidden_size": self.model.backbone.hidden_size,
-                "max_len": self.max_len, "seconds_by_pass": pass_seconds,
+                "kind": KIND,
+                "device": str(self.device),
+                "content_corpus": self.corpus.source,
+                "mr_entities": ["user", "item"] if self.mr_users else ["item"],
+                "pretrain_saved": pretrain_saved,
+                "backbone_layers": self.model.backbone.n_layers,
+                "hidden_size": self.model.backbone.hidden_size,
+                "max_len": self.max_len,
+                "seconds_by_pass": pass_seconds,
             },
         )
         artifacts.write_json(manifest.to_dict(), self.run_dir / artifacts.MANIFEST)

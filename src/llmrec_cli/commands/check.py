@@ -16,7 +16,10 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def check(
         ctx: typer.Context,
-        paths: Optional[list[Path]] = typer.Argument(None, help="Artifact folders (data/NAME, profiles/..., embeddings/..., runs/ID), absolute or under the workdir."),
+        paths: Optional[list[Path]] = typer.Argument(
+            None,
+            help="Artifact folders (data/NAME, profiles/..., embeddings/..., runs/ID), absolute or under the workdir.",
+        ),
         every: bool = typer.Option(False, "--all", help="Also check every artifact folder under the workdir."),
     ) -> None:
         """Validate artifact folders: manifest, every listed file, Parquet schemas, finite vectors and metrics.
@@ -27,5 +30,10 @@ def register(app: typer.Typer) -> None:
             from llmrec_cli import experiments
 
             folders += [Path("runs") / r for r in experiments.runs(g.workdir, g.experiment)]
-        run(folders, Path(g.workdir), every, lambda r: console.print(escape(r.line()), highlight=False, soft_wrap=True),
-            lambda failures: typer.echo("\n".join(f"failed: {f}" for f in failures), err=True))
+        run(
+            folders,
+            Path(g.workdir),
+            every,
+            lambda r: console.print(escape(r.line()), highlight=False, soft_wrap=True),
+            lambda failures: typer.echo("\n".join(f"failed: {f}" for f in failures), err=True),
+        )

@@ -30,30 +30,83 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         dataset: str = typer.Option(..., "--dataset", "-d", help="A prepared dataset (llmrec prepare)."),
         stage: str = typer.Option("all", help="pretrain, finetune (needs --pretrained) or all."),
-        backbone: str = typer.Option("smollm2", help="A Hugging Face causal-LM folder, a .gguf file, smollm2 (offline default) or tiny-gpt2[:LAYERS:WIDTH]."),
-        layers: Optional[int] = typer.Option(None, min=1, help="Keep only the first N transformer blocks of the backbone (cheaper CPU runs)."),
-        pretrained: Optional[str] = typer.Option(None, help="--stage finetune: the run (folder or id) whose pretrained.pt to start from."),
-        config: Optional[Path] = typer.Option(None, "--config", help="A TOML file overriding configs/cllm4rec/cllm4rec.toml values."),
-        set_: list[str] = typer.Option([], "--set", help="Override one hyperparameter, e.g. --set lambda_v=0.5 (repeatable)."),
-        warmup_epochs: Optional[int] = typer.Option(None, min=0, help=f"Content-LM-only epochs ({cl('warmup_epochs')})."),
-        pretrain_epochs: Optional[int] = typer.Option(None, min=0, help=f"Alternating L-step/C-step epochs ({cl('pretrain_epochs')})."),
-        finetune_epochs: Optional[int] = typer.Option(None, min=0, help=f"Finetuning epochs ({cl('finetune_epochs')})."),
-        batch_size: Optional[int] = typer.Option(None, min=1, help=f"Sequences per step ({cl('batch_size', '20 per GPU x 8 GPUs in the code')})."),
-        eval_batch_size: Optional[int] = typer.Option(None, min=1, help=f"Users per prediction batch ({cl('eval_batch_size')})."),
+        backbone: str = typer.Option(
+            "smollm2",
+            help="A Hugging Face causal-LM folder, a .gguf file, "
+            "smollm2 (offline default) or tiny-gpt2[:LAYERS:WIDTH].",
+        ),
+        layers: Optional[int] = typer.Option(
+            None, min=1, help="Keep only the first N transformer blocks of the backbone (cheaper CPU runs)."
+        ),
+        pretrained: Optional[str] = typer.Option(
+            None, help="--stage finetune: the run (folder or id) whose pretrained.pt to start from."
+        ),
+        config: Optional[Path] = typer.Option(
+            None, "--config", help="A TOML file overriding configs/cllm4rec/cllm4rec.toml values."
+        ),
+        set_: list[str] = typer.Option(
+            [], "--set", help="Override one hyperparameter, e.g. --set lambda_v=0.5 (repeatable)."
+        ),
+        warmup_epochs: Optional[int] = typer.Option(
+            None, min=0, help=f"Content-LM-only epochs ({cl('warmup_epochs')})."
+        ),
+        pretrain_epochs: Optional[int] = typer.Option(
+            None, min=0, help=f"Alternating L-step/C-step epochs ({cl('pretrain_epochs')})."
+        ),
+        finetune_epochs: Optional[int] = typer.Option(
+            None, min=0, help=f"Finetuning epochs ({cl('finetune_epochs')})."
+        ),
+        batch_size: Optional[int] = typer.Option(
+            None, min=1, help=f"Sequences per step ({cl('batch_size', '20 per GPU x 8 GPUs in the code')})."
+        ),
+        eval_batch_size: Optional[int] = typer.Option(
+            None, min=1, help=f"Users per prediction batch ({cl('eval_batch_size')})."
+        ),
         lr_pretrain: Optional[float] = typer.Option(None, min=0, help=f"Adam lr of pretraining ({cl('lr_pretrain')})."),
         lr_finetune: Optional[float] = typer.Option(None, min=0, help=f"Adam lr of finetuning ({cl('lr_finetune')})."),
-        lambda_v: Optional[float] = typer.Option(None, "--lambda", min=0, help=f"Mutual-regularisation weight lambda_V ({cl('lambda_v')})."),
-        max_len: Optional[int] = typer.Option(None, min=1, help=f"Token limit per sequence, capped by the backbone ({cl('max_len')})."),
-        shuffle_pretrain_items: Optional[bool] = typer.Option(None, "--shuffle-pretrain-items/--no-shuffle-pretrain-items", help=f"Permute the items of collaborative documents every epoch (paper) instead of ascending ids (code); {cl('shuffle_pretrain_items')}."),
-        finetune_target: Optional[str] = typer.Option(None, help=f"all (code: every training item) or masked (paper: the hold-out items); {cl('finetune_target')}."),
-        score_first_token: Optional[bool] = typer.Option(None, "--score-first-token/--no-score-first-token", help=f"Also predict the first main token from the prompt (paper); the code skips it; {cl('score_first_token')}."),
-        content_init: Optional[str] = typer.Option(None, help=f"independent (code) or around (content tables drawn around the collaborative ones); {cl('content_init')}."),
-        content_in_finetune: Optional[bool] = typer.Option(None, "--content-in-finetune/--no-content-in-finetune", help=f"Run the content pass in every finetuning epoch ({cl('content_in_finetune')}, as in the code)."),
-        amp: Optional[bool] = typer.Option(None, "--amp/--no-amp", help=f"bf16 autocast on CUDA, ignored on CPU ({cl('amp')})."),
-        run_id: Optional[str] = typer.Option(None, help="Run folder name under <workdir>/runs/ (default from the options)."),
+        lambda_v: Optional[float] = typer.Option(
+            None, "--lambda", min=0, help=f"Mutual-regularisation weight lambda_V ({cl('lambda_v')})."
+        ),
+        max_len: Optional[int] = typer.Option(
+            None, min=1, help=f"Token limit per sequence, capped by the backbone ({cl('max_len')})."
+        ),
+        shuffle_pretrain_items: Optional[bool] = typer.Option(
+            None,
+            "--shuffle-pretrain-items/--no-shuffle-pretrain-items",
+            help="Permute the items of collaborative documents every epoch (paper) "
+            f"instead of ascending ids (code); {cl('shuffle_pretrain_items')}.",
+        ),
+        finetune_target: Optional[str] = typer.Option(
+            None,
+            help=f"all (code: every training item) or masked (paper: the hold-out items); {cl('finetune_target')}.",
+        ),
+        score_first_token: Optional[bool] = typer.Option(
+            None,
+            "--score-first-token/--no-score-first-token",
+            help="Also predict the first main token from the prompt (paper); "
+            f"the code skips it; {cl('score_first_token')}.",
+        ),
+        content_init: Optional[str] = typer.Option(
+            None,
+            help="independent (code) or around (content tables drawn around the collaborative ones); "
+            f"{cl('content_init')}.",
+        ),
+        content_in_finetune: Optional[bool] = typer.Option(
+            None,
+            "--content-in-finetune/--no-content-in-finetune",
+            help=f"Run the content pass in every finetuning epoch ({cl('content_in_finetune')}, as in the code).",
+        ),
+        amp: Optional[bool] = typer.Option(
+            None, "--amp/--no-amp", help=f"bf16 autocast on CUDA, ignored on CPU ({cl('amp')})."
+        ),
+        run_id: Optional[str] = typer.Option(
+            None, help="Run folder name under <workdir>/runs/ (default from the options)."
+        ),
         resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from its last checkpoint."),
         force: bool = typer.Option(False, "--force", help="Retrain even when the run is up to date (discards it)."),
-        checkpoint_minutes: float = typer.Option(10.0, min=0.01, help="Also checkpoint within a pass at this interval."),
+        checkpoint_minutes: float = typer.Option(
+            10.0, min=0.01, help="Also checkpoint within a pass at this interval."
+        ),
     ) -> None:
         """CLLM4Rec: pretrain (content + collaborative LMs with mutual regularisation) and finetune (masked prompts,
         multinomial head over all items) user/item tokens on a frozen causal LM. Hyperparameters (the official code's
@@ -62,16 +115,35 @@ def register(app: typer.Typer) -> None:
 
         g = globals_of(ctx)
         options = dict(
-            warmup_epochs=warmup_epochs, pretrain_epochs=pretrain_epochs, finetune_epochs=finetune_epochs,
-            batch_size=batch_size, eval_batch_size=eval_batch_size, lr_pretrain=lr_pretrain, lr_finetune=lr_finetune,
-            lambda_v=lambda_v, max_len=max_len, shuffle_pretrain_items=shuffle_pretrain_items,
-            finetune_target=finetune_target, score_first_token=score_first_token, content_init=content_init,
-            content_in_finetune=content_in_finetune, amp=amp,
+            warmup_epochs=warmup_epochs,
+            pretrain_epochs=pretrain_epochs,
+            finetune_epochs=finetune_epochs,
+            batch_size=batch_size,
+            eval_batch_size=eval_batch_size,
+            lr_pretrain=lr_pretrain,
+            lr_finetune=lr_finetune,
+            lambda_v=lambda_v,
+            max_len=max_len,
+            shuffle_pretrain_items=shuffle_pretrain_items,
+            finetune_target=finetune_target,
+            score_first_token=score_first_token,
+            content_init=content_init,
+            content_in_finetune=content_in_finetune,
+            amp=amp,
         )
         hp = _resolve(train.MODEL_CONFIG, g.workdir, dataset, config, set_, options)
         req = train.CLLM4RecRequest(
-            dataset=dataset, stage=stage, backbone=backbone, layers=layers, pretrained=pretrained, hp=hp,
-            seed=g.seed_or(), device=g.device, run_id=run_id, resume=resume, force=force,
+            dataset=dataset,
+            stage=stage,
+            backbone=backbone,
+            layers=layers,
+            pretrained=pretrained,
+            hp=hp,
+            seed=g.seed_or(),
+            device=g.device,
+            run_id=run_id,
+            resume=resume,
+            force=force,
             checkpoint_seconds=checkpoint_minutes * 60,
         )
         with _progress() as progress:
@@ -88,18 +160,27 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         dataset: str = typer.Option(..., "--dataset", "-d", help="A prepared dataset (llmrec prepare)."),
         model: str = typer.Option("multivae", help="multivae (Liang et al. 2018) or most-popular."),
-        config: Optional[Path] = typer.Option(None, "--config", help="multivae: a TOML file overriding configs/cllm4rec/multivae.toml values."),
-        set_: list[str] = typer.Option([], "--set", help="multivae: override one hyperparameter, e.g. --set dropout=0.3 (repeatable)."),
+        config: Optional[Path] = typer.Option(
+            None, "--config", help="multivae: a TOML file overriding configs/cllm4rec/multivae.toml values."
+        ),
+        set_: list[str] = typer.Option(
+            [], "--set", help="multivae: override one hyperparameter, e.g. --set dropout=0.3 (repeatable)."
+        ),
         epochs: Optional[int] = typer.Option(None, min=1, help=f"multivae: training epochs ({vae('epochs')})."),
         batch_size: Optional[int] = typer.Option(None, min=1, help=f"multivae: users per step ({vae('batch_size')})."),
         lr: Optional[float] = typer.Option(None, min=0, help=f"multivae: Adam learning rate ({vae('lr')})."),
-        total_anneal_steps: Optional[int] = typer.Option(None, min=1, help=f"multivae: updates over which beta reaches its cap ({vae('total_anneal_steps')})."),
-        anneal_cap: Optional[float] = typer.Option(None, min=0, help=f"multivae: the largest KL weight beta ({vae('anneal_cap')})."),
+        total_anneal_steps: Optional[int] = typer.Option(
+            None, min=1, help=f"multivae: updates over which beta reaches its cap ({vae('total_anneal_steps')})."
+        ),
+        anneal_cap: Optional[float] = typer.Option(
+            None, min=0, help=f"multivae: the largest KL weight beta ({vae('anneal_cap')})."
+        ),
         run_id: Optional[str] = typer.Option(None, help="Run folder name under <workdir>/runs/."),
         resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from its last checkpoint."),
         force: bool = typer.Option(False, "--force", help="Retrain even when the run is up to date."),
     ) -> None:
-        """Reference baselines scored like CLLM4Rec (Recall@20/40 with min(k, |T_u|), NDCG@100): Multi-VAE, most-popular."""
+        """Reference baselines scored like CLLM4Rec (Recall@20/40 with min(k, |T_u|), NDCG@100):
+        Multi-VAE, most-popular."""
         from llmrec_cli.errors import LLMRecError
 
         g = globals_of(ctx)
@@ -118,10 +199,20 @@ def register(app: typer.Typer) -> None:
             raise LLMRecError(f"--model {model!r}: choose multivae or most-popular")
         from llmrec_cli.cllm4rec import multivae
 
-        options = dict(epochs=epochs, batch_size=batch_size, lr=lr, total_anneal_steps=total_anneal_steps, anneal_cap=anneal_cap)
+        options = dict(
+            epochs=epochs, batch_size=batch_size, lr=lr, total_anneal_steps=total_anneal_steps, anneal_cap=anneal_cap
+        )
         hp = _resolve(multivae.MODEL_CONFIG, g.workdir, dataset, config, set_, options)
-        req = multivae.BaselineRequest(dataset=dataset, model=model, hp=hp, seed=g.seed_or(), device=g.device,
-                                       run_id=run_id, resume=resume, force=force)
+        req = multivae.BaselineRequest(
+            dataset=dataset,
+            model=model,
+            hp=hp,
+            seed=g.seed_or(),
+            device=g.device,
+            run_id=run_id,
+            resume=resume,
+            force=force,
+        )
         with _progress() as progress:
             task = progress.add_task("multivae", total=int(req.hp["epochs"]), info="")
 
@@ -133,7 +224,11 @@ def register(app: typer.Typer) -> None:
 
             result = multivae.run(req, g.workdir, on_epoch)
         g.record_run(result.run_dir)
-        console.print(f"[green]up to date[/green]: {result.run_dir}" if result.up_to_date else f"best epoch {result.best_epoch}, {result.seconds:.0f} s")
+        console.print(
+            f"[green]up to date[/green]: {result.run_dir}"
+            if result.up_to_date
+            else f"best epoch {result.best_epoch}, {result.seconds:.0f} s"
+        )
         _print_metrics(result.run_dir.name, result.metrics)
 
 
@@ -163,15 +258,26 @@ def _default_text(model: str) -> Callable[..., str]:
         if key not in values:
             return f"default: configs/cllm4rec/{model}.toml"
         value = values[key]
-        shown = ("on" if value else "off") if isinstance(value, bool) else f"{value:g}" if isinstance(value, float) else value
+        shown = (
+            ("on" if value else "off")
+            if isinstance(value, bool)
+            else f"{value:g}"
+            if isinstance(value, float)
+            else value
+        )
         return f"default {shown}{': ' + source if source else ''}"
 
     return text
 
 
 def _progress() -> Progress:
-    return progress_bar(TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-                        TimeElapsedColumn())
+    return progress_bar(
+        TextColumn("{task.description:<28}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+    )
 
 
 def _pass_bar(progress: Progress) -> Callable[[dict], None]:
@@ -195,11 +301,14 @@ def _report_pass(progress: Progress, event: dict) -> None:
     if progress.console.is_terminal and row["part"] != "valid":
         return
     values = _values(row, ("loss_", "valid_recall@20", "valid_recall@40", "valid_ndcg@100"))
-    progress.console.print(f"[{event['pass'] + 1}/{event['passes']}] {event['label']}: {values} ({row['seconds']:.1f} s)", highlight=False)
+    progress.console.print(
+        f"[{event['pass'] + 1}/{event['passes']}] {event['label']}: {values} ({row['seconds']:.1f} s)", highlight=False
+    )
 
 
 def _values(row: dict, prefixes: tuple[str, ...]) -> str:
-    """``loss=0.1234 lm=0.5678 valid_recall@20=0.0912``: the row's keys with these prefixes, loss keys without theirs."""
+    """``loss=0.1234 lm=0.5678 valid_recall@20=0.0912``: the row's keys with these prefixes,
+    loss keys without theirs."""
     return " ".join(f"{k.removeprefix('loss_')}={v:.4f}" for k, v in row.items() if k.startswith(prefixes))
 
 

@@ -34,10 +34,16 @@ def datasets() -> None:
 
 def prepare(
     ctx: typer.Context,
-    dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="Recipe name in datasets/ (see `llmrec datasets`)."),
+    dataset: Optional[str] = typer.Option(
+        None, "--dataset", "-d", help="Recipe name in datasets/ (see `llmrec datasets`)."
+    ),
     source: Optional[Path] = typer.Option(None, "--source", help="Raw file or folder to read (default: the recipe's)."),
-    recipe: Optional[Path] = typer.Option(None, "--recipe", help="Use this recipe.toml instead of datasets/<dataset>/."),
-    name: Optional[str] = typer.Option(None, "--name", help="Output name under <workdir>/data/ (default: the dataset)."),
+    recipe: Optional[Path] = typer.Option(
+        None, "--recipe", help="Use this recipe.toml instead of datasets/<dataset>/."
+    ),
+    name: Optional[str] = typer.Option(
+        None, "--name", help="Output name under <workdir>/data/ (default: the dataset)."
+    ),
     fmt: Optional[str] = typer.Option(None, "--format", help="Reader: split, table, amazon, yelp, steam."),
     user_col: Optional[str] = typer.Option(None, help="table format: the user id column."),
     item_col: Optional[str] = typer.Option(None, help="table format: the item id column."),
@@ -46,7 +52,9 @@ def prepare(
     review_col: Optional[str] = typer.Option(None, help="table format: the review text column."),
     items_path: Optional[Path] = typer.Option(None, "--items", help="table format: an item text table (CSV/Parquet)."),
     items_key: Optional[str] = typer.Option(None, help="Item id column of --items (default: --item-col)."),
-    meta_path: Optional[Path] = typer.Option(None, "--meta", help="amazon or steam format: the item metadata file (titles, descriptions, tags)."),
+    meta_path: Optional[Path] = typer.Option(
+        None, "--meta", help="amazon or steam format: the item metadata file (titles, descriptions, tags)."
+    ),
     min_rating: Optional[float] = typer.Option(None, help="Drop interactions rated below this (RLMRec: 3)."),
     kcore: Optional[int] = typer.Option(None, min=0, help="Iterative k-core on users and items (RLMRec: 10)."),
     user_k: Optional[int] = typer.Option(None, min=0, help="k-core threshold for users only (overrides --kcore)."),
@@ -56,7 +64,9 @@ def prepare(
     user_sample: Optional[float] = typer.Option(None, help="Seeded user sample: a fraction (<1) or a count (>=1)."),
     split_method: Optional[str] = typer.Option(None, "--split", help="ratio (per user), leave-last-out or temporal."),
     ratios: Optional[str] = typer.Option(None, help="train:valid:test, e.g. 3:1:1 (RLMRec) or 8:1:1 (CLLM4Rec)."),
-    min_eval: Optional[int] = typer.Option(None, min=0, help="ratio split: at least this many valid and test items per user."),
+    min_eval: Optional[int] = typer.Option(
+        None, min=0, help="ratio split: at least this many valid and test items per user."
+    ),
     noise: Optional[float] = typer.Option(None, help="Add this fraction of fake interactions to train (RLMRec RQ3)."),
     force: bool = typer.Option(False, "--force", help="Rerun even when the output is up to date."),
 ) -> None:
@@ -67,11 +77,29 @@ def prepare(
     if name is not None:
         safe_name(name, "--name")
     overrides = dict(
-        source=source, format=fmt, user_col=user_col, item_col=item_col, rating_col=rating_col, time_col=time_col,
-        review_col=review_col, items_path=str(items_path) if items_path else None, items_key=items_key,
-        meta_path=str(meta_path) if meta_path else None, min_rating=min_rating, kcore=kcore, user_k=user_k,
-        item_k=item_k, start=start, end=end, user_sample=user_sample, split=split_method,
-        ratios=ratios, min_eval=min_eval, noise=noise, seed=g.seed, dataset=name,
+        source=source,
+        format=fmt,
+        user_col=user_col,
+        item_col=item_col,
+        rating_col=rating_col,
+        time_col=time_col,
+        review_col=review_col,
+        items_path=str(items_path) if items_path else None,
+        items_key=items_key,
+        meta_path=str(meta_path) if meta_path else None,
+        min_rating=min_rating,
+        kcore=kcore,
+        user_k=user_k,
+        item_k=item_k,
+        start=start,
+        end=end,
+        user_sample=user_sample,
+        split=split_method,
+        ratios=ratios,
+        min_eval=min_eval,
+        noise=noise,
+        seed=g.seed,
+        dataset=name,
     )
     cfg = stage.config_from_recipe(dataset, recipe, overrides)
     result = stage.run(cfg, g.workdir, force=force)

@@ -33,17 +33,50 @@ def register(app: typer.Typer) -> None:
     def embed(
         ctx: typer.Context,
         dataset: str = typer.Option(..., "--dataset", "-d", help="A prepared and profiled dataset."),
-        profiles: Optional[str] = typer.Option(None, "--profiles", help="Prompt set id under <workdir>/profiles/<dataset>/ (default: the only one), or a profiles folder."),
-        encoder: str = typer.Option("local", "--encoder", help="local or minilm (all-MiniLM-L6-v2, 384-d), mpnet (all-mpnet-base-v2, 768-d), gemma (EmbeddingGemma-300M, 768-d, Gemma Terms of Use): all offline, the last two set up by `make setup-encoders`; or openai (any /v1/embeddings endpoint)."),
-        model: Optional[str] = typer.Option(None, "--model", help="local: a sentence-transformers folder; openai: the model, e.g. text-embedding-ada-002."),
-        base_url: Optional[str] = typer.Option(None, "--base-url", help="openai: the API root, e.g. https://api.openai.com/v1."),
-        api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env", help="openai: the environment variable holding the key (never written anywhere)."),
+        profiles: Optional[str] = typer.Option(
+            None,
+            "--profiles",
+            help="Prompt set id under <workdir>/profiles/<dataset>/ (default: the only one), or a profiles folder.",
+        ),
+        encoder: str = typer.Option(
+            "local",
+            "--encoder",
+            help="local or minilm (all-MiniLM-L6-v2, 384-d), mpnet (all-mpnet-base-v2, 768-d), "
+            "gemma (EmbeddingGemma-300M, 768-d, Gemma Terms of Use): all offline, "
+            "the last two set up by `make setup-encoders`; or openai (any /v1/embeddings endpoint).",
+        ),
+        model: Optional[str] = typer.Option(
+            None,
+            "--model",
+            help="local: a sentence-transformers folder; openai: the model, e.g. text-embedding-ada-002.",
+        ),
+        base_url: Optional[str] = typer.Option(
+            None, "--base-url", help="openai: the API root, e.g. https://api.openai.com/v1."
+        ),
+        api_key_env: str = typer.Option(
+            "OPENAI_API_KEY",
+            "--api-key-env",
+            help="openai: the environment variable holding the key (never written anywhere).",
+        ),
         concurrency: int = typer.Option(8, "--concurrency", help="openai: batches in flight at once."),
         batch_size: int = typer.Option(128, "--batch-size", help="Texts per batch (sorted by length first)."),
-        name: Optional[str] = typer.Option(None, "--name", help="Output folder under <workdir>/embeddings/<dataset>/ (default: the encoder's name)."),
-        shuffle: bool = typer.Option(False, "--shuffle", help="Permute vectors among users and among items (seeded): the shuffled-profile control."),
-        vectors: Optional[str] = typer.Option(None, "--vectors", help="With --shuffle: permute this earlier embed output (a folder, or a name under <workdir>/embeddings/<dataset>/) instead of encoding the profiles again."),
-        missing: str = typer.Option("none", "--missing", help="Entities without a profile: none (embed the text 'None', as RLMRec) or error."),
+        name: Optional[str] = typer.Option(
+            None, "--name", help="Output folder under <workdir>/embeddings/<dataset>/ (default: the encoder's name)."
+        ),
+        shuffle: bool = typer.Option(
+            False,
+            "--shuffle",
+            help="Permute vectors among users and among items (seeded): the shuffled-profile control.",
+        ),
+        vectors: Optional[str] = typer.Option(
+            None,
+            "--vectors",
+            help="With --shuffle: permute this earlier embed output (a folder, "
+            "or a name under <workdir>/embeddings/<dataset>/) instead of encoding the profiles again.",
+        ),
+        missing: str = typer.Option(
+            "none", "--missing", help="Entities without a profile: none (embed the text 'None', as RLMRec) or error."
+        ),
         force: bool = typer.Option(False, "--force", help="Re-embed even when up to date."),
     ) -> None:
         """Embed the profiles' summarization text into fixed semantic vectors for RLMRec (Con/Gen)."""
@@ -51,9 +84,26 @@ def register(app: typer.Typer) -> None:
         from llmrec_cli.runtime import resolve_device
 
         g = globals_of(ctx)
-        req = stage.EmbedRequest(dataset, profiles, encoder, model, base_url, api_key_env, concurrency, batch_size, name,
-                                 shuffle, vectors, missing, resolve_device(g.device) if encoder != "openai" else "cpu", force, g.seed_or())
-        with progress_bar(TextColumn("{task.description:<6}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()) as progress:
+        req = stage.EmbedRequest(
+            dataset,
+            profiles,
+            encoder,
+            model,
+            base_url,
+            api_key_env,
+            concurrency,
+            batch_size,
+            name,
+            shuffle,
+            vectors,
+            missing,
+            resolve_device(g.device) if encoder != "openai" else "cpu",
+            force,
+            g.seed_or(),
+        )
+        with progress_bar(
+            TextColumn("{task.description:<6}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()
+        ) as progress:
             result = stage.run(req, g.workdir, _progress_callback(progress))
         if result.up_to_date:
             console.print(f"[green]up to date[/green]: {result.folder} (use --force to re-embed)")

@@ -22,11 +22,15 @@ def evaluate(
         None, help="Run folders (or names under <workdir>/runs/); none: every run of --experiment.", show_default=False
     ),
     split: str = typer.Option("test", help="test or valid."),
-    k: list[int] = typer.Option([], "--k", min=1, help="Cut-offs (repeatable); default 5 10 20 (RLMRec) or 20 40 100 (CLLM4Rec)."),
+    k: list[int] = typer.Option(
+        [], "--k", min=1, help="Cut-offs (repeatable); default 5 10 20 (RLMRec) or 20 40 100 (CLLM4Rec)."
+    ),
     recall_denominator: Optional[str] = typer.Option(
         None, help="all (|T_u|, RLMRec) or min_k (min(k, |T_u|), CLLM4Rec); default: the run's paper."
     ),
-    force: bool = typer.Option(False, "--force", help="Evaluate again even when the run, dataset and options are unchanged."),
+    force: bool = typer.Option(
+        False, "--force", help="Evaluate again even when the run, dataset and options are unchanged."
+    ),
 ) -> None:
     """Full-rank evaluation (training items masked); writes metrics.json, a per-user Parquet and its manifest
     (evaluate-<split>.json) per run. A run already evaluated so is skipped (up to date)."""
@@ -43,7 +47,9 @@ def evaluate(
         results[ev.run_dir.name] = ev.metrics
         fresh += not ev.up_to_date
     if fresh < len(results):
-        console.print(f"[green]up to date[/green]: {len(results) - fresh} of {len(results)} runs (use --force to evaluate again)")
+        console.print(
+            f"[green]up to date[/green]: {len(results) - fresh} of {len(results)} runs (use --force to evaluate again)"
+        )
     print_table(metrics_table(results, title=f"{split} metrics"))
 
 

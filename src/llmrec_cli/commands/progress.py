@@ -50,8 +50,13 @@ class ValidationLines:
             return
         per_epoch = sum(self.seconds) / len(self.seconds)
         self.seconds = []
-        parts = [f"epoch {row['epoch']}/{self.total}", loss_text(row), valid_text(row, self.metrics),
-                 best_text(row, self.metrics), f"{per_epoch:.2f} s/epoch"]
+        parts = [
+            f"epoch {row['epoch']}/{self.total}",
+            loss_text(row),
+            valid_text(row, self.metrics),
+            best_text(row, self.metrics),
+            f"{per_epoch:.2f} s/epoch",
+        ]
         self.console.print("  ".join(p for p in parts if p), highlight=False, soft_wrap=True)
 
 
@@ -70,13 +75,20 @@ class EpochBar:
 
 
 @contextmanager
-def epoch_progress(console: Console, total_epochs: int, metrics: tuple[str, ...] = ("recall@20", "ndcg@20")) -> Iterator[OnEpoch]:
+def epoch_progress(
+    console: Console, total_epochs: int, metrics: tuple[str, ...] = ("recall@20", "ndcg@20")
+) -> Iterator[OnEpoch]:
     """The on_epoch callback for a training loop whose rows carry ``epoch``, ``seconds``, ``loss_*``, ``valid_*``
     and optionally ``best_valid`` / ``best_epoch`` (the selection metric is ``metrics[0]``): a live bar when
     ``console`` is a terminal, else :class:`ValidationLines`."""
     if not console.is_terminal:
         yield ValidationLines(console, total_epochs, metrics)
         return
-    columns = [TextColumn("epoch {task.completed:>4.0f}"), BarColumn(), TextColumn("{task.fields[info]}"), TimeElapsedColumn()]
+    columns = [
+        TextColumn("epoch {task.completed:>4.0f}"),
+        BarColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+    ]
     with progress_bar(*columns, out=console) as progress:
         yield EpochBar(progress, total_epochs, metrics)

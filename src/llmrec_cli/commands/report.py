@@ -15,7 +15,9 @@ def register(app: typer.Typer) -> None:
     def report(
         ctx: typer.Context,
         name: str = typer.Option("latest", "--name", help="Report name: the folder reports/<name>/."),
-        out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default: reports/<name> under the current directory)."),
+        out: Optional[Path] = typer.Option(
+            None, "--out", help="Output folder (default: reports/<name> under the current directory)."
+        ),
         force: bool = typer.Option(False, "--force", help="Rebuild even when no run, dataset or benchmark changed."),
     ) -> None:
         """Write report.md, a CSV per table and PNG plots from every evaluated run in the workdir (with --experiment

@@ -40,26 +40,42 @@ def backbones(
 def train_rlmrec(
     ctx: typer.Context,
     dataset: str = typer.Option(..., "--dataset", "-d", help="A prepared dataset (llmrec prepare)."),
-    backbone: str = typer.Option("lightgcn", help="A graph CF backbone (`llmrec backbones` lists them: gccf, lightgcn, sgl, simgcl, dccf, autocf), or semantic (profile embeddings only, no training)."),
-    align: str = typer.Option("none", help="none (base), con (RLMRec-Con), gen (RLMRec-Gen) or kar (the KAR baseline); `llmrec backbones` shows which each backbone has."),
+    backbone: str = typer.Option(
+        "lightgcn",
+        help="A graph CF backbone (`llmrec backbones` lists them: gccf, lightgcn, sgl, "
+        "simgcl, dccf, autocf), or semantic (profile embeddings only, no training).",
+    ),
+    align: str = typer.Option(
+        "none",
+        help="none (base), con (RLMRec-Con), gen (RLMRec-Gen) or kar (the KAR baseline); "
+        "`llmrec backbones` shows which each backbone has.",
+    ),
     embeddings: Optional[str] = typer.Option(
         None, help="Semantic vectors for con/gen: an embed output folder (or its encoder name), or random:DIM."
     ),
     config: Optional[Path] = typer.Option(None, "--config", help="A TOML file overriding configs/rlmrec values."),
     set_: list[str] = typer.Option([], "--set", help="Override one hyperparameter, e.g. --set layers=2 (repeatable)."),
     epochs: Optional[int] = typer.Option(
-        None, min=1, help="Maximum epochs (default 3000: early stopping decides). Validation runs every eval_every "
-        "epochs (3: epochs 0, 3, 6, ...) and always on the last, so --epochs 2 validates epochs 0 and 1 and keeps the better."
+        None,
+        min=1,
+        help="Maximum epochs (default 3000: early stopping decides). Validation runs every eval_every "
+        "epochs (3: epochs 0, 3, 6, ...) and always on the last, "
+        "so --epochs 2 validates epochs 0 and 1 and keeps the better.",
     ),
     align_weight: Optional[float] = typer.Option(
-        None, min=0, help="The alignment term's weight (con: kd_weight, gen: recon_weight; default: the config's). "
-        "0 trains the variant's settings without the term, a control (default run id suffix -w0)."
+        None,
+        min=0,
+        help="The alignment term's weight (con: kd_weight, gen: recon_weight; default: the config's). "
+        "0 trains the variant's settings without the term, a control (default run id suffix -w0).",
     ),
     align_precision: str = typer.Option(
-        "fp32", help="fp32 (as the paper) or bf16: Con/Gen's wide products in bfloat16 autocast, ~2x faster epochs on "
-        "CPUs with AVX512-BF16/AMX and on recent GPUs (docs/results.md has the measured speed and metric change)."
+        "fp32",
+        help="fp32 (as the paper) or bf16: Con/Gen's wide products in bfloat16 autocast, ~2x faster epochs on "
+        "CPUs with AVX512-BF16/AMX and on recent GPUs (docs/results.md has the measured speed and metric change).",
     ),
-    run_id: Optional[str] = typer.Option(None, help="Run folder name under <workdir>/runs/ (default from the options)."),
+    run_id: Optional[str] = typer.Option(
+        None, help="Run folder name under <workdir>/runs/ (default from the options)."
+    ),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from its last checkpoint."),
     force: bool = typer.Option(False, "--force", help="Retrain even when the run is up to date (discards it)."),
 ) -> None:
@@ -77,8 +93,17 @@ def train_rlmrec(
     recipe = recipe_of(g.workdir, dataset)
     hp = rl_config.resolve(backbone, align, recipe, config, overrides)
     changed = rl_config.changed(hp, rl_config.resolve(backbone, align, recipe))
-    req = train.TrainRequest(dataset=dataset, hp=hp, embeddings=embeddings, changed=changed, seed=g.seed_or(),
-                             device=g.device, run_id=run_id, resume=resume, force=force)
+    req = train.TrainRequest(
+        dataset=dataset,
+        hp=hp,
+        embeddings=embeddings,
+        changed=changed,
+        seed=g.seed_or(),
+        device=g.device,
+        run_id=run_id,
+        resume=resume,
+        force=force,
+    )
     result = train.run(req, g.workdir) if backbone == "semantic" else _train_with_progress(req, g.workdir)
     g.record_run(result.run_dir)
     if result.up_to_date:

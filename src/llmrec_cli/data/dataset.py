@@ -28,13 +28,21 @@ class Dataset:
     def load(cls, workdir: Path | str, name: str) -> "Dataset":
         folder = Workdir.of(workdir).data(name)
         if not (folder / artifacts.MANIFEST).is_file():
-            raise LLMRecError(f"{folder}: dataset '{name}' is not prepared; run `llmrec prepare --dataset {name}` first")
+            raise LLMRecError(
+                f"{folder}: dataset '{name}' is not prepared; run `llmrec prepare --dataset {name}` first"
+            )
         splits = {s: artifacts.read_parquet(folder / f"{s}.parquet", artifacts.SPLIT) for s in SPLIT_NAMES}
-        n_users = artifacts.read_parquet(folder / "users.parquet", artifacts.USERS, columns=["user_id", "raw_id"]).height
-        n_items = artifacts.read_parquet(folder / "items.parquet", artifacts.ITEMS, columns=["item_id", "raw_id"]).height
+        n_users = artifacts.read_parquet(
+            folder / "users.parquet", artifacts.USERS, columns=["user_id", "raw_id"]
+        ).height
+        n_items = artifacts.read_parquet(
+            folder / "items.parquet", artifacts.ITEMS, columns=["item_id", "raw_id"]
+        ).height
         for split, df in splits.items():
             if df.height and (df["user_id"].max() >= n_users or df["item_id"].max() >= n_items):
-                raise LLMRecError(f"{folder / split}.parquet: ids exceed users.parquet/items.parquet; rerun prepare with --force")
+                raise LLMRecError(
+                    f"{folder / split}.parquet: ids exceed users.parquet/items.parquet; rerun prepare with --force"
+                )
         return cls(name, folder, n_users, n_items, splits, artifacts.sha256_file(folder / artifacts.MANIFEST))
 
     def pairs(self, split: str) -> tuple[np.ndarray, np.ndarray]:
@@ -55,6 +63,9 @@ class Dataset:
         np.add.at(crow, u + 1, 1)
         crow = np.cumsum(crow)
         return torch.sparse_csr_tensor(
-            torch.from_numpy(crow), torch.from_numpy(i), torch.ones(len(i)), size=(self.n_users, self.n_items),
+            torch.from_numpy(crow),
+            torch.from_numpy(i),
+            torch.ones(len(i)),
+            size=(self.n_users, self.n_items),
             check_invariants=False,
         )

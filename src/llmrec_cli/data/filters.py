@@ -46,7 +46,9 @@ def check_ratings(df: pl.DataFrame, source: str) -> None:
 def min_rating(df: pl.DataFrame, threshold: float) -> pl.DataFrame:
     """Keep interactions rated >= threshold (RLMRec drops ratings < 3 on Amazon and Yelp)."""
     if "rating" not in df.columns:
-        raise LLMRecError(f"--min-rating {threshold}: the source has no rating column; drop the option or pass --rating-col")
+        raise LLMRecError(
+            f"--min-rating {threshold}: the source has no rating column; drop the option or pass --rating-col"
+        )
     return df.filter(pl.col("rating") >= threshold)
 
 

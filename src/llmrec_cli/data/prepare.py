@@ -99,7 +99,16 @@ def config_from_recipe(name: str | None, recipe_path: Path | None, overrides: di
             continue
         if key == "kcore":
             cfg.user_k = cfg.item_k = value
-        elif key in ("user_col", "item_col", "rating_col", "time_col", "review_col", "items_path", "items_key", "meta_path"):
+        elif key in (
+            "user_col",
+            "item_col",
+            "rating_col",
+            "time_col",
+            "review_col",
+            "items_path",
+            "items_key",
+            "meta_path",
+        ):
             cfg.source_options[key] = value
         elif key == "source":
             cfg.source = str(Path(value).resolve())
@@ -183,7 +192,15 @@ def _from_raw(data: RawSource, cfg: PrepareConfig) -> tuple[dict[str, pl.DataFra
     filters.check_ratings(df, where)
     df, vocab = _encode_ids(df)
     log = filters.FilterLog()
-    log.steps.append({"filter": "read", "rows_removed": 0, "rows": df.height, "users": vocab["user"].len(), "items": vocab["item"].len()})
+    log.steps.append(
+        {
+            "filter": "read",
+            "rows_removed": 0,
+            "rows": df.height,
+            "users": vocab["user"].len(),
+            "items": vocab["item"].len(),
+        }
+    )
     if cfg.dedupe:
         df = log.record("dedupe (user, item)", df, filters.dedupe(df))
     if cfg.min_rating is not None:
@@ -196,14 +213,18 @@ def _from_raw(data: RawSource, cfg: PrepareConfig) -> tuple[dict[str, pl.DataFra
         df = log.record(f"user sample {cfg.user_sample:g}", df, filters.sample_users(df, cfg.user_sample, cfg.seed))
     if cfg.user_k > 1 or cfg.item_k > 1:
         before = df.height
-        df = log.record(f"k-core (users {cfg.user_k}, items {cfg.item_k})", df, filters.k_core(df, cfg.user_k, cfg.item_k))
+        df = log.record(
+            f"k-core (users {cfg.user_k}, items {cfg.item_k})", df, filters.k_core(df, cfg.user_k, cfg.item_k)
+        )
         if df.height == 0:
             raise LLMRecError(
                 f"--kcore: the {cfg.user_k}/{cfg.item_k}-core of {before} interactions is empty; lower --kcore "
                 "or prepare more data"
             )
     if df.height == 0:
-        raise LLMRecError(f"{where}: no interactions left after filtering; loosen --min-rating, --start/--end or --user-sample")
+        raise LLMRecError(
+            f"{where}: no interactions left after filtering; loosen --min-rating, --start/--end or --user-sample"
+        )
     parts = split.split(df, cfg.split, cfg.ratios, cfg.seed, cfg.min_eval)
     return _densify(parts, data, cfg, vocab), log.steps
 
@@ -220,7 +241,9 @@ def _encode_ids(df: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, pl.Series]]:
     return df, vocab
 
 
-def _densify(parts: dict[str, pl.DataFrame], data: RawSource, cfg: PrepareConfig, vocab: dict[str, pl.Series]) -> dict[str, pl.DataFrame]:
+def _densify(
+    parts: dict[str, pl.DataFrame], data: RawSource, cfg: PrepareConfig, vocab: dict[str, pl.Series]
+) -> dict[str, pl.DataFrame]:
     """Id codes -> dense 0..n-1 ids (sorted by raw id), keeping the raw ids and text in users/items tables."""
     everything = pl.concat([parts[s] for s in SPLITS])
     users, user_ids = _dense_ids(everything["user"], vocab["user"], "user")
@@ -238,8 +261,12 @@ def _densify(parts: dict[str, pl.DataFrame], data: RawSource, cfg: PrepareConfig
     tables["users"] = _entity_table(users, data.users, "user", {})
     tables["items"] = _entity_table(items, data.items, "item", cfg.item_columns)
     if "review" in everything.columns:
-        reviews = relabel(everything.filter(pl.col("review").is_not_null() & (pl.col("review").str.strip_chars() != "")))
-        tables["reviews"] = reviews.select("user_id", "item_id", pl.col("review").alias("text"), *keep).sort(["user_id", "item_id"])
+        reviews = relabel(
+            everything.filter(pl.col("review").is_not_null() & (pl.col("review").str.strip_chars() != ""))
+        )
+        tables["reviews"] = reviews.select("user_id", "item_id", pl.col("review").alias("text"), *keep).sort(
+            ["user_id", "item_id"]
+        )
     return tables
 
 
@@ -248,7 +275,9 @@ def _dense_ids(codes: pl.Series, vocab: pl.Series, entity: str) -> tuple[pl.Data
     present = np.zeros(vocab.len(), dtype=bool)
     present[codes.to_numpy()] = True
     dense = (np.cumsum(present) - 1).astype(np.int32)
-    table = pl.DataFrame({f"{entity}_id": np.arange(int(present.sum()), dtype=np.int32), entity: vocab.filter(pl.Series(present))})
+    table = pl.DataFrame(
+        {f"{entity}_id": np.arange(int(present.sum()), dtype=np.int32), entity: vocab.filter(pl.Series(present))}
+    )
     return table, dense
 
 
@@ -268,7 +297,9 @@ def _select_columns(text: pl.DataFrame, columns: dict, key: str) -> pl.DataFrame
         return text.drop([c for c in ("raw_id", "item_id", "user_id") if c in text.columns and c != key])
     missing = [src for src in columns.values() if src not in text.columns]
     if missing:
-        raise LLMRecError(f"item text: columns {missing} named in the recipe's [items.columns] are not in the source ({text.columns})")
+        raise LLMRecError(
+            f"item text: columns {missing} named in the recipe's [items.columns] are not in the source ({text.columns})"
+        )
     return text.select(key, *[pl.col(src).alias(out) for out, src in columns.items()])
 
 
@@ -278,7 +309,9 @@ def _from_presplit(data: PresplitSource, cfg: PrepareConfig) -> tuple[dict[str, 
     dup = tagged.filter(pl.struct("user_id", "item_id").is_duplicated())
     if dup.height:
         row = dup.row(0, named=True)
-        where = sorted(set(dup.filter((pl.col("user_id") == row["user_id"]) & (pl.col("item_id") == row["item_id"]))["_split"]))
+        where = sorted(
+            set(dup.filter((pl.col("user_id") == row["user_id"]) & (pl.col("item_id") == row["item_id"]))["_split"])
+        )
         raise LLMRecError(
             f"--source {cfg.source}: the pair (user {row['user_id']}, item {row['item_id']}) is in both {where[0]} and "
             f"{where[1]} ({dup.height // 2} pairs overlap); each pair must be in one split only, fix the split files"
@@ -288,7 +321,15 @@ def _from_presplit(data: PresplitSource, cfg: PrepareConfig) -> tuple[dict[str, 
     ids_i = pl.DataFrame({"item_id": np.arange(data.n_items, dtype=np.int32)})
     tables["users"] = _presplit_entities(ids_u, data.users, "user_id", {})
     tables["items"] = _presplit_entities(ids_i, data.items, "item_id", cfg.item_columns)
-    steps = [{"filter": "published split (no filtering)", "rows_removed": 0, "rows": tagged.height, "users": data.n_users, "items": data.n_items}]
+    steps = [
+        {
+            "filter": "published split (no filtering)",
+            "rows_removed": 0,
+            "rows": tagged.height,
+            "users": data.n_users,
+            "items": data.n_items,
+        }
+    ]
     return tables, steps
 
 
@@ -312,7 +353,12 @@ def add_fake_interactions(tables: dict[str, pl.DataFrame], ratio: float, seed: i
     fake = pl.DataFrame(schema={"user_id": pl.Int32, "item_id": pl.Int32})
     while fake.height < need:
         k = int((need - fake.height) * 1.2) + 16
-        cand = pl.DataFrame({"user_id": rng.integers(0, n_users, k, dtype=np.int32), "item_id": rng.integers(0, n_items, k, dtype=np.int32)})
+        cand = pl.DataFrame(
+            {
+                "user_id": rng.integers(0, n_users, k, dtype=np.int32),
+                "item_id": rng.integers(0, n_items, k, dtype=np.int32),
+            }
+        )
         cand = cand.unique(maintain_order=True).join(existing, on=["user_id", "item_id"], how="anti")
         fake = pl.concat([fake, cand]).unique(maintain_order=True)
     fake = fake.head(need)
@@ -335,6 +381,14 @@ def _stats(tables: dict[str, pl.DataFrame], steps: list[dict], cfg: PrepareConfi
     if cfg.noise:
         stats["fake_train_interactions"] = int(round(cfg.noise * (tables["train"].height / (1 + cfg.noise))))
     if cfg.expect:
-        got = {"users": n_users, "items": n_items, "train": tables["train"].height, "valid": tables["valid"].height, "test": tables["test"].height}
-        stats["expected"] = {k: {"expected": v, "got": got.get(k), "ok": got.get(k) == v} for k, v in cfg.expect.items()}
+        got = {
+            "users": n_users,
+            "items": n_items,
+            "train": tables["train"].height,
+            "valid": tables["valid"].height,
+            "test": tables["test"].height,
+        }
+        stats["expected"] = {
+            k: {"expected": v, "got": got.get(k), "ok": got.get(k) == v} for k, v in cfg.expect.items()
+        }
     return stats

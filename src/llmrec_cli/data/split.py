@@ -72,7 +72,9 @@ def leave_last_out(df: pl.DataFrame, seed: int) -> dict[str, pl.DataFrame]:
         raise LLMRecError("--split leave-last-out needs timestamps; pass --time-col or use --split ratio")
     rng = np.random.default_rng(seed)
     df = df.with_columns(_r=pl.Series(rng.random(df.height))).sort(["timestamp", "_r"])
-    df = df.with_columns(_pos=(pl.int_range(pl.len()).over("user")).cast(pl.Int64), _n=pl.len().over("user").cast(pl.Int64))
+    df = df.with_columns(
+        _pos=(pl.int_range(pl.len()).over("user")).cast(pl.Int64), _n=pl.len().over("user").cast(pl.Int64)
+    )
     one = pl.when(pl.col("_n") >= 3).then(pl.lit(1)).otherwise(pl.lit(0))
     return _split_by_position(df, one, one)
 

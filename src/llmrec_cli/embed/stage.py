@@ -64,13 +64,21 @@ def profiles_folder(workdir: Path, dataset: str, profiles: str | None) -> Path:
     if profiles:
         folder = Workdir.of(workdir).profiles(dataset, profiles, "--profiles")
         if not (folder / artifacts.MANIFEST).is_file():
-            raise LLMRecError(f"--profiles {profiles}: no finished profiles in {folder}; run `llmrec profile --dataset {dataset} --prompt {profiles}`")
+            raise LLMRecError(
+                f"--profiles {profiles}: no finished profiles in {folder}; "
+                f"run `llmrec profile --dataset {dataset} --prompt {profiles}`"
+            )
         return folder
     found = sorted(p.parent for p in root.glob(f"*/{artifacts.MANIFEST}"))
     if not found:
-        raise LLMRecError(f"{root}: no profiles for dataset '{dataset}'; run `llmrec profile --dataset {dataset}` first (or pass --profiles FOLDER)")
+        raise LLMRecError(
+            f"{root}: no profiles for dataset '{dataset}'; "
+            f"run `llmrec profile --dataset {dataset}` first (or pass --profiles FOLDER)"
+        )
     if len(found) > 1:
-        raise LLMRecError(f"{root}: several profile sets ({', '.join(p.name for p in found)}); choose one with --profiles")
+        raise LLMRecError(
+            f"{root}: several profile sets ({', '.join(p.name for p in found)}); choose one with --profiles"
+        )
     return found[0]
 
 
@@ -115,14 +123,20 @@ def _check(req: EmbedRequest) -> None:
         raise LLMRecError(f"--encoder {req.encoder}: choose one of {', '.join(ENCODERS)}")
     req.encoder = ALIASES.get(req.encoder, req.encoder)
     if req.encoder in PACKAGED and req.model:
-        raise LLMRecError(f"--model {req.model}: --encoder {req.encoder} is a fixed packaged model; for another "
-                          "sentence-transformers folder use --encoder local --model FOLDER")
+        raise LLMRecError(
+            f"--model {req.model}: --encoder {req.encoder} is a fixed packaged model; for another "
+            "sentence-transformers folder use --encoder local --model FOLDER"
+        )
     if req.vectors and not req.shuffle:
-        raise LLMRecError(f"--vectors {req.vectors}: only permutes an earlier embedding; add --shuffle, or train with "
-                          f"--embeddings {req.vectors} directly")
+        raise LLMRecError(
+            f"--vectors {req.vectors}: only permutes an earlier embedding; add --shuffle, or train with "
+            f"--embeddings {req.vectors} directly"
+        )
 
 
-def run(req: EmbedRequest, workdir: Path, on_progress: Callable[[str, int, int], None] | None = None, encoder=None) -> EmbedResult:
+def run(
+    req: EmbedRequest, workdir: Path, on_progress: Callable[[str, int, int], None] | None = None, encoder=None
+) -> EmbedResult:
     _check(req)
     ds = Dataset.load(workdir, req.dataset)
     if req.vectors:
@@ -143,9 +157,15 @@ def run(req: EmbedRequest, workdir: Path, on_progress: Callable[[str, int, int],
         vectors, shuffle_note = shuffle_vectors(vectors, req.seed)
     dim = int(vectors["item"].shape[1])
     counts = {f"{e}s": {"vectors": int(vectors[e].shape[0]), "missing_profiles": missing[e]} for e in ("item", "user")}
-    manifest = artifacts.Manifest(STAGE, config, artifacts.describe_inputs(plan.inputs), ["items.parquet", "users.parquet"],
-                                  counts, 0.0, {"dimension": dim, **about, "embedded_text": "summarization",
-                                                "shuffle": shuffle_note or None})
+    manifest = artifacts.Manifest(
+        STAGE,
+        config,
+        artifacts.describe_inputs(plan.inputs),
+        ["items.parquet", "users.parquet"],
+        counts,
+        0.0,
+        {"dimension": dim, **about, "embedded_text": "summarization", "shuffle": shuffle_note or None},
+    )
     with artifacts.staged_dir(folder) as tmp:
         for entity in ("item", "user"):
             write_vectors(vectors[entity], entity, tmp / f"{entity}s.parquet")
@@ -157,6 +177,7 @@ def run(req: EmbedRequest, workdir: Path, on_progress: Callable[[str, int, int],
 @dataclass
 class _Plan:
     """Where the vectors come from: the output name, the input files, and ``make`` that builds them."""
+
     name: str
     profiles: str | None
     inputs: list[Path]
@@ -170,25 +191,41 @@ def _plan_encoding(req: EmbedRequest, ds: Dataset, workdir: Path) -> _Plan:
     def make(on_progress, encoder):
         texts = {e: summaries(source, e, n, req.missing) for e, n in (("item", ds.n_items), ("user", ds.n_users))}
         encoder = encoder or create_encoder(req)
-        vectors = {entity: embed_texts(encoder, texts[entity][0], req.batch_size,
-                                       _entity_progress(on_progress, entity, len(texts[entity][0])))
-                   for entity in ("item", "user")}  # items first, as in profile
-        about = {"encoder": getattr(encoder, "model_id", name), "profiles": str(source), "normalized": bool(getattr(encoder, "normalize", False))}
+        vectors = {
+            entity: embed_texts(
+                encoder, texts[entity][0], req.batch_size, _entity_progress(on_progress, entity, len(texts[entity][0]))
+            )
+            for entity in ("item", "user")
+        }  # items first, as in profile
+        about = {
+            "encoder": getattr(encoder, "model_id", name),
+            "profiles": str(source),
+            "normalized": bool(getattr(encoder, "normalize", False)),
+        }
         return vectors, {e: texts[e][1] for e in texts}, about
 
-    inputs = [source / "items.parquet", source / "users.parquet", ds.folder / "users.parquet", ds.folder / "items.parquet"]
+    inputs = [
+        source / "items.parquet",
+        source / "users.parquet",
+        ds.folder / "users.parquet",
+        ds.folder / "items.parquet",
+    ]
     return _Plan(name, str(source.resolve()), inputs, make)
 
 
 def _plan_permutation(req: EmbedRequest, ds: Dataset, workdir: Path) -> _Plan:
-    """--vectors: an earlier embed output of this dataset (a folder, or a name under <workdir>/embeddings/<dataset>/)."""
+    """--vectors: an earlier embed output of this dataset (a folder, or a name under
+    <workdir>/embeddings/<dataset>/)."""
     from llmrec_cli.rlmrec import semantic
 
-    source = Workdir.of(workdir).find(req.vectors, "embeddings", req.dataset, "--vectors",
-                                      f"run `llmrec embed --dataset {req.dataset}` first")
+    source = Workdir.of(workdir).find(
+        req.vectors, "embeddings", req.dataset, "--vectors", f"run `llmrec embed --dataset {req.dataset}` first"
+    )
     if not (source / "users.parquet").is_file():
-        raise LLMRecError(f"--vectors {req.vectors}: no embed output there (users.parquet, items.parquet) nor in {source}; "
-                          f"run `llmrec embed --dataset {req.dataset}` first")
+        raise LLMRecError(
+            f"--vectors {req.vectors}: no embed output there (users.parquet, items.parquet) nor in {source}; "
+            f"run `llmrec embed --dataset {req.dataset}` first"
+        )
     name = req.name or source.name + "-shuffled"
 
     def make(on_progress, encoder):
@@ -196,11 +233,20 @@ def _plan_permutation(req: EmbedRequest, ds: Dataset, workdir: Path) -> _Plan:
         earlier = artifacts.read_manifest(source) or {}
         counts = earlier.get("counts", {})
         missing = {e: int(counts.get(f"{e}s", {}).get("missing_profiles", 0)) for e in ("item", "user")}
-        about = {"encoder": earlier.get("encoder"), "profiles": earlier.get("profiles"), "normalized": earlier.get("normalized"),
-                 "permuted_from": str(source)}
+        about = {
+            "encoder": earlier.get("encoder"),
+            "profiles": earlier.get("profiles"),
+            "normalized": earlier.get("normalized"),
+            "permuted_from": str(source),
+        }
         return {"item": loaded.items.numpy(), "user": loaded.users.numpy()}, missing, about
 
-    inputs = [source / "users.parquet", source / "items.parquet", ds.folder / "users.parquet", ds.folder / "items.parquet"]
+    inputs = [
+        source / "users.parquet",
+        source / "items.parquet",
+        ds.folder / "users.parquet",
+        ds.folder / "items.parquet",
+    ]
     return _Plan(name, None, inputs, make)
 
 
@@ -217,7 +263,9 @@ def summaries(folder: Path, entity: str, n: int, missing: str) -> tuple[list[str
     df = artifacts.read_parquet(path, artifacts.profiles_schema(entity))
     id_col = artifacts.entity_id(entity)
     if df.height and (df[id_col].min() < 0 or df[id_col].max() >= n):
-        raise LLMRecError(f"{path}: {entity} ids outside 0..{n - 1}; these profiles belong to another preparation of the dataset")
+        raise LLMRecError(
+            f"{path}: {entity} ids outside 0..{n - 1}; these profiles belong to another preparation of the dataset"
+        )
     if df[id_col].n_unique() != df.height:
         raise LLMRecError(f"{path}: duplicate {id_col} values; regenerate the profiles")
     texts = [MISSING_TEXT] * n
@@ -237,7 +285,7 @@ def embed_texts(encoder, texts: list[str], batch_size: int, on_batch=None) -> np
     if not texts:
         raise LLMRecError("nothing to embed: the dataset has no entities")
     order = np.argsort([len(t) for t in texts], kind="stable")
-    batches = [[texts[i] for i in order[s:s + batch_size]] for s in range(0, len(order), batch_size)]
+    batches = [[texts[i] for i in order[s : s + batch_size]] for s in range(0, len(order), batch_size)]
     parts = encoder.encode_batches(batches, on_batch)
     stacked = np.concatenate(parts, axis=0).astype(np.float32, copy=False)
     out = np.empty_like(stacked)

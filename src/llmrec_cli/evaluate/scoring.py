@@ -31,7 +31,14 @@ def evaluate_vectors(
     return metrics.evaluate_topk(topk, truth, ks, recall_denominator, users=users)
 
 
-def evaluate_scores(score_fn, dataset: Dataset, split: str = "test", ks=(20, 40, 100), recall_denominator: str = "min_k", batch_size: int = 256):
+def evaluate_scores(
+    score_fn,
+    dataset: Dataset,
+    split: str = "test",
+    ks=(20, 40, 100),
+    recall_denominator: str = "min_k",
+    batch_size: int = 256,
+):
     """Same, for models that produce a (B, J) score matrix per user batch (Multi-VAE, CLLM4Rec)."""
     truth = dataset.csr(split)
     users = metrics.users_with_truth(truth)

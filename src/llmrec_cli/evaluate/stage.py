@@ -57,8 +57,15 @@ def load_vectors(path: Path, entity: str) -> torch.Tensor:
     return torch.from_numpy(np.array(df["vector"].to_numpy(), dtype=np.float32))
 
 
-def run_one(run_dir: Path, workdir: Path, split: str = "test", ks=None, recall_denominator: str | None = None,
-            device: str = "cpu", force: bool = False) -> Evaluation:
+def run_one(
+    run_dir: Path,
+    workdir: Path,
+    split: str = "test",
+    ks=None,
+    recall_denominator: str | None = None,
+    device: str = "cpu",
+    force: bool = False,
+) -> Evaluation:
     """Evaluate one finished run (a folder, or a name under <workdir>/runs/) on ``device`` (auto, cpu, cuda, cuda:N).
     A run already evaluated on this split with these ks, from the same run and dataset manifests, is not evaluated
     again unless ``force``."""
@@ -76,8 +83,15 @@ def run_one(run_dir: Path, workdir: Path, split: str = "test", ks=None, recall_d
     inputs = [run_dir / artifacts.MANIFEST, dataset.folder / artifacts.MANIFEST]
     done = previous.get("splits", {}).get(split, {})
     if not force and done and artifacts.up_to_date(run_dir, STAGE, record, inputs, record_name(split)):
-        return Evaluation(run_dir, previous.get("model", "?"), dataset.name, split, done["metrics"], done["n_users_evaluated"],
-                          up_to_date=True)
+        return Evaluation(
+            run_dir,
+            previous.get("model", "?"),
+            dataset.name,
+            split,
+            done["metrics"],
+            done["n_users_evaluated"],
+            up_to_date=True,
+        )
     clock = artifacts.Stopwatch()
     kind = manifest.get("kind", "vectors")
     if kind in SCORERS:
@@ -87,7 +101,10 @@ def run_one(run_dir: Path, workdir: Path, split: str = "test", ks=None, recall_d
         users = load_vectors(run_dir / "users.parquet", "user").to(device)
         items = load_vectors(run_dir / "items.parquet", "item").to(device)
         if users.shape[0] != dataset.n_users or items.shape[0] != dataset.n_items:
-            raise LLMRecError(f"{run_dir}: vectors cover {users.shape[0]} users x {items.shape[0]} items but dataset '{dataset.name}' has {dataset.n_users} x {dataset.n_items}; retrain the run")
+            raise LLMRecError(
+                f"{run_dir}: vectors cover {users.shape[0]} users x {items.shape[0]} items but "
+                f"dataset '{dataset.name}' has {dataset.n_users} x {dataset.n_items}; retrain the run"
+            )
         per_user, means = evaluate_vectors(users, items, dataset, split, ks, denominator)
     artifacts.write_parquet(per_user, run_dir / f"per_user_{split}.parquet")
     result = {"ks": list(ks), "recall_denominator": denominator, "n_users_evaluated": per_user.height, "metrics": means}
@@ -95,8 +112,15 @@ def run_one(run_dir: Path, workdir: Path, split: str = "test", ks=None, recall_d
     doc.update(dataset=dataset.name, dataset_manifest_sha256=dataset.manifest_sha256)
     doc.setdefault("model", manifest.get("stage", "?"))
     artifacts.write_json(doc, run_dir / "metrics.json")
-    manifest = artifacts.Manifest(STAGE, record, artifacts.describe_inputs(inputs), [f"per_user_{split}.parquet", "metrics.json"],
-                                  {"users_evaluated": per_user.height}, clock.seconds, {"device": str(device)})
+    manifest = artifacts.Manifest(
+        STAGE,
+        record,
+        artifacts.describe_inputs(inputs),
+        [f"per_user_{split}.parquet", "metrics.json"],
+        {"users_evaluated": per_user.height},
+        clock.seconds,
+        {"device": str(device)},
+    )
     artifacts.write_json(manifest.to_dict(), run_dir / record_name(split))
     return Evaluation(run_dir, doc["model"], dataset.name, split, means, per_user.height)
 

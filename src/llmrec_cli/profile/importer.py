@@ -38,7 +38,9 @@ class ImportRequest:
     model: str = "unknown"  # the LLM that wrote the profiles, as declared by the user
     name: str = "imported"  # the output folder under profiles/<dataset>/
     allow_partial: bool = False
-    match: str = "auto"  # a table with both id kinds: auto (dense, checked against raw), dense or raw (the other ignored)
+    match: str = (
+        "auto"  # a table with both id kinds: auto (dense, checked against raw), dense or raw (the other ignored)
+    )
     raw_id_column: str | None = None  # the column of raw ids, when not raw_id/original_id (then matched by it alone)
     drop_unknown: bool = False  # drop rows whose raw id is not in the dataset (a profile set of a larger catalogue)
     force: bool = False
@@ -57,12 +59,23 @@ def run(req: ImportRequest, workdir: Path) -> ImportResult:
     sources = source_files(req)
     data_folder = Workdir.of(workdir).data(req.dataset)
     if not (data_folder / artifacts.MANIFEST).is_file():
-        raise LLMRecError(f"{data_folder}: dataset '{req.dataset}' is not prepared; run `llmrec prepare --dataset {req.dataset}` first")
+        raise LLMRecError(
+            f"{data_folder}: dataset '{req.dataset}' is not prepared; "
+            f"run `llmrec prepare --dataset {req.dataset}` first"
+        )
     folder = Workdir.of(workdir).profiles(req.dataset, name)
     if req.match not in MATCHES:
         raise LLMRecError(f"--match {req.match}: choose one of {', '.join(MATCHES)}")
-    config = {"import": True, "dataset": req.dataset, "model": req.model, "name": name, "allow_partial": req.allow_partial,
-              "match": req.match, "raw_id_column": req.raw_id_column, "drop_unknown": req.drop_unknown}
+    config = {
+        "import": True,
+        "dataset": req.dataset,
+        "model": req.model,
+        "name": name,
+        "allow_partial": req.allow_partial,
+        "match": req.match,
+        "raw_id_column": req.raw_id_column,
+        "drop_unknown": req.drop_unknown,
+    }
     entity_tables = {e: data_folder / f"{e}s.parquet" for e in ENTITIES}
     inputs = [*sources.values(), *entity_tables.values()]
     if not req.force and artifacts.up_to_date(folder, STAGE, config, inputs):
@@ -73,12 +86,18 @@ def run(req: ImportRequest, workdir: Path) -> ImportResult:
         known = artifacts.read_parquet(entity_tables[entity], columns=[artifacts.entity_id(entity), "raw_id"])
         frame = with_raw_id_column(read_table(sources[entity], entity), req.raw_id_column)
         table, dropped = dense_profiles(frame, entity, known, sources[entity], req.match, req.drop_unknown)
-        counts[f"{entity}s"] = coverage(table, entity, known.height, sources[entity], req.allow_partial) | {"dropped_unknown": dropped}
+        counts[f"{entity}s"] = coverage(table, entity, known.height, sources[entity], req.allow_partial) | {
+            "dropped_unknown": dropped
+        }
         tables[entity] = contract_table(table, entity, req.model, name)
     manifest = artifacts.Manifest(
-        STAGE, config, artifacts.describe_inputs(inputs), ["items.parquet", "users.parquet", "failures.parquet"], counts,
-        0.0, {"model": req.model, "imported_from": {e: str(Path(p).resolve()) for e, p in sources.items()},
-              "prompts": None},
+        STAGE,
+        config,
+        artifacts.describe_inputs(inputs),
+        ["items.parquet", "users.parquet", "failures.parquet"],
+        counts,
+        0.0,
+        {"model": req.model, "imported_from": {e: str(Path(p).resolve()) for e, p in sources.items()}, "prompts": None},
     )
     with artifacts.staged_dir(folder) as tmp:
         for entity in ENTITIES:
@@ -100,8 +119,10 @@ def source_files(req: ImportRequest) -> dict[str, Path]:
     else:
         source = Path(req.source)
         if source.is_file():
-            raise LLMRecError(f"--import {source}: a file; give the folder holding the users and items tables, or "
-                              "--users FILE --items FILE")
+            raise LLMRecError(
+                f"--import {source}: a file; give the folder holding the users and items tables, or "
+                "--users FILE --items FILE"
+            )
         if not source.is_dir():
             raise LLMRecError(f"--import {source}: no such folder")
         found = {e: given[e] or _find_in_folder(source, e) for e in ENTITIES}
@@ -115,12 +136,15 @@ def _find_in_folder(folder: Path, entity: str) -> Path:
     candidates = [folder / f"{stem}{suffix}" for stem in FOLDER_NAMES[entity] for suffix in SUFFIXES]
     present = [p for p in candidates if p.is_file()]
     if len(present) > 1:
-        raise LLMRecError(f"--import {folder}: several {entity} tables ({', '.join(p.name for p in present)}); "
-                          f"choose one with --{entity}s FILE")
+        raise LLMRecError(
+            f"--import {folder}: several {entity} tables ({', '.join(p.name for p in present)}); "
+            f"choose one with --{entity}s FILE"
+        )
     if not present:
         names = ", ".join(f"{stem}.parquet" for stem in FOLDER_NAMES[entity])
-        raise LLMRecError(f"--import {folder}: no {entity} table ({names}, or .csv/.jsonl/.pkl); "
-                          f"name it so or pass --{entity}s FILE")
+        raise LLMRecError(
+            f"--import {folder}: no {entity} table ({names}, or .csv/.jsonl/.pkl); name it so or pass --{entity}s FILE"
+        )
     return present[0]
 
 
@@ -138,8 +162,9 @@ def read_table(path: Path, entity: str) -> pl.DataFrame:
         if suffix in (".jsonl", ".ndjson", ".json"):
             return pl.read_ndjson(path)
     except Exception as exc:
-        raise LLMRecError(f"{path}: not a readable {suffix[1:]} table ({type(exc).__name__}: "
-                          f"{str(exc).splitlines()[0][:120]})") from None
+        raise LLMRecError(
+            f"{path}: not a readable {suffix[1:]} table ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})"
+        ) from None
     raise LLMRecError(f"{path}: unknown format {suffix or '(no suffix)'}; use one of {', '.join(SUFFIXES)}")
 
 
@@ -148,7 +173,10 @@ def _pickle_frame(path: Path, entity: str) -> pl.DataFrame:
     data = safe_pickle.load(path)
     rows = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else None
     if rows is None:
-        raise LLMRecError(f"{path}: expected a dict {{id: {{'profile': text, 'reasoning': text}}}} or a list, found {type(data).__name__}")
+        raise LLMRecError(
+            f"{path}: expected a dict {{id: {{'profile': text, 'reasoning': text}}}} or a list, "
+            f"found {type(data).__name__}"
+        )
     ids, texts, reasons = [], [], []
     for key, value in rows:
         if not isinstance(key, int) or isinstance(key, bool):
@@ -156,14 +184,18 @@ def _pickle_frame(path: Path, entity: str) -> pl.DataFrame:
         if isinstance(value, str):
             value = {"profile": value}
         if not isinstance(value, dict):
-            raise LLMRecError(f"{path}: the entry of {entity} {key} is a {type(value).__name__}, expected a dict with 'profile'")
+            raise LLMRecError(
+                f"{path}: the entry of {entity} {key} is a {type(value).__name__}, expected a dict with 'profile'"
+            )
         text = value.get("profile", value.get("summarization"))
         ids.append(key)
         texts.append(None if text is None else str(text))
         reasons.append(str(value.get("reasoning") or ""))
     id_col = artifacts.entity_id(entity)
-    return pl.DataFrame({id_col: ids, "summarization": texts, "reasoning": reasons},
-                        schema={id_col: pl.Int64, "summarization": pl.String, "reasoning": pl.String})
+    return pl.DataFrame(
+        {id_col: ids, "summarization": texts, "reasoning": reasons},
+        schema={id_col: pl.Int64, "summarization": pl.String, "reasoning": pl.String},
+    )
 
 
 # ------------------------------------------------------------------------------------------------ checking
@@ -175,8 +207,9 @@ def with_raw_id_column(df: pl.DataFrame, column: str | None) -> pl.DataFrame:
     return df.drop(others).rename({column: "raw_id"})
 
 
-def dense_profiles(df: pl.DataFrame, entity: str, known: pl.DataFrame, path: Path, match: str = "auto",
-                   drop_unknown: bool = False) -> tuple[pl.DataFrame, int]:
+def dense_profiles(
+    df: pl.DataFrame, entity: str, known: pl.DataFrame, path: Path, match: str = "auto", drop_unknown: bool = False
+) -> tuple[pl.DataFrame, int]:
     """(dense id, summarization, reasoning) from a table keyed by dense ids, raw ids, or both (then checked), and
     the number of rows dropped as unknown (``drop_unknown``: raw ids that are not in the dataset)."""
     id_col = artifacts.entity_id(entity)
@@ -189,15 +222,25 @@ def dense_profiles(df: pl.DataFrame, entity: str, known: pl.DataFrame, path: Pat
     if text_col is None:
         raise LLMRecError(f"{path}: no 'summarization' (or 'profile') column; found {df.columns}")
     if id_col not in df.columns and raw_col is None:
-        raise LLMRecError(f"{path}: no id column; add '{id_col}' (dense id of the prepared dataset) or 'raw_id' "
-                          f"(the source's id, matched through {entity}s.parquet); found {df.columns}")
+        raise LLMRecError(
+            f"{path}: no id column; add '{id_col}' (dense id of the prepared dataset) or 'raw_id' "
+            f"(the source's id, matched through {entity}s.parquet); found {df.columns}"
+        )
     reasoning = pl.col("reasoning").cast(pl.String).fill_null("") if "reasoning" in df.columns else pl.lit("")
-    out = df.select(*([pl.col(id_col)] if id_col in df.columns else []),
-                    *([pl.col(raw_col).cast(pl.String).alias("raw_id")] if raw_col else []),
-                    pl.col(text_col).cast(pl.String).alias("summarization"), reasoning.alias("reasoning"))
-    out = _examples_error(out, pl.col("summarization").is_null() | (pl.col("summarization").str.strip_chars() == ""),
-                          id_col if id_col in out.columns else "raw_id", path, "rows with no summarization text",
-                          "fill them or drop those rows (with --allow-partial they are left out)")
+    out = df.select(
+        *([pl.col(id_col)] if id_col in df.columns else []),
+        *([pl.col(raw_col).cast(pl.String).alias("raw_id")] if raw_col else []),
+        pl.col(text_col).cast(pl.String).alias("summarization"),
+        reasoning.alias("reasoning"),
+    )
+    out = _examples_error(
+        out,
+        pl.col("summarization").is_null() | (pl.col("summarization").str.strip_chars() == ""),
+        id_col if id_col in out.columns else "raw_id",
+        path,
+        "rows with no summarization text",
+        "fill them or drop those rows (with --allow-partial they are left out)",
+    )
     dropped = 0
     if id_col in out.columns:
         out = _dense_ids(out, id_col, known.height, path)
@@ -222,24 +265,42 @@ def _dense_ids(df: pl.DataFrame, id_col: str, n: int, path: Path) -> pl.DataFram
     try:
         ids = df[id_col].cast(pl.Int64, strict=True)
     except Exception:
-        raise LLMRecError(f"{path}: column '{id_col}' holds values that are not integer ids; give dense ids 0..{n - 1} "
-                          "or name the column raw_id to match them through the dataset") from None
+        raise LLMRecError(
+            f"{path}: column '{id_col}' holds values that are not integer ids; give dense ids 0..{n - 1} "
+            "or name the column raw_id to match them through the dataset"
+        ) from None
     df = df.with_columns(ids.alias(id_col))
-    return _examples_error(df, pl.col(id_col).is_null() | (pl.col(id_col) < 0) | (pl.col(id_col) >= n), id_col, path,
-                           f"ids outside 0..{n - 1} of the prepared dataset",
-                           "these profiles belong to another dataset or preparation")
+    return _examples_error(
+        df,
+        pl.col(id_col).is_null() | (pl.col(id_col) < 0) | (pl.col(id_col) >= n),
+        id_col,
+        path,
+        f"ids outside 0..{n - 1} of the prepared dataset",
+        "these profiles belong to another dataset or preparation",
+    )
 
 
 def _match_raw(df: pl.DataFrame, id_col: str, known: pl.DataFrame, path: Path) -> pl.DataFrame:
     known = known.select(pl.col(id_col).cast(pl.Int64).alias("_dense"), pl.col("raw_id").cast(pl.String))
     joined = df.join(known, on="raw_id", how="left")
-    joined = _examples_error(joined, pl.col("_dense").is_null(), "raw_id", path, "raw ids not in the dataset",
-                             "these profiles belong to another dataset, or the ids are written differently (a profile "
-                             "set of a larger catalogue: --drop-unknown)")
+    joined = _examples_error(
+        joined,
+        pl.col("_dense").is_null(),
+        "raw_id",
+        path,
+        "raw ids not in the dataset",
+        "these profiles belong to another dataset, or the ids are written differently (a profile "
+        "set of a larger catalogue: --drop-unknown)",
+    )
     if id_col in joined.columns:
-        return _examples_error(joined, pl.col("_dense") != pl.col(id_col), id_col, path,
-                               "rows whose dense id disagrees with their raw id in the dataset",
-                               "the dense ids come from another preparation: drop that column to match by raw_id")
+        return _examples_error(
+            joined,
+            pl.col("_dense") != pl.col(id_col),
+            id_col,
+            path,
+            "rows whose dense id disagrees with their raw id in the dataset",
+            "the dense ids come from another preparation: drop that column to match by raw_id",
+        )
     return joined.with_columns(pl.col("_dense").alias(id_col))
 
 
@@ -247,7 +308,9 @@ def _no_duplicates(df: pl.DataFrame, id_col: str, path: Path) -> None:
     dup = df.filter(pl.col(id_col).is_duplicated())[id_col].unique().sort()
     if dup.len():
         examples = ", ".join(str(v) for v in dup.head(3).to_list())
-        raise LLMRecError(f"{path}: {dup.len()} {id_col} values appear more than once (e.g. {examples}); keep one profile per id")
+        raise LLMRecError(
+            f"{path}: {dup.len()} {id_col} values appear more than once (e.g. {examples}); keep one profile per id"
+        )
 
 
 def coverage(df: pl.DataFrame, entity: str, n: int, path: Path, allow_partial: bool) -> dict:
@@ -255,15 +318,27 @@ def coverage(df: pl.DataFrame, entity: str, n: int, path: Path, allow_partial: b
     missing = sorted(set(range(n)) - set(df[id_col].to_list()))
     if missing and not allow_partial:
         examples = ", ".join(str(v) for v in missing[:3])
-        raise LLMRecError(f"{path}: {len(missing)} of {n} {entity}s have no profile (e.g. {id_col} {examples}); add them, "
-                          "or pass --allow-partial (embed then encodes their text as 'None', RLMRec's marker for a missing profile)")
-    return {"total": n, "profiled": df.height, "failed": 0, "missing": len(missing), "coverage": round(df.height / n, 6) if n else 0.0}
+        raise LLMRecError(
+            f"{path}: {len(missing)} of {n} {entity}s have no profile (e.g. {id_col} {examples}); add them, "
+            "or pass --allow-partial (embed then encodes their text as 'None', RLMRec's marker for a missing profile)"
+        )
+    return {
+        "total": n,
+        "profiled": df.height,
+        "failed": 0,
+        "missing": len(missing),
+        "coverage": round(df.height / n, 6) if n else 0.0,
+    }
 
 
 def contract_table(df: pl.DataFrame, entity: str, model: str, name: str) -> pl.DataFrame:
     """The profile stage's columns; token counts are unknown for text written elsewhere (0)."""
     return df.select(
-        pl.col(artifacts.entity_id(entity)).cast(pl.Int32), "summarization", "reasoning",
-        pl.lit(model).alias("model"), pl.lit(f"import:{name}").alias("prompt_id"),
-        pl.lit(0, pl.Int32).alias("input_tokens"), pl.lit(0, pl.Int32).alias("output_tokens"),
+        pl.col(artifacts.entity_id(entity)).cast(pl.Int32),
+        "summarization",
+        "reasoning",
+        pl.lit(model).alias("model"),
+        pl.lit(f"import:{name}").alias("prompt_id"),
+        pl.lit(0, pl.Int32).alias("input_tokens"),
+        pl.lit(0, pl.Int32).alias("output_tokens"),
     )

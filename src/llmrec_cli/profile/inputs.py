@@ -57,9 +57,13 @@ class Corpus:
         files = [ds.folder / "items.parquet", ds.folder / "users.parquet", ds.folder / "train.parquet"]
         reviews = None
         if (ds.folder / "reviews.parquet").is_file():
-            reviews = artifacts.read_parquet(ds.folder / "reviews.parquet", artifacts.REVIEWS, ["user_id", "item_id", "text"])
+            reviews = artifacts.read_parquet(
+                ds.folder / "reviews.parquet", artifacts.REVIEWS, ["user_id", "item_id", "text"]
+            )
             # training interactions only: a validation/test review must not shape any profile
-            reviews = reviews.join(ds.splits["train"].select("user_id", "item_id"), on=["user_id", "item_id"], how="semi")
+            reviews = reviews.join(
+                ds.splits["train"].select("user_id", "item_id"), on=["user_id", "item_id"], how="semi"
+            )
             reviews = reviews.filter(pl.col("text").str.strip_chars().str.len_chars() > 0)
             files.append(ds.folder / "reviews.parquet")
         return cls(name, items, ds.n_users, ds.splits["train"].select("user_id", "item_id"), reviews, files)
@@ -106,7 +110,9 @@ class _Budget:
 
 
 # ------------------------------------------------------------------------------------------------------ items
-def item_inputs(corpus: Corpus, template: Template, ids: list[int], seed: int, budget: int | None = None) -> list[ProfileInput]:
+def item_inputs(
+    corpus: Corpus, template: Template, ids: list[int], seed: int, budget: int | None = None
+) -> list[ProfileInput]:
     cfg = template.inputs
     fields: dict[str, list[str]] = cfg.get("fields", {"title": ["title"]})
     rows = corpus.items.filter(pl.col("item_id").is_in(ids)).to_dicts() if ids else []
@@ -173,8 +179,14 @@ def _halve_longest(values: dict, exclude: str, floor: int = 8) -> bool:
 
 
 # ------------------------------------------------------------------------------------------------------ users
-def user_inputs(corpus: Corpus, template: Template, ids: list[int], item_summaries: dict[int, str], seed: int,
-                budget: int | None = None) -> list[ProfileInput]:
+def user_inputs(
+    corpus: Corpus,
+    template: Template,
+    ids: list[int],
+    item_summaries: dict[int, str],
+    seed: int,
+    budget: int | None = None,
+) -> list[ProfileInput]:
     cfg = template.inputs
     keys = cfg.get("keys", ["title", "description", "review"])
     title_cols = cfg.get("title", ["title"])
@@ -187,7 +199,9 @@ def user_inputs(corpus: Corpus, template: Template, ids: list[int], item_summari
     out = []
     for user in sorted(wanted):
         sample = _sample(list(items_of.get(user, [])), int(cfg.get("max_items", 10)), _rng(seed, _USER_STREAM, user))
-        entries = [_entry(keys, cfg, titles.get(i, NONE), item_summaries.get(i), reviews.get((user, i))) for i in sample]
+        entries = [
+            _entry(keys, cfg, titles.get(i, NONE), item_summaries.get(i), reviews.get((user, i))) for i in sample
+        ]
         out.append(_fit_user(template, meter, user, entries))
     return out
 

@@ -104,9 +104,14 @@ def versions(root: Path, entity: str, name: str) -> list[int]:
 def latest_version(root: Path, name: str, dataset: str) -> int:
     common = set(versions(root, "item", name)) & set(versions(root, "user", name))
     if not common:
-        known = ", ".join(sorted(p.name for p in (root / "item").iterdir() if p.is_dir())) if (root / "item").is_dir() else "none"
+        known = (
+            ", ".join(sorted(p.name for p in (root / "item").iterdir() if p.is_dir()))
+            if (root / "item").is_dir()
+            else "none"
+        )
         raise LLMRecError(
-            f"--dataset {dataset}: no prompt set '{name}' with both item and user templates in {root} (known: {known}); "
+            f"--dataset {dataset}: no prompt set '{name}' with both "
+            f"item and user templates in {root} (known: {known}); "
             f"pass --prompt NAME@VERSION or add an alias for {dataset} to {root / REGISTRY}"
         )
     return max(common)
@@ -117,7 +122,9 @@ def load_template(root: Path, entity: str, name: str, version: int) -> Template:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise LLMRecError(f"{path}: template not found (prompt {name}@{version} needs item and user templates)") from None
+        raise LLMRecError(
+            f"{path}: template not found (prompt {name}@{version} needs item and user templates)"
+        ) from None
     try:
         doc = tomllib.loads(raw.decode())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -142,9 +149,17 @@ def _template(doc: dict, path: Path, sha: str) -> Template:
     _check_layout(doc["layout"], doc["entity"], path)
     _check_schema(doc["schema"], path)
     return Template(
-        id=doc["id"], entity=doc["entity"], name=match["name"], version=int(match["version"]), path=path.resolve(),
-        sha256=sha, system=doc["system"].strip(), layout=doc["layout"], schema=doc["schema"],
-        inputs=dict(doc.get("inputs", {})), max_input_tokens=int(doc.get("max_input_tokens", 2048)),
+        id=doc["id"],
+        entity=doc["entity"],
+        name=match["name"],
+        version=int(match["version"]),
+        path=path.resolve(),
+        sha256=sha,
+        system=doc["system"].strip(),
+        layout=doc["layout"],
+        schema=doc["schema"],
+        inputs=dict(doc.get("inputs", {})),
+        max_input_tokens=int(doc.get("max_input_tokens", 2048)),
         max_output_tokens=int(doc.get("max_output_tokens", 512)),
     )
 
@@ -153,7 +168,10 @@ def _check_layout(layout: str, entity: str, path: Path) -> None:
     used = {m.group("named") or m.group("braced") for m in string.Template.pattern.finditer(layout)} - {None}
     unknown = used - PLACEHOLDERS[entity]
     if unknown:
-        raise LLMRecError(f"{path}: layout uses {sorted(unknown)}; {entity} templates know ${', $'.join(sorted(PLACEHOLDERS[entity]))}")
+        raise LLMRecError(
+            f"{path}: layout uses {sorted(unknown)}; "
+            f"{entity} templates know ${', $'.join(sorted(PLACEHOLDERS[entity]))}"
+        )
 
 
 def _check_schema(schema: dict, path: Path) -> None:
@@ -182,6 +200,7 @@ def check_registered(root: Path, template: Template) -> None:
         raise LLMRecError(
             f"{template.path}: edited after {template.id} was released (sha256 {template.sha256[:12]}, registered "
             f"{str(entries[template.id])[:12]}); a released template must not change, since profiles are cached by it: "
-            f"restore it, and put your edit in {bumped} with id {template.name}-{template.entity}@{template.version + 1}, "
+            f"restore it, and put your edit in {bumped} with id "
+            f"{template.name}-{template.entity}@{template.version + 1}, "
             "then register that one"
         )

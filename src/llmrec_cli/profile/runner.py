@@ -32,8 +32,15 @@ ANSWERS = "answers.parquet"  # the store's answers as Parquet: what carries a ru
 SHARD_POLL_S = 15.0  # how often a shard whose items are done looks for the other shards' items
 SHARD_STALL_S = 600.0  # no other shard answered an item for this long: they stopped; give up waiting
 RETRY_TEMPERATURE = 0.7  # a re-ask at temperature 0 would repeat the same invalid answer
-FAILURE_COLUMNS = {"entity": pl.String, "entity_id": pl.Int32, "prompt_id": pl.String, "model": pl.String,
-                   "reason": pl.String, "attempts": pl.Int32, "last_answer": pl.String}
+FAILURE_COLUMNS = {
+    "entity": pl.String,
+    "entity_id": pl.Int32,
+    "prompt_id": pl.String,
+    "model": pl.String,
+    "reason": pl.String,
+    "attempts": pl.Int32,
+    "last_answer": pl.String,
+}
 
 
 @dataclass
@@ -91,7 +98,9 @@ def run(req: ProfileRequest, workdir: Path, progress: ProgressSink | None = None
     folder = output_folder(workdir, req.dataset, pset.id)
     config = _config(req, pset, model)
     input_files = corpus.files + [pset.item.path, pset.user.path]
-    if not (req.force or req.retry_failures or req.dry_run) and artifacts.up_to_date(folder, STAGE, config, input_files):
+    if not (req.force or req.retry_failures or req.dry_run) and artifacts.up_to_date(
+        folder, STAGE, config, input_files
+    ):
         return ProfileResult(folder, True, (artifacts.read_manifest(folder) or {}).get("counts", {}))
     item_ids, user_ids = select_ids(corpus, req.limit, req.seed)
     if req.dry_run:
@@ -102,7 +111,9 @@ def run(req: ProfileRequest, workdir: Path, progress: ProgressSink | None = None
     try:
         if req.resume_from is not None:
             import_answers(store, req.resume_from)
-        plans = asyncio.run(_profile_all(corpus, pset, model, item_ids, user_ids, req, store, progress or _NoProgress(), backend))
+        plans = asyncio.run(
+            _profile_all(corpus, pset, model, item_ids, user_ids, req, store, progress or _NoProgress(), backend)
+        )
         unfinished = _unfinished(store, pset, model, plans, req)
         if unfinished:  # another shard is still at work: it, or a rerun, writes the outputs
             return ProfileResult(folder, unfinished=unfinished)
@@ -110,9 +121,15 @@ def run(req: ProfileRequest, workdir: Path, progress: ProgressSink | None = None
         if every_request_failed(counts):  # nothing to embed: no manifest, so no later stage takes these outputs
             (folder / artifacts.MANIFEST).unlink(missing_ok=True)
             raise LLMRecError(all_failed_message(folder, counts))
-        manifest = artifacts.Manifest(STAGE, config, artifacts.describe_inputs(input_files),
-                                      ["items.parquet", "users.parquet", "failures.parquet", ANSWERS], counts, clock.seconds,
-                                      {"prompts": pset.describe(), "model": model, "store": STORE})
+        manifest = artifacts.Manifest(
+            STAGE,
+            config,
+            artifacts.describe_inputs(input_files),
+            ["items.parquet", "users.parquet", "failures.parquet", ANSWERS],
+            counts,
+            clock.seconds,
+            {"prompts": pset.describe(), "model": model, "store": STORE},
+        )
         store.export_answers(folder / ANSWERS)
         artifacts.write_json(manifest.to_dict(), folder / artifacts.MANIFEST)
         finished = True
@@ -128,8 +145,10 @@ def answers_file(path: Path) -> Path:
     path = Path(path)
     found = path / ANSWERS if path.is_dir() else path
     if not found.is_file():
-        raise LLMRecError(f"--resume-from {path}: no {ANSWERS} there; give a profiles folder written by `llmrec profile` "
-                          f"(it holds {ANSWERS}) or the file itself")
+        raise LLMRecError(
+            f"--resume-from {path}: no {ANSWERS} there; give a profiles folder written by `llmrec profile` "
+            f"(it holds {ANSWERS}) or the file itself"
+        )
     return found
 
 
@@ -161,7 +180,9 @@ def _config(req: ProfileRequest, pset: PromptSet, model: str) -> dict:
     cfg = asdict(req)
     for transient in ("retry_failures", "dry_run", "force", "price_in", "price_out", "resume_from", "shard"):
         cfg.pop(transient)
-    cfg["backend"] = {k: v for k, v in cfg["backend"].items() if k not in ("concurrency", "timeout", "max_retries", "threads")}
+    cfg["backend"] = {
+        k: v for k, v in cfg["backend"].items() if k not in ("concurrency", "timeout", "max_retries", "threads")
+    }
     cfg.update(prompt_set=pset.id, model_id=model, templates={t.id: t.sha256 for t in (pset.item, pset.user)})
     return cfg
 
@@ -178,7 +199,9 @@ def select_ids(corpus: Corpus, limit: int | None, seed: int) -> tuple[list[int],
 
 
 # ------------------------------------------------------------------------------------------------ execution
-async def _profile_all(corpus, pset, model, item_ids, user_ids, req, store, progress, backend) -> dict[str, list[ProfileInput]]:
+async def _profile_all(
+    corpus, pset, model, item_ids, user_ids, req, store, progress, backend
+) -> dict[str, list[ProfileInput]]:
     owned = backend is None
     plans: dict[str, list[ProfileInput]] = {}
     try:
@@ -199,7 +222,9 @@ async def _profile_all(corpus, pset, model, item_ids, user_ids, req, store, prog
     return plans
 
 
-async def wait_for_other_shards(store: ProfileStore, template: Template, model: str, jobs: list[ProfileInput], progress) -> int:
+async def wait_for_other_shards(
+    store: ProfileStore, template: Template, model: str, jobs: list[ProfileInput], progress
+) -> int:
     """Wait (as a progress bar) until the other shards have answered their items; give up when none has answered one
     for SHARD_STALL_S (they were stopped). Returns the items still unanswered (0: the users can be asked)."""
     label = "other shards' item"
@@ -226,23 +251,33 @@ def in_shard(jobs: list[ProfileInput], shard: tuple[int, int] | None) -> list[Pr
     return [job for job in jobs if job.entity_id % n == k]
 
 
-def _unfinished(store: ProfileStore, pset: PromptSet, model: str, plans: dict[str, list[ProfileInput]], req: ProfileRequest) -> str:
+def _unfinished(
+    store: ProfileStore, pset: PromptSet, model: str, plans: dict[str, list[ProfileInput]], req: ProfileRequest
+) -> str:
     """Why a sharded run cannot write the outputs yet ('' when every entity is answered or failed)."""
     if req.shard is None:
         return ""
     me = f"--shard {req.shard[0]}/{req.shard[1]}"
     items = len(pending(store, pset.item, model, plans["item"], False))
     if items:
-        return (f"{me}: its items are done; {items} items of other shards are not, and every user prompt quotes them. "
-                f"None of them answered one for {SHARD_STALL_S / 60:.0f} min: rerun this command when they are done (or run "
-                f"without --shard) to profile this shard's users.")
+        return (
+            f"{me}: its items are done; {items} items of other shards are not, and every user prompt quotes them. "
+            f"None of them answered one for {SHARD_STALL_S / 60:.0f} min: "
+            "rerun this command when they are done (or run "
+            f"without --shard) to profile this shard's users."
+        )
     users = len(pending(store, pset.user, model, plans["user"], False))
     if users:
-        return f"{me}: done; {users} users of other shards are not. The last shard to finish (or a rerun) writes the outputs."
+        return (
+            f"{me}: done; {users} users of other shards are not. "
+            "The last shard to finish (or a rerun) writes the outputs."
+        )
     return ""
 
 
-def pending(store: ProfileStore, template: Template, model: str, jobs: list[ProfileInput], retry_failures: bool) -> list[ProfileInput]:
+def pending(
+    store: ProfileStore, template: Template, model: str, jobs: list[ProfileInput], retry_failures: bool
+) -> list[ProfileInput]:
     """Never-attempted inputs, plus the recorded failures when ``retry_failures``; finished ones never again."""
     done = store.finished(template.entity, template.sha256, model)
     failed = store.failed(template.entity, template.sha256, model)
@@ -281,13 +316,20 @@ async def _run_entity(backend, req, template: Template, model: str, jobs: list[P
     return backend
 
 
-async def profile_one(backend, template: Template, job: ProfileInput, model: str, req: ProfileRequest, store: ProfileStore) -> bool:
+async def profile_one(
+    backend, template: Template, job: ProfileInput, model: str, req: ProfileRequest, store: ProfileStore
+) -> bool:
     """Ask, validate, re-ask; record the profile or the failure durably. True on success."""
     key = Key(template.entity, job.entity_id, template.sha256, model, job.sha256)
     reason, last_answer, attempt = "", None, 0
     for attempt in range(1, req.attempts + 1):
-        request = ChatRequest(template.messages(job.text), template.schema, template.max_output_tokens,
-                              _temperature(req.temperature, attempt), None if attempt == 1 else req.seed + attempt)
+        request = ChatRequest(
+            template.messages(job.text),
+            template.schema,
+            template.max_output_tokens,
+            _temperature(req.temperature, attempt),
+            None if attempt == 1 else req.seed + attempt,
+        )
         try:
             completion = await backend.complete(request)
         except BackendError as exc:  # transport retries are already spent inside the backend
@@ -298,7 +340,9 @@ async def profile_one(backend, template: Template, job: ProfileInput, model: str
         except validate.InvalidAnswer as exc:
             reason, last_answer = f"invalid answer: {exc}", completion.text
             continue
-        store.record_profile(key, template.id, profile, completion.input_tokens or job.tokens, completion.output_tokens, attempt)
+        store.record_profile(
+            key, template.id, profile, completion.input_tokens or job.tokens, completion.output_tokens, attempt
+        )
         return True
     store.record_failure(key, template.id, reason, attempt, last_answer)
     return False
@@ -314,16 +358,22 @@ def item_summaries(store: ProfileStore, template: Template, model: str, jobs: li
     """Item id -> summarization of its current profile (the 'description' of user prompts)."""
     current = {(j.entity_id, j.sha256) for j in jobs}
     df = store.profiles("item", template.sha256, model)
-    return {i: s for i, sha, s in df.select("entity_id", "input_sha", "summarization").iter_rows() if (i, sha) in current}
+    return {
+        i: s for i, sha, s in df.select("entity_id", "input_sha", "summarization").iter_rows() if (i, sha) in current
+    }
 
 
 # ------------------------------------------------------------------------------------------------ outputs
 def _current(jobs: list[ProfileInput]) -> pl.DataFrame:
-    return pl.DataFrame({"entity_id": [j.entity_id for j in jobs], "input_sha": [j.sha256 for j in jobs]},
-                        schema={"entity_id": pl.Int64, "input_sha": pl.String})
+    return pl.DataFrame(
+        {"entity_id": [j.entity_id for j in jobs], "input_sha": [j.sha256 for j in jobs]},
+        schema={"entity_id": pl.Int64, "input_sha": pl.String},
+    )
 
 
-def compact(folder: Path, store: ProfileStore, pset: PromptSet, model: str, plans: dict[str, list[ProfileInput]]) -> dict:
+def compact(
+    folder: Path, store: ProfileStore, pset: PromptSet, model: str, plans: dict[str, list[ProfileInput]]
+) -> dict:
     """Rebuild items/users/failures.parquet from the store for exactly the current inputs."""
     counts, failures = {}, []
     for entity in ("item", "user"):
@@ -331,15 +381,26 @@ def compact(folder: Path, store: ProfileStore, pset: PromptSet, model: str, plan
         id_col = artifacts.entity_id(entity)
         done = store.profiles(entity, template.sha256, model).join(wanted, on=["entity_id", "input_sha"], how="semi")
         table = done.sort("entity_id").select(
-            pl.col("entity_id").cast(pl.Int32).alias(id_col), "summarization", "reasoning", "model", "prompt_id",
-            pl.col("input_tokens").cast(pl.Int32), pl.col("output_tokens").cast(pl.Int32),
+            pl.col("entity_id").cast(pl.Int32).alias(id_col),
+            "summarization",
+            "reasoning",
+            "model",
+            "prompt_id",
+            pl.col("input_tokens").cast(pl.Int32),
+            pl.col("output_tokens").cast(pl.Int32),
         )
         artifacts.write_parquet(table, folder / f"{entity}s.parquet", artifacts.profiles_schema(entity))
         failed = store.failures(entity, template.sha256, model).join(wanted, on=["entity_id", "input_sha"], how="semi")
-        failures.append(failed.with_columns(pl.lit(entity).alias("entity")).select(list(FAILURE_COLUMNS)).cast(FAILURE_COLUMNS))
-        counts[f"{entity}s"] = {"total": len(plans[entity]), "profiled": table.height, "failed": failed.height,
-                                "missing": len(plans[entity]) - table.height - failed.height,
-                                "trimmed_inputs": sum(j.trimmed for j in plans[entity])}
+        failures.append(
+            failed.with_columns(pl.lit(entity).alias("entity")).select(list(FAILURE_COLUMNS)).cast(FAILURE_COLUMNS)
+        )
+        counts[f"{entity}s"] = {
+            "total": len(plans[entity]),
+            "profiled": table.height,
+            "failed": failed.height,
+            "missing": len(plans[entity]) - table.height - failed.height,
+            "trimmed_inputs": sum(j.trimmed for j in plans[entity]),
+        }
     artifacts.write_parquet(pl.concat(failures).sort("entity", "entity_id"), folder / "failures.parquet")
     return counts
 
@@ -354,13 +415,17 @@ def all_failed_message(folder: Path, counts: dict) -> str:
     failures = folder / "failures.parquet"
     first = pl.read_parquet(failures, columns=["entity", "entity_id", "reason"]).row(0)
     total = sum(c["failed"] for c in counts.values() if isinstance(c, dict))
-    return (f"profile: all {total} requests failed ({counts['items']['failed']} items, {counts['users']['failed']} users); "
-            f"first: {first[0]} {first[1]}: {first[2]}; every failure is recorded in {failures} (and {folder / STORE}): "
-            f"fix the cause, then rerun with --retry-failures")
+    return (
+        f"profile: all {total} requests failed ({counts['items']['failed']} items, {counts['users']['failed']} users); "
+        f"first: {first[0]} {first[1]}: {first[2]}; every failure is recorded in {failures} (and {folder / STORE}): "
+        f"fix the cause, then rerun with --retry-failures"
+    )
 
 
 # ------------------------------------------------------------------------------------------------ dry run
-def estimate(corpus: Corpus, pset: PromptSet, model: str, item_ids, user_ids, req: ProfileRequest, folder: Path) -> list[dict]:
+def estimate(
+    corpus: Corpus, pset: PromptSet, model: str, item_ids, user_ids, req: ProfileRequest, folder: Path
+) -> list[dict]:
     """Input tokens (exact, tiktoken) and output tokens (estimated) of what a run would send; calls nothing."""
     store = ProfileStore(folder / STORE) if (folder / STORE).is_file() else None
     try:
@@ -387,8 +452,13 @@ def _estimate_row(template: Template, jobs: list[ProfileInput], todo: list[Profi
     tokens_in = sum(j.tokens for j in todo)
     tokens_out = expected_output_tokens(template) * len(todo)
     return {
-        "entity": f"{template.entity}s", "template": template.id, "entities": len(jobs), "to_profile": len(todo),
-        "input_tokens": tokens_in, "mean_input_tokens": round(tokens_in / len(todo), 1) if todo else 0.0,
-        "trimmed": sum(j.trimmed for j in todo), "output_tokens_est": tokens_out,
+        "entity": f"{template.entity}s",
+        "template": template.id,
+        "entities": len(jobs),
+        "to_profile": len(todo),
+        "input_tokens": tokens_in,
+        "mean_input_tokens": round(tokens_in / len(todo), 1) if todo else 0.0,
+        "trimmed": sum(j.trimmed for j in todo),
+        "output_tokens_est": tokens_out,
         "cost_est": tokens_in / 1e6 * req.price_in + tokens_out / 1e6 * req.price_out,
     }

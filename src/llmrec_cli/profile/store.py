@@ -31,9 +31,20 @@ CREATE TABLE IF NOT EXISTS failures (
 );
 """
 
-ANSWER_COLUMNS = {"entity": pl.String, "entity_id": pl.Int64, "prompt_sha": pl.String, "model": pl.String,
-                  "input_sha": pl.String, "prompt_id": pl.String, "summarization": pl.String, "reasoning": pl.String,
-                  "input_tokens": pl.Int64, "output_tokens": pl.Int64, "attempts": pl.Int64, "created": pl.Float64}
+ANSWER_COLUMNS = {
+    "entity": pl.String,
+    "entity_id": pl.Int64,
+    "prompt_sha": pl.String,
+    "model": pl.String,
+    "input_sha": pl.String,
+    "prompt_id": pl.String,
+    "summarization": pl.String,
+    "reasoning": pl.String,
+    "input_tokens": pl.Int64,
+    "output_tokens": pl.Int64,
+    "attempts": pl.Int64,
+    "created": pl.Float64,
+}
 
 
 @dataclass(frozen=True)
@@ -63,17 +74,28 @@ class ProfileStore:
         self._db.close()
 
     # ------------------------------------------------------------------------------------------- writes
-    def record_profile(self, key: Key, prompt_id: str, profile: dict, input_tokens: int, output_tokens: int,
-                       attempts: int) -> None:
+    def record_profile(
+        self, key: Key, prompt_id: str, profile: dict, input_tokens: int, output_tokens: int, attempts: int
+    ) -> None:
         with self._db:
             self._db.execute("BEGIN")
             self._db.execute(
                 "INSERT OR REPLACE INTO profiles VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                (*key.values(), prompt_id, str(profile["summarization"]), str(profile.get("reasoning", "")),
-                 input_tokens, output_tokens, attempts, time.time()),
+                (
+                    *key.values(),
+                    prompt_id,
+                    str(profile["summarization"]),
+                    str(profile.get("reasoning", "")),
+                    input_tokens,
+                    output_tokens,
+                    attempts,
+                    time.time(),
+                ),
             )
-            self._db.execute("DELETE FROM failures WHERE entity=? AND entity_id=? AND prompt_sha=? AND model=? AND input_sha=?",
-                             key.values())
+            self._db.execute(
+                "DELETE FROM failures WHERE entity=? AND entity_id=? AND prompt_sha=? AND model=? AND input_sha=?",
+                key.values(),
+            )
 
     def record_failure(self, key: Key, prompt_id: str, reason: str, attempts: int, last_answer: str | None) -> None:
         """A failure's reason and last answer are scrubbed of credentials (a server may echo them) before they are
@@ -105,8 +127,16 @@ class ProfileStore:
             "SELECT entity_id, input_sha, summarization, reasoning, model, prompt_id, input_tokens, output_tokens "
             "FROM profiles WHERE entity=? AND prompt_sha=? AND model=?",
             (entity, prompt_sha, model),
-            {"entity_id": pl.Int64, "input_sha": pl.String, "summarization": pl.String, "reasoning": pl.String,
-             "model": pl.String, "prompt_id": pl.String, "input_tokens": pl.Int64, "output_tokens": pl.Int64},
+            {
+                "entity_id": pl.Int64,
+                "input_sha": pl.String,
+                "summarization": pl.String,
+                "reasoning": pl.String,
+                "model": pl.String,
+                "prompt_id": pl.String,
+                "input_tokens": pl.Int64,
+                "output_tokens": pl.Int64,
+            },
         )
 
     def failures(self, entity: str, prompt_sha: str, model: str) -> pl.DataFrame:
@@ -114,8 +144,15 @@ class ProfileStore:
             "SELECT entity_id, input_sha, prompt_id, model, reason, attempts, last_answer FROM failures "
             "WHERE entity=? AND prompt_sha=? AND model=?",
             (entity, prompt_sha, model),
-            {"entity_id": pl.Int64, "input_sha": pl.String, "prompt_id": pl.String, "model": pl.String,
-             "reason": pl.String, "attempts": pl.Int64, "last_answer": pl.String},
+            {
+                "entity_id": pl.Int64,
+                "input_sha": pl.String,
+                "prompt_id": pl.String,
+                "model": pl.String,
+                "reason": pl.String,
+                "attempts": pl.Int64,
+                "last_answer": pl.String,
+            },
         )
 
     # ----------------------------------------------------------------------------------- carry to a new machine
@@ -123,7 +160,9 @@ class ProfileStore:
         """Every finished profile, with its full key, as Parquet (written atomically); returns the row count."""
         from llmrec_cli import artifacts
 
-        table = self._frame(f"SELECT {', '.join(ANSWER_COLUMNS)} FROM profiles ORDER BY entity, entity_id, created", (), ANSWER_COLUMNS)
+        table = self._frame(
+            f"SELECT {', '.join(ANSWER_COLUMNS)} FROM profiles ORDER BY entity, entity_id, created", (), ANSWER_COLUMNS
+        )
         artifacts.write_parquet(table, path)
         return table.height
 
@@ -137,8 +176,11 @@ class ProfileStore:
         rows = table.select(list(ANSWER_COLUMNS)).rows()
         with self._db:
             self._db.execute("BEGIN")
-            self._db.executemany(f"INSERT OR IGNORE INTO profiles ({', '.join(ANSWER_COLUMNS)}) VALUES "
-                                 f"({','.join('?' * len(ANSWER_COLUMNS))})", rows)
+            self._db.executemany(
+                f"INSERT OR IGNORE INTO profiles ({', '.join(ANSWER_COLUMNS)}) VALUES "
+                f"({','.join('?' * len(ANSWER_COLUMNS))})",
+                rows,
+            )
         return len(rows)
 
     def _frame(self, sql: str, args: tuple, columns: dict) -> pl.DataFrame:

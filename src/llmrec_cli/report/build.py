@@ -32,7 +32,12 @@ class ReportResult:
 def input_files(workdir: Path) -> list[Path]:
     """Everything a report reads: each run's manifest and metrics, the datasets' and embeddings' manifests, the CSV."""
     files = []
-    for pattern in ("runs/*/manifest.json", "runs/*/metrics.json", "data/*/manifest.json", "embeddings/*/*/manifest.json"):
+    for pattern in (
+        "runs/*/manifest.json",
+        "runs/*/metrics.json",
+        "data/*/manifest.json",
+        "embeddings/*/*/manifest.json",
+    ):
         files += workdir.glob(pattern)
     speed = workdir / SPEED_CSV
     if speed.is_file():
@@ -44,8 +49,10 @@ def build(workdir: Path, out: Path, name: str, force: bool = False, experiment: 
     """The report of every run in the workdir, or of ``experiment``'s runs only (the others listed as left out)."""
     workdir = Path(workdir)
     if not Workdir.of(workdir).runs.is_dir():
-        raise LLMRecError(f"{workdir}/runs: no runs to report; train and evaluate something first "
-                          "(pipelines/reproduce.sh, or --workdir pointing at the workdir you used)")
+        raise LLMRecError(
+            f"{workdir}/runs: no runs to report; train and evaluate something first "
+            "(pipelines/reproduce.sh, or --workdir pointing at the workdir you used)"
+        )
     inputs = input_files(workdir)
     config = {"name": name, "workdir": str(workdir.resolve())}
     only = None
@@ -74,8 +81,14 @@ def build(workdir: Path, out: Path, name: str, force: bool = False, experiment: 
             runs.write_csv(path)
         (tmp / "report.md").write_text(render(name, workdir, runs.height, parts, scope(workdir, experiment, only)))
         outputs = sorted(p.name for p in tmp.iterdir())
-        manifest = artifacts.Manifest(STAGE, config, artifacts.describe_inputs(inputs), outputs,
-                                      counts={"runs": runs.height, "sections": len(parts)}, wall_seconds=watch.seconds)
+        manifest = artifacts.Manifest(
+            STAGE,
+            config,
+            artifacts.describe_inputs(inputs),
+            outputs,
+            counts={"runs": runs.height, "sections": len(parts)},
+            wall_seconds=watch.seconds,
+        )
         artifacts.write_json(manifest.to_dict(), tmp / artifacts.MANIFEST)
     return ReportResult(out, parts, runs.height)
 
@@ -89,7 +102,9 @@ def scope(workdir: Path, experiment: str | None, only: list[str] | None) -> str:
     missing = [r for r in only or [] if r not in every]
     text = f"Scope: experiment `{experiment}`, {len(only or [])} runs."
     if left_out:
-        shown = ", ".join(f"`{r}`" for r in left_out[:20]) + (f" and {len(left_out) - 20} more" if len(left_out) > 20 else "")
+        shown = ", ".join(f"`{r}`" for r in left_out[:20]) + (
+            f" and {len(left_out) - 20} more" if len(left_out) > 20 else ""
+        )
         text += f" Left out: {len(left_out)} runs of the workdir that are not in this experiment ({shown})."
     if missing:
         text += f" Listed in the experiment but not in the workdir (removed?): {', '.join(f'`{r}`' for r in missing)}."

@@ -24,7 +24,8 @@ NOT_EXPERIMENT_KEYS = ("seed", "dataset", "embeddings")
 
 @dataclass(frozen=True)
 class Embeddings:
-    """What a run aligned with: the encoder folder's name, whether rows were shuffled, whether the vectors are random."""
+    """What a run aligned with: the encoder folder's name, whether rows were shuffled,
+    whether the vectors are random."""
 
     name: str | None = None
     shuffled: bool = False
@@ -48,10 +49,23 @@ def read_runs(workdir: Path, only: list[str] | None = None) -> pl.DataFrame:
 
 
 _BASE_SCHEMA = {
-    "run": pl.String, "stage": pl.String, "config_key": pl.String, "dataset": pl.String, "base_dataset": pl.String, "noise": pl.Float64,
-    "model": pl.String, "variant": pl.String, "embeddings": pl.String, "shuffled": pl.Boolean, "random_vectors": pl.Boolean,
-    "seed": pl.Int64, "epochs_run": pl.Int64, "best_epoch": pl.Int64, "seconds_per_epoch": pl.Float64,
-    "wall_seconds": pl.Float64, "recall_denominator": pl.String,
+    "run": pl.String,
+    "stage": pl.String,
+    "config_key": pl.String,
+    "dataset": pl.String,
+    "base_dataset": pl.String,
+    "noise": pl.Float64,
+    "model": pl.String,
+    "variant": pl.String,
+    "embeddings": pl.String,
+    "shuffled": pl.Boolean,
+    "random_vectors": pl.Boolean,
+    "seed": pl.Int64,
+    "epochs_run": pl.Int64,
+    "best_epoch": pl.Int64,
+    "seconds_per_epoch": pl.Float64,
+    "wall_seconds": pl.Float64,
+    "recall_denominator": pl.String,
 }
 
 

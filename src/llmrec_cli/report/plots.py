@@ -30,8 +30,9 @@ def noise(frame: pl.DataFrame, path: Path, dataset: str) -> Path:
         left.plot(x, group["recall@20"].to_list(), marker="o", label=label)
         right.plot(x, (group["relative_drop"] * 100).to_list(), marker="o", label=label)
     left.set(xlabel="fake interactions added to train (%)", ylabel="Recall@20 (test)", title=f"{dataset}: Recall@20")
-    right.set(xlabel="fake interactions added to train (%)", ylabel="drop vs clean (%)",
-              title=f"{dataset}: relative drop")
+    right.set(
+        xlabel="fake interactions added to train (%)", ylabel="drop vs clean (%)", title=f"{dataset}: relative drop"
+    )
     for ax in (left, right):
         ax.grid(alpha=0.3)
     left.legend(fontsize=8)

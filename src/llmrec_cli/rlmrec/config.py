@@ -37,20 +37,26 @@ def parse_set(items: list[str]) -> dict:
     return out
 
 
-def resolve(backbone: str, align: str, dataset: str, config_file: Path | None = None, overrides: dict | None = None) -> dict:
+def resolve(
+    backbone: str, align: str, dataset: str, config_file: Path | None = None, overrides: dict | None = None
+) -> dict:
     """common [train] < its [train.<dataset>] table < backbone variant section < its per-family table < --config file
     < --set overrides. ``dataset`` is the recipe's name (a noised copy passes the recipe it was prepared from)."""
     if backbone == registry.SEMANTIC:  # the no-training baseline has only evaluation settings
         common = load_toml(configs_dir() / "common.toml")
         check_overrides(overrides or {}, known_keys(common), "--backbone semantic")
-        train = {k: v for k, v in common.get("train", {}).items() if not isinstance(v, dict) or k in SEMANTIC_RECORDED_TABLES}
+        train = {
+            k: v for k, v in common.get("train", {}).items() if not isinstance(v, dict) or k in SEMANTIC_RECORDED_TABLES
+        }
         return {**train, **(overrides or {}), "backbone": "semantic", "align": "none", "config_family": dataset}
     spec = registry.backbone(backbone)
     strategy = registry.alignment(align)
     section = registry.section_of(align)
     if align not in spec.variants:
-        raise LLMRecError(f"--align {align}: configs/rlmrec/{backbone}.toml has no [{section}] section; {align} is "
-                          f"not defined for {backbone} (it has: {', '.join(spec.variants)})")
+        raise LLMRecError(
+            f"--align {align}: configs/rlmrec/{backbone}.toml has no [{section}] section; {align} is "
+            f"not defined for {backbone} (it has: {', '.join(spec.variants)})"
+        )
     folder = configs_dir()
     common = load_toml(folder / "common.toml")
     family = common.get("family", {}).get(dataset, dataset)

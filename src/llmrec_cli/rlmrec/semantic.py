@@ -31,12 +31,15 @@ class SemanticVectors:
 def load(spec: str, workdir: Path, dataset: str, n_users: int, n_items: int, seed: int) -> SemanticVectors:
     if spec.startswith("random:"):
         return _random(spec, n_users, n_items, seed)
-    folder = Workdir.of(workdir).find(spec, "embeddings", dataset, "--embeddings",
-                                      f"run `llmrec embed --dataset {dataset}` or pass random:DIM")
+    folder = Workdir.of(workdir).find(
+        spec, "embeddings", dataset, "--embeddings", f"run `llmrec embed --dataset {dataset}` or pass random:DIM"
+    )
     users = _read_vectors(folder / "users.parquet", "user", n_users)
     items = _read_vectors(folder / "items.parquet", "item", n_items)
     if users.shape[1] != items.shape[1]:
-        raise LLMRecError(f"{folder}: user vectors are {users.shape[1]}-d but item vectors {items.shape[1]}-d; they must match")
+        raise LLMRecError(
+            f"{folder}: user vectors are {users.shape[1]}-d but item vectors {items.shape[1]}-d; they must match"
+        )
     return SemanticVectors(users, items, str(folder), [folder / "users.parquet", folder / "items.parquet"])
 
 
@@ -50,7 +53,9 @@ def _random(spec: str, n_users: int, n_items: int, seed: int) -> SemanticVectors
     gen = torch.Generator().manual_seed(seed + 104729)
     users = torch.randn(n_users, dim, generator=gen)
     items = torch.randn(n_items, dim, generator=gen)
-    return SemanticVectors(users, items, f"random:{dim} (seeded Gaussian vectors, no text: for speed measurements only)")
+    return SemanticVectors(
+        users, items, f"random:{dim} (seeded Gaussian vectors, no text: for speed measurements only)"
+    )
 
 
 def _read_vectors(path: Path, entity: str, n: int) -> torch.Tensor:
@@ -76,6 +81,8 @@ def _finite(vectors: np.ndarray, path: Path, entity: str) -> np.ndarray:
     """Vectors with a NaN or infinite value would train to plausible-looking but meaningless metrics."""
     bad = ~np.isfinite(vectors).all(axis=1)
     if bad.any():
-        raise LLMRecError(f"{path}: {int(bad.sum())} of {len(vectors)} {entity} vectors hold NaN or infinite values "
-                          f"(first at {entity} id {int(np.flatnonzero(bad)[0])}); re-run embed for this dataset")
+        raise LLMRecError(
+            f"{path}: {int(bad.sum())} of {len(vectors)} {entity} vectors hold NaN or infinite values "
+            f"(first at {entity} id {int(np.flatnonzero(bad)[0])}); re-run embed for this dataset"
+        )
     return vectors

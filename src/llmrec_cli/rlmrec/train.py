@@ -30,8 +30,16 @@ from llmrec_cli.paths import name_part
 from llmrec_cli.rlmrec import registry, sampling, semantic
 from llmrec_cli.rlmrec.alignments.base import Semantic
 from llmrec_cli.rlmrec.graph import InteractionGraph
+
 # CHECKPOINT and write_vectors are also imported from here (benchmarks/rlmrec_quality.py, cllm4rec/popularity.py)
-from llmrec_cli.runs import CHECKPOINT, RunCheckpoint, RunOptions, RunResult, prepare_run_dir, write_history, write_vectors  # noqa: F401
+from llmrec_cli.runs import (
+    RunCheckpoint,
+    RunOptions,
+    RunResult,
+    prepare_run_dir,
+    write_history,
+    write_vectors,
+)  # noqa: F401
 from llmrec_cli.runtime import resolve_device, seed_everything
 
 STAGE = "train-rlmrec"
@@ -96,8 +104,15 @@ def settings_part(req: TrainRequest) -> str:
 def run(req: TrainRequest, workdir: Path, on_epoch: Callable[[dict], None] | None = None) -> TrainResult:
     ds = Dataset.load(workdir, req.dataset)
     if req.needs_embeddings and not req.embeddings:
-        raise LLMRecError(f"--align {req.align} / --backbone {req.backbone} needs --embeddings (an embed output folder, or random:DIM for speed tests)")
-    sem = semantic.load(req.embeddings, workdir, req.dataset, ds.n_users, ds.n_items, req.seed) if req.needs_embeddings else None
+        raise LLMRecError(
+            f"--align {req.align} / --backbone {req.backbone} needs --embeddings "
+            "(an embed output folder, or random:DIM for speed tests)"
+        )
+    sem = (
+        semantic.load(req.embeddings, workdir, req.dataset, ds.n_users, ds.n_items, req.seed)
+        if req.needs_embeddings
+        else None
+    )
     run_dir = req.run_dir(workdir, default_run_id(req))
     config = {"dataset": req.dataset, "seed": req.seed, "embeddings": sem.source if sem else None, **req.hp}
     inputs = ds.files() + (sem.files if sem else [])
@@ -121,11 +136,26 @@ def _semantic_only(ds: Dataset, sem, req: TrainRequest, config: dict, run_dir: P
     ks = req.hp.get("ks", [5, 10, 20])
     _, test = evaluate_vectors(users, items, ds, "test", ks, "all")
     _, valid = evaluate_vectors(users, items, ds, "valid", ks, "all")
-    doc = {"split": "test", "model": "semantic-only (cosine)", "dataset": ds.name, "dataset_manifest_sha256": ds.manifest_sha256,
-           "recall_denominator": "all", "metrics": test, "valid_metrics": valid, "config": config}
+    doc = {
+        "split": "test",
+        "model": "semantic-only (cosine)",
+        "dataset": ds.name,
+        "dataset_manifest_sha256": ds.manifest_sha256,
+        "recall_denominator": "all",
+        "metrics": test,
+        "valid_metrics": valid,
+        "config": config,
+    }
     artifacts.write_json(doc, run_dir / "metrics.json")
-    manifest = artifacts.Manifest(STAGE, config, artifacts.describe_inputs(inputs), ["users.parquet", "items.parquet", "metrics.json"],
-                                  {"users": ds.n_users, "items": ds.n_items}, clock.seconds, {"kind": "vectors", "scoring": "cosine"})
+    manifest = artifacts.Manifest(
+        STAGE,
+        config,
+        artifacts.describe_inputs(inputs),
+        ["users.parquet", "items.parquet", "metrics.json"],
+        {"users": ds.n_users, "items": ds.n_items},
+        clock.seconds,
+        {"kind": "vectors", "scoring": "cosine"},
+    )
     artifacts.write_json(manifest.to_dict(), run_dir / artifacts.MANIFEST)
     return TrainResult(run_dir, False, test, best_epoch=0, seconds=clock.seconds)
 
@@ -139,9 +169,11 @@ class Trainer:
         self.graph = InteractionGraph.from_arrays(users, items, ds.n_users, ds.n_items)
         self.model = registry.backbone(req.backbone).load()(self.graph, self.hp, device=self.device).to(self.device)
         self.sem = Semantic(sem.users.to(self.device), sem.items.to(self.device)) if sem else None
-        self.alignment = registry.alignment(req.align).build(
-            self.hp, ego_dim=self.model.dim, out_dim=self.model.out_dim, sem_dim=sem.dim if sem else 0
-        ).to(self.device)
+        self.alignment = (
+            registry.alignment(req.align)
+            .build(self.hp, ego_dim=self.model.dim, out_dim=self.model.out_dim, sem_dim=sem.dim if sem else 0)
+            .to(self.device)
+        )
         self.optimizer = torch.optim.Adam(self.parameters(), lr=float(self.hp["lr"]))
         self.generator = torch.Generator().manual_seed(req.seed)
         self.checkpoint = RunCheckpoint(run_dir, config, self.device, self.generator)
@@ -220,9 +252,11 @@ class Trainer:
         bad = {k: v for k, v in row.items() if k.startswith("loss_") and not np.isfinite(v)}
         if bad:
             kept = f"the checkpoint of epoch {self.epoch - 1} is kept" if self.epoch else "nothing was saved"
-            raise LLMRecError(f"epoch {self.epoch}: training loss {', '.join(f'{k[5:]}={v}' for k, v in bad.items())} "
-                              f"is not finite; stopped ({kept} in {self.run_dir}); lower the learning rate "
-                              "(--set lr=...) or check the embeddings")
+            raise LLMRecError(
+                f"epoch {self.epoch}: training loss {', '.join(f'{k[5:]}={v}' for k, v in bad.items())} "
+                f"is not finite; stopped ({kept} in {self.run_dir}); lower the learning rate "
+                "(--set lr=...) or check the embeddings"
+            )
 
     def _epoch_event(self, row: dict) -> dict:
         """What on_epoch gets: the history row plus the best validation score so far and its epoch (not stored)."""
@@ -253,14 +287,16 @@ class Trainer:
 
     # ---------------------------------------------------------------------------------------- checkpoints
     def _save_checkpoint(self) -> None:
-        self.checkpoint.save({
-            "epoch": self.epoch,
-            "current": self._state_copy(),
-            "optimizer": self.optimizer.state_dict(),
-            "best": self.best,
-            "bad_evals": self.bad_evals,
-            "history": self.history,
-        })
+        self.checkpoint.save(
+            {
+                "epoch": self.epoch,
+                "current": self._state_copy(),
+                "optimizer": self.optimizer.state_dict(),
+                "best": self.best,
+                "bad_evals": self.bad_evals,
+                "history": self.history,
+            }
+        )
 
     def _maybe_resume(self) -> None:
         saved = self.checkpoint.load(map_location=self.device)
@@ -268,7 +304,12 @@ class Trainer:
             return
         self._load_state(saved["current"])
         self.optimizer.load_state_dict(saved["optimizer"])
-        self.epoch, self.best, self.bad_evals, self.history = saved["epoch"], saved["best"], saved["bad_evals"], saved["history"]
+        self.epoch, self.best, self.bad_evals, self.history = (
+            saved["epoch"],
+            saved["best"],
+            saved["bad_evals"],
+            saved["history"],
+        )
 
     # ---------------------------------------------------------------------------------------- outputs
     def _finish(self, inputs: list[Path], wall: float) -> TrainResult:
@@ -300,13 +341,26 @@ class Trainer:
             config=self.config,
             inputs=artifacts.describe_inputs(inputs),
             outputs=["users.parquet", "items.parquet", "history.parquet", "metrics.json"],
-            counts={"users": self.ds.n_users, "items": self.ds.n_items, "train_edges": self.graph.n_edges, "epochs_run": self.epoch, "best_epoch": best_epoch},
+            counts={
+                "users": self.ds.n_users,
+                "items": self.ds.n_items,
+                "train_edges": self.graph.n_edges,
+                "epochs_run": self.epoch,
+                "best_epoch": best_epoch,
+            },
             wall_seconds=wall,
-            extra={"kind": "vectors", "scoring": "dot", "device": str(self.device), "seconds_per_epoch": seconds_per_epoch},
+            extra={
+                "kind": "vectors",
+                "scoring": "dot",
+                "device": str(self.device),
+                "seconds_per_epoch": seconds_per_epoch,
+            },
         )
         artifacts.write_json(manifest.to_dict(), self.run_dir / artifacts.MANIFEST)
         self.checkpoint.remove()
-        return TrainResult(self.run_dir, False, test, best_epoch, wall, epochs_run=self.epoch, seconds_per_epoch=seconds_per_epoch)
+        return TrainResult(
+            self.run_dir, False, test, best_epoch, wall, epochs_run=self.epoch, seconds_per_epoch=seconds_per_epoch
+        )
 
 
 def _sampler(graph: InteractionGraph) -> sampling.NegativeSampler:

@@ -18,9 +18,20 @@ def write_lines(path, records, literal=False):
 
 
 REVIEWS_2018 = [
-    {"overall": 5.0, "verified": True, "reviewTime": "09 13, 2009", "reviewerID": "U1", "asin": "B1",
-     "style": {"Format:": " Hardcover"}, "reviewerName": "Ann", "reviewText": "Great book", "summary": "Five stars",
-     "unixReviewTime": 1252800000, "vote": "3", "image": ["http://x"]},
+    {
+        "overall": 5.0,
+        "verified": True,
+        "reviewTime": "09 13, 2009",
+        "reviewerID": "U1",
+        "asin": "B1",
+        "style": {"Format:": " Hardcover"},
+        "reviewerName": "Ann",
+        "reviewText": "Great book",
+        "summary": "Five stars",
+        "unixReviewTime": 1252800000,
+        "vote": "3",
+        "image": ["http://x"],
+    },
     {"overall": 2.0, "reviewerID": "U2", "asin": "B1", "summary": "Meh", "unixReviewTime": 1252900000},
     {"overall": 4.0, "reviewerID": "U1", "asin": "B2", "reviewText": "  ", "summary": "", "unixReviewTime": 1253000000},
 ]
@@ -49,8 +60,14 @@ def test_reviews_option_false_skips_the_text(tmp_path):
 def test_2014_gzip_reviews_with_python_literal_metadata(tmp_path):
     reviews = write_lines(tmp_path / "reviews_Books.json.gz", REVIEWS_2018)
     meta = [
-        {"asin": "B1", "title": "The Bell Jar", "description": "A novel.", "salesRank": {"Books": 3},
-         "categories": [["Books", "Literature"], ["Books", "Classics"]], "related": {"also_bought": ["B2"]}},
+        {
+            "asin": "B1",
+            "title": "The Bell Jar",
+            "description": "A novel.",
+            "salesRank": {"Books": 3},
+            "categories": [["Books", "Literature"], ["Books", "Classics"]],
+            "related": {"also_bought": ["B2"]},
+        },
         {"asin": "B2", "categories": [["Books"]], "imUrl": "http://y"},  # 2014 meta often lacks a title
         {"asin": "B1", "title": "duplicate, ignored"},
     ]
@@ -68,21 +85,50 @@ def test_2014_gzip_reviews_with_python_literal_metadata(tmp_path):
 
 def test_2023_reviews_prefer_parent_asin_and_convert_milliseconds(tmp_path):
     records = [
-        {"rating": 5.0, "title": "Loved it", "text": "Works well", "images": [], "asin": "V1", "parent_asin": "P1",
-         "user_id": "AG1", "timestamp": 1588687728923, "helpful_vote": 2, "verified_purchase": True},
-        {"rating": 3.0, "title": "Okay", "text": "", "asin": "V2", "parent_asin": "P1", "user_id": "AG2",
-         "timestamp": 1588687729000},
+        {
+            "rating": 5.0,
+            "title": "Loved it",
+            "text": "Works well",
+            "images": [],
+            "asin": "V1",
+            "parent_asin": "P1",
+            "user_id": "AG1",
+            "timestamp": 1588687728923,
+            "helpful_vote": 2,
+            "verified_purchase": True,
+        },
+        {
+            "rating": 3.0,
+            "title": "Okay",
+            "text": "",
+            "asin": "V2",
+            "parent_asin": "P1",
+            "user_id": "AG2",
+            "timestamp": 1588687729000,
+        },
     ]
     df = amazon.read(write_lines(tmp_path / "All_Beauty.jsonl.gz", records), {}).interactions
     assert df.rows() == [("AG1", "P1", 5.0, 1588687728, "Works well"), ("AG2", "P1", 3.0, 1588687729, "Okay")]
 
 
 def test_2023_metadata_joins_main_category_and_description_list(tmp_path):
-    reviews = write_lines(tmp_path / "r.jsonl", [{"user_id": "AG1", "parent_asin": "P1", "rating": 4.0, "timestamp": 1}])
+    reviews = write_lines(
+        tmp_path / "r.jsonl", [{"user_id": "AG1", "parent_asin": "P1", "rating": 4.0, "timestamp": 1}]
+    )
     meta = [
-        {"main_category": "All Beauty", "title": "Shampoo", "average_rating": 4.1, "features": ["x"],
-         "description": ["Gentle.", "", "Smells nice."], "price": None, "images": [{"large": "u"}],
-         "store": "S", "categories": ["Hair Care", "All Beauty"], "details": {"Brand": "S"}, "parent_asin": "P1"},
+        {
+            "main_category": "All Beauty",
+            "title": "Shampoo",
+            "average_rating": 4.1,
+            "features": ["x"],
+            "description": ["Gentle.", "", "Smells nice."],
+            "price": None,
+            "images": [{"large": "u"}],
+            "store": "S",
+            "categories": ["Hair Care", "All Beauty"],
+            "details": {"Brand": "S"},
+            "parent_asin": "P1",
+        },
         {"main_category": None, "title": "Comb", "description": [], "categories": [], "parent_asin": "P2"},
     ]
     items = amazon.read(reviews, {"meta_path": str(write_lines(tmp_path / "meta.jsonl", meta))}).items
@@ -95,8 +141,14 @@ def test_2023_metadata_joins_main_category_and_description_list(tmp_path):
 def test_2018_metadata_fast_path_and_irregular_fallback_agree(tmp_path):
     reviews = write_lines(tmp_path / "r.json", REVIEWS_2018)
     meta = [
-        {"category": ["Books", "Literature & Fiction"], "description": ["First.", "Second."], "title": "T1",
-         "also_buy": ["B9"], "rank": "1 in Books", "asin": "B1"},
+        {
+            "category": ["Books", "Literature & Fiction"],
+            "description": ["First.", "Second."],
+            "title": "T1",
+            "also_buy": ["B9"],
+            "rank": "1 in Books",
+            "asin": "B1",
+        },
         {"category": [], "description": [], "title": "T2", "asin": "B2"},
     ]
     fast = amazon.read(reviews, {"meta_path": str(write_lines(tmp_path / "m.json", meta))})

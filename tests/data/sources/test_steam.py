@@ -32,7 +32,8 @@ REVIEW_LINES = [
 ]
 GAME_LINES = [
     "{'publisher': 'Kotoshiro', 'genres': ['Action', 'Casual'], 'app_name': 'Lost Summoner Kitty', "
-    "'title': 'Lost Summoner Kitty', 'url': 'http://store', 'release_date': '2018-01-04', 'tags': ['Strategy', 'Action'], "
+    "'title': 'Lost Summoner Kitty', 'url': 'http://store', "
+    "'release_date': '2018-01-04', 'tags': ['Strategy', 'Action'], "
     "'discount_price': 4.49, 'specs': ['Single-player'], 'price': 4.99, 'early_access': False, 'id': '725280', "
     "'developer': 'Kotoshiro'}",
     "{'url': 'http://store2', 'title': 'Only &amp; Title', 'id': '328100', 'tags': [], 'price': 'Free to Play'}",
@@ -55,7 +56,15 @@ def test_steam_reviews_with_games_metadata(tmp_path):
     ]
     assert src.items.schema == pl.Schema(steam.ITEM_SCHEMA)
     assert src.items.rows() == [
-        ("725280", "Lost Summoner Kitty", ["Action", "Casual"], ["Strategy", "Action"], ["Single-player"], "Kotoshiro", "Kotoshiro"),
+        (
+            "725280",
+            "Lost Summoner Kitty",
+            ["Action", "Casual"],
+            ["Strategy", "Action"],
+            ["Single-player"],
+            "Kotoshiro",
+            "Kotoshiro",
+        ),
         ("328100", "Only &amp; Title", [], [], [], None, None),
     ]
     assert src.files == [reviews, tmp_path / "steam_games.json.gz"]

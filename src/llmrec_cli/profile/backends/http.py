@@ -22,8 +22,11 @@ from llmrec_cli.profile.backends.base import BackendError, FatalBackendError
 from llmrec_cli.redact import redact
 
 RETRY_STATUS = {408, 409, 425, 429}
-FATAL_STATUS = {401: "the server refused the API key", 403: "the API key may not use this model or endpoint",
-                404: "no such endpoint or model on this server"}
+FATAL_STATUS = {
+    401: "the server refused the API key",
+    403: "the API key may not use this model or endpoint",
+    404: "no such endpoint or model on this server",
+}
 MAX_RETRY_AFTER = 600.0  # a server asking for longer than this is treated as down
 
 
@@ -52,7 +55,7 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
 
 
 def backoff_delay(retry: int, policy: RetryPolicy, rng: random.Random, retry_after: float | None = None) -> float:
-    ceiling = min(policy.max_delay, policy.base_delay * (2 ** retry))
+    ceiling = min(policy.max_delay, policy.base_delay * (2**retry))
     delay = rng.uniform(ceiling / 2, ceiling)
     if retry_after is not None:
         delay = max(delay, min(retry_after, MAX_RETRY_AFTER))
@@ -62,8 +65,14 @@ def backoff_delay(retry: int, policy: RetryPolicy, rng: random.Random, retry_aft
 class JsonPoster:
     """One pooled async client; ``post(url, body)`` returns the decoded JSON body or raises BackendError."""
 
-    def __init__(self, headers: dict, policy: RetryPolicy, concurrency: int,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, seed: int | None = None):
+    def __init__(
+        self,
+        headers: dict,
+        policy: RetryPolicy,
+        concurrency: int,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        seed: int | None = None,
+    ):
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
         self.client = httpx.AsyncClient(headers=headers, timeout=policy.timeout, limits=limits)
         self.policy = policy

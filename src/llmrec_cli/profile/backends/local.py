@@ -27,8 +27,13 @@ class LocalBackend:
 
     concurrency = 1
 
-    def __init__(self, model: str = gguf.DEFAULT_LOCAL_MODEL, threads: int | None = None, n_ctx: int = 4096,
-                 repeat_penalty: float = REPEAT_PENALTY):
+    def __init__(
+        self,
+        model: str = gguf.DEFAULT_LOCAL_MODEL,
+        threads: int | None = None,
+        n_ctx: int = 4096,
+        repeat_penalty: float = REPEAT_PENALTY,
+    ):
         path, self.model_id = gguf.resolve(model)
         self.path = path
         self.repeat_penalty = repeat_penalty
@@ -57,7 +62,9 @@ def _start_server(path: str, threads: int, n_ctx: int):
     try:
         import xllamacpp as xlc
     except ImportError:
-        raise LLMRecError(f"--backend local needs the xllamacpp runtime, which is not installed; run: {XLLAMACPP_PIP}") from None
+        raise LLMRecError(
+            f"--backend local needs the xllamacpp runtime, which is not installed; run: {XLLAMACPP_PIP}"
+        ) from None
     params = xlc.CommonParams()
     params.model.path = path
     params.n_ctx = n_ctx

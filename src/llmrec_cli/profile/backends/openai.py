@@ -33,9 +33,17 @@ def endpoint(base_url: str, path: str) -> str:
 
 
 class OpenAIBackend:
-    def __init__(self, base_url: str, model: str, api_key_env: str | None = "OPENAI_API_KEY", concurrency: int = 16,
-                 timeout: float = 120.0, max_retries: int = 6, response_format: str = "json_schema",
-                 poster: JsonPoster | None = None):
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        api_key_env: str | None = "OPENAI_API_KEY",
+        concurrency: int = 16,
+        timeout: float = 120.0,
+        max_retries: int = 6,
+        response_format: str = "json_schema",
+        poster: JsonPoster | None = None,
+    ):
         if response_format not in RESPONSE_FORMATS:
             raise LLMRecError(f"--response-format {response_format}: choose one of {', '.join(RESPONSE_FORMATS)}")
         self.url = endpoint(base_url, "chat/completions")
@@ -43,7 +51,9 @@ class OpenAIBackend:
         self.model_id = f"openai/{model}"
         self.concurrency = concurrency
         self.response_format = response_format
-        self.poster = poster or JsonPoster(api_headers(api_key_env), RetryPolicy(max_retries, timeout=timeout), concurrency)
+        self.poster = poster or JsonPoster(
+            api_headers(api_key_env), RetryPolicy(max_retries, timeout=timeout), concurrency
+        )
 
     def body(self, request: ChatRequest) -> dict:
         body = {"model": self.model, "messages": request.messages, "max_tokens": request.max_tokens}
@@ -52,7 +62,10 @@ class OpenAIBackend:
         if request.seed is not None:
             body["seed"] = request.seed
         if self.response_format == "json_schema":
-            body["response_format"] = {"type": "json_schema", "json_schema": {"name": "profile", "schema": request.schema}}
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "profile", "schema": request.schema},
+            }
         elif self.response_format == "json_object":
             body["response_format"] = {"type": "json_object"}
         return body

@@ -46,7 +46,6 @@ class ConAlignment(Alignment):
             loss = loss + infonce_indexed(e_items[b:], p_items[b:], rows, t)
         return self.kd_weight * loss / b
 
-
     @classmethod
     def build(cls, hp: dict, *, ego_dim: int, out_dim: int, sem_dim: int) -> "ConAlignment":
         return cls(sem_dim, out_dim, hp)

@@ -42,17 +42,20 @@ class GenAlignment(Alignment):
         idx = torch.randperm(n, generator=generator, device=gen_device)[:m].to(ego.device)
         return ego.index_copy(0, idx, self.mask_token.expand(m, -1)), idx
 
-    def loss(self, final: torch.Tensor, idx: torch.Tensor, sem_users: torch.Tensor, sem_items: torch.Tensor) -> torch.Tensor:
+    def loss(
+        self, final: torch.Tensor, idx: torch.Tensor, sem_users: torch.Tensor, sem_items: torch.Tensor
+    ) -> torch.Tensor:
         n_users = sem_users.shape[0]
         # L_gen is invariant to the order of the masked set: put users first to read each semantic table apart.
         users, items = idx[idx < n_users], idx[idx >= n_users]
         sem = torch.cat([sem_users[users], sem_items[items - n_users]])
         s = F.normalize(sem, dim=1)
-        logits, diagonal = lifted_logits(self.up, final[torch.cat([users, items])], s, self.precision, self.re_temperature)
+        logits, diagonal = lifted_logits(
+            self.up, final[torch.cat([users, items])], s, self.precision, self.re_temperature
+        )
         mole = torch.exp(diagonal)
         deno = torch.exp(logits).sum(1)
         return self.recon_weight * -torch.log(mole / (deno + 1e-8) + 1e-8).mean()
-
 
     @classmethod
     def build(cls, hp: dict, *, ego_dim: int, out_dim: int, sem_dim: int) -> "GenAlignment":
@@ -65,8 +68,9 @@ class GenAlignment(Alignment):
         return self.loss(final, masked, sem.users, sem.items)
 
 
-def lifted_logits(up: nn.Sequential, x: torch.Tensor, s: torch.Tensor, precision: str,
-                  temperature: float) -> tuple[torch.Tensor, torch.Tensor]:
+def lifted_logits(
+    up: nn.Sequential, x: torch.Tensor, s: torch.Tensor, precision: str, temperature: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(cos(up(x_i), s_j) / t for all pairs (M x M), its diagonal); s has unit rows. The M x d_s lift is never formed.
 
     With h_i = LeakyReLU(W1 x_i + b1) and u_i = W2 h_i + b2: u_i . s_j = h_i . P_j + q_j (P = s W2, q = s b2), so

@@ -84,7 +84,9 @@ def infonce(anchor: torch.Tensor, positive: torch.Tensor, candidates: torch.Tens
     return (torch.logsumexp(a @ c.T / temperature, dim=-1) - pos).sum()
 
 
-def infonce_indexed(anchor: torch.Tensor, candidates: torch.Tensor, positive: torch.Tensor, temperature: float) -> torch.Tensor:
+def infonce_indexed(
+    anchor: torch.Tensor, candidates: torch.Tensor, positive: torch.Tensor, temperature: float
+) -> torch.Tensor:
     """:func:`infonce` for the case where anchor i's positive is the candidate row ``positive[i]`` (every RLMRec
     use: SGL/SimGCL views, Con): sum_i [ log sum_c exp(cos(a_i, c)/t) - cos(a_i, c_{positive[i]})/t ]."""
     a = torch.nn.functional.normalize(anchor, dim=-1) / temperature

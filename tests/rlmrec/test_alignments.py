@@ -11,13 +11,12 @@ import math
 
 import pytest
 import torch
+from gen_reference import direct_gen_loss
 from torch import nn
 
 from llmrec_cli.rlmrec.alignments.con import ConAlignment
 from llmrec_cli.rlmrec.alignments.gen import GenAlignment
 from llmrec_cli.rlmrec.backbones.base import Batch, infonce_indexed
-
-from gen_reference import direct_gen_loss
 
 
 def vecs(*pairs):
@@ -69,7 +68,9 @@ def test_con_without_negatives_by_hand():
     con = ConAlignment(2, 2, CON_HP, use_negatives=False)
     set_identity(con.down)
     anchors, positives, _ = con_terms()
-    assert math.isclose(float(con.loss(FINAL, BATCH, SEM_USERS, SEM_ITEMS).detach()), 0.1 * (anchors + positives) / 3, rel_tol=1e-5)
+    assert math.isclose(
+        float(con.loss(FINAL, BATCH, SEM_USERS, SEM_ITEMS).detach()), 0.1 * (anchors + positives) / 3, rel_tol=1e-5
+    )
     assert ConAlignment(2, 2, {**CON_HP, "use_negatives": False}).use_negatives is False
 
 
@@ -156,7 +157,9 @@ def test_gen_loss_by_hand():
     got = gen.loss(final, torch.tensor([2, 0]), sem_users, sem_items)  # an item before a user
     assert math.isclose(float(got.detach()), gen_expected(final_angles, sem_angles, [2, 0], 0.2, 0.5), rel_tol=1e-5)
     got_all = gen.loss(final, torch.tensor([0, 1, 2]), sem_users, sem_items)
-    assert math.isclose(float(got_all.detach()), gen_expected(final_angles, sem_angles, [0, 1, 2], 0.2, 0.5), rel_tol=1e-5)
+    assert math.isclose(
+        float(got_all.detach()), gen_expected(final_angles, sem_angles, [0, 1, 2], 0.2, 0.5), rel_tol=1e-5
+    )
     got_all.backward()
     assert final.grad.abs().sum() > 0 and gen.up[0].weight.grad.abs().sum() > 0
 
@@ -168,7 +171,10 @@ def _gen_case(d: int, d_s: int, m: int, dtype: torch.dtype, seed: int = 0):
     with torch.no_grad():
         gen.up[2].bias.uniform_(-0.5, 0.5)  # larger than the default init, so the norm's bias terms count
     n_users, n_items = m + 3, m + 4
-    inputs = [torch.randn(n, k, dtype=dtype, requires_grad=True) for n, k in ((n_users + n_items, d), (n_users, d_s), (n_items, d_s))]
+    inputs = [
+        torch.randn(n, k, dtype=dtype, requires_grad=True)
+        for n, k in ((n_users + n_items, d), (n_users, d_s), (n_items, d_s))
+    ]
     idx = torch.randperm(n_users + n_items)[:m]
     return gen, inputs, idx
 
