@@ -8,7 +8,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from llmrec_cli.errors import LLMRecError
 from llmrec_cli.report import build, collect, sections
+from llmrec_cli.rlmrec import config
 
 
 # ------------------------------------------------------------------------------------------- a hand-made workdir
@@ -20,13 +22,21 @@ def _write(path: Path, obj: dict) -> None:
 def add_dataset(work: Path, name: str, source: str, noise: float = 0.0) -> None:
     """A prepare manifest as `prepare --name NAME [--noise F]` writes it: the name, not the recipe, is the dataset."""
     config = {"dataset": name, "source": source, "kcore": 5, "seed": 2023, "noise": noise}
-    _write(work / "data" / name / "manifest.json", {"stage": "prepare", "config": config})
+    _write(work / "data" / name / "manifest.json", {"stage": "prepare", "config": config, "recipe": name.split("-noise")[0]})
 
 
 def add_embeddings(work: Path, dataset: str, name: str, shuffle: bool) -> Path:
     folder = work / "embeddings" / dataset / name
     _write(folder / "manifest.json", {"stage": "embed", "config": {"shuffle": shuffle}})
     return folder
+
+
+def official_settings(backbone: str, align: str, dataset: str) -> dict:
+    """What train-rlmrec records for this variant with the configs' settings (runs with other settings are +custom)."""
+    try:
+        return config.resolve(backbone, align, dataset)
+    except LLMRecError:  # not an RLMRec backbone/variant (cllm4rec, multivae, ...)
+        return {"layers": 3}
 
 
 def add_run(
@@ -44,12 +54,12 @@ def add_run(
     seconds_per_epoch: float = 0.5,
 ) -> None:
     config = {
+        **official_settings(backbone, align, dataset.split("-noise")[0]),  # a noised copy takes its recipe's settings
         "dataset": dataset,
         "seed": seed,
         "backbone": backbone,
         "align": align,
         "embeddings": embeddings,
-        "layers": 3,
         **(extra or {}),
     }
     _write(
@@ -131,9 +141,20 @@ def test_aggregate_is_mean_and_sample_std_over_seeds(work):
 
 def test_different_configurations_are_never_averaged(work):
     add_run(work, "base-2layers", "toy", "lightgcn", "none", 1, 0.50, extra={"layers": 2})
-    runs = collect.read_runs(work).filter(pl.col("variant") == "base")
-    agg = sections.aggregate(runs, ["model", "variant"], ("recall@20",))
+    runs = collect.read_runs(work).filter(pl.col("variant").str.starts_with("base"))
+    agg = sections.aggregate(runs, ["model"], ("recall@20",))
     assert sorted(agg["n"].to_list()) == [1, 3]
+
+
+def test_a_run_with_other_settings_than_the_configs_is_custom_and_not_the_papers_row(work):
+    add_run(work, "con-kd0.1", "amazon-book", "lightgcn", "con", 1, 0.05, embeddings="emb", extra={"kd_weight": 0.1})
+    add_run(work, "con-official", "amazon-book", "lightgcn", "con", 1, 0.14, embeddings="emb")
+    runs = collect.read_runs(work)
+    variants = dict(zip(runs["run"], runs["variant"]))
+    assert variants["con-kd0.1"] == "con+custom" and variants["con-official"] == "con"
+    table = sections.table1(runs).tables["table1-amazon-book"]
+    row = table.filter((pl.col("backbone") == "lightgcn") & (pl.col("variant") == "con")).row(0, named=True)
+    assert row["run"] == "con-official"
 
 
 def test_real_profiles_section_compares_with_base_and_shuffled(work):

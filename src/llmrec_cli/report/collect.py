@@ -87,7 +87,7 @@ def _run_row(folder: Path, workdir: Path, origins: dict[str, tuple[str, float]])
         "base_dataset": base_dataset,
         "noise": noise,
         "model": _model_name(manifest, config),
-        "variant": _variant(config, emb),
+        "variant": _variant(config, emb, workdir),
         "embeddings": emb.name,
         "shuffled": emb.shuffled,
         "random_vectors": emb.random,
@@ -136,9 +136,10 @@ def _weight_key(align: str) -> str | None:
         return None
 
 
-def _variant(config: dict, emb: Embeddings) -> str:
-    """base / con / gen / kar for RLMRec runs, with +shuffled or +random when the vectors are not the real ones, and
-    +w0 when the alignment weight is 0 (whatever the vectors: they then play no part)."""
+def _variant(config: dict, emb: Embeddings, workdir: Path) -> str:
+    """base / con / gen / kar for RLMRec runs, with +shuffled or +random when the vectors are not the real ones, +w0
+    when the alignment weight is 0 (whatever the vectors: they then play no part), and +custom when other settings
+    differ from the configs' (such a run is not the paper's row: Table 1 leaves it out)."""
     align = config.get("align")
     if align is None:
         return "-"
@@ -148,11 +149,29 @@ def _variant(config: dict, emb: Embeddings) -> str:
     weight = _weight_key(str(align))
     if weight is not None and config.get(weight) == 0:
         return variant + "+w0"
+    if variant != "semantic-only" and custom_settings(config, workdir):
+        variant += "+custom"
     if emb.shuffled:
         variant += "+shuffled"
     elif emb.random:
         variant += "+random"
     return variant
+
+
+RUN_KEYS = frozenset({"dataset", "seed", "embeddings"})  # what a run records besides its hyperparameters
+
+
+def custom_settings(config: dict, workdir: Path) -> dict:
+    """The recorded settings of an RLMRec run that differ from what the configs give its backbone, variant and recipe
+    today (--set, --config, --epochs ...); settings the configs gained since the run are not counted."""
+    from llmrec_cli.rlmrec import config as rl_config
+    from llmrec_cli.settings import recipe_of
+
+    try:
+        official = rl_config.resolve(str(config["backbone"]), str(config["align"]), recipe_of(workdir, config["dataset"]))
+    except (KeyError, LLMRecError):
+        return {}
+    return {k: v for k, v in config.items() if k not in RUN_KEYS and (k not in official or official[k] != v)}
 
 
 def _embeddings(spec: str | None, workdir: Path) -> Embeddings:
