@@ -22,7 +22,10 @@ def _write(path: Path, obj: dict) -> None:
 def add_dataset(work: Path, name: str, source: str, noise: float = 0.0) -> None:
     """A prepare manifest as `prepare --name NAME [--noise F]` writes it: the name, not the recipe, is the dataset."""
     config = {"dataset": name, "source": source, "kcore": 5, "seed": 2023, "noise": noise}
-    _write(work / "data" / name / "manifest.json", {"stage": "prepare", "config": config, "recipe": name.split("-noise")[0]})
+    _write(
+        work / "data" / name / "manifest.json",
+        {"stage": "prepare", "config": config, "recipe": name.split("-noise")[0]},
+    )
 
 
 def add_embeddings(work: Path, dataset: str, name: str, shuffle: bool) -> Path:

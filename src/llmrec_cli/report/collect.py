@@ -168,7 +168,9 @@ def custom_settings(config: dict, workdir: Path) -> dict:
     from llmrec_cli.settings import recipe_of
 
     try:
-        official = rl_config.resolve(str(config["backbone"]), str(config["align"]), recipe_of(workdir, config["dataset"]))
+        official = rl_config.resolve(
+            str(config["backbone"]), str(config["align"]), recipe_of(workdir, config["dataset"])
+        )
     except (KeyError, LLMRecError):
         return {}
     return {k: v for k, v in config.items() if k not in RUN_KEYS and (k not in official or official[k] != v)}
