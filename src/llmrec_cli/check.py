@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from llmrec_cli.errors import LLMRecError
+from llmrec_cli.runs import refuse_a_changed_split
 from llmrec_cli.workdir import LAYOUT, Workdir
 
 if TYPE_CHECKING:
@@ -276,6 +277,9 @@ def check_folder(folder: Path) -> FolderReport:
     check_counts(folder, manifest, report.counts)
     if stage == "prepare":
         check_split_ids(folder)
+    data_folder = folder.parent.parent / "data" / str(manifest.get("config", {}).get("dataset"))
+    if stage in RUN_STAGES and folder.parent.name == "runs" and data_folder.is_dir():
+        refuse_a_changed_split(folder, manifest, data_folder)
     if stage not in REQUIRED:
         report.notes.append(f"stage '{stage}' has no known contract: files only checked to be readable")
     return report

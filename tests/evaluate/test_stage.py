@@ -109,3 +109,14 @@ def test_evaluating_valid_keeps_the_test_and_training_metrics(cli, hand_made_run
     )
     assert doc["valid_metrics"] == {"recall@20": 0.125} and doc["splits"]["valid"]["ks"] == [10, 50]
     assert check.check_metrics(run_dir / "metrics.json") == 15
+
+
+def test_a_run_is_never_scored_against_a_split_it_was_not_trained_on(cli, tmp_path):
+    assert cli("prepare", "--dataset", "demo").code == 0
+    assert cli("train-rlmrec", "--dataset", "demo", "--epochs", "1", "--run-id", "r").code == 0
+    assert cli("evaluate", "r").code == 0
+    assert cli("--seed", "7", "prepare", "--dataset", "demo", "--force").code == 0  # same shape, another split
+    stale = cli("evaluate", "r")
+    assert stale.code == 2 and "trained on another version of" in stale.err and "train.parquet" in stale.err
+    checked = cli("check", "runs/r")
+    assert checked.code == 2 and "trained on another version of" in checked.err

@@ -20,6 +20,7 @@ from llmrec_cli import artifacts
 from llmrec_cli.data.dataset import Dataset
 from llmrec_cli.errors import LLMRecError
 from llmrec_cli.evaluate.scoring import evaluate_scores, evaluate_vectors
+from llmrec_cli.runs import refuse_a_changed_split
 from llmrec_cli.runtime import resolve_device
 from llmrec_cli.workdir import Workdir
 
@@ -76,6 +77,7 @@ def run_one(
         raise LLMRecError(f"{run_dir}: no manifest.json, the run did not finish; resume it with --resume")
     config = manifest.get("config", {})
     dataset = Dataset.load(workdir, config["dataset"])
+    refuse_a_changed_split(run_dir, manifest, dataset.folder)
     previous = artifacts.read_json(run_dir / "metrics.json") if (run_dir / "metrics.json").exists() else {}
     denominator = recall_denominator or previous.get("recall_denominator", "all")
     ks = tuple(ks) if ks else DEFAULT_KS.get(denominator, (5, 10, 20))
