@@ -240,10 +240,13 @@ def refuse_a_changed_split(run_dir: Path, manifest: dict, data_folder: Path) -> 
     recorded = manifest.get("inputs", {})
     for name in SPLIT_FILES:
         suffix = f"/data/{data_folder.name}/{name}"
-        then = next((v.get("sha256") for k, v in recorded.items() if k.endswith(suffix)), None)
-        if then is not None and then != artifacts.sha256_file(data_folder / name):
+        then = next((v for k, v in recorded.items() if k.endswith(suffix)), None)
+        if then is None:
+            continue
+        now = artifacts.sha256_file(data_folder / name, then)  # re-hashed only when its size or mtime moved
+        if now != then.get("sha256"):
             raise LLMRecError(
                 f"{run_dir}: trained on another version of {data_folder / name} (the dataset was prepared again "
-                f"since: sha256 {then[:12]} then, {artifacts.sha256_file(data_folder / name)[:12]} now); retrain "
+                f"since: sha256 {str(then.get('sha256'))[:12]} then, {now[:12]} now); retrain "
                 "it (train with --force) or evaluate it in the workdir it was trained in"
             )

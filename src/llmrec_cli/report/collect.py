@@ -173,7 +173,7 @@ def custom_settings(config: dict, workdir: Path) -> dict:
         )
     except (KeyError, LLMRecError):
         return {}
-    return {k: v for k, v in config.items() if k not in RUN_KEYS and (k not in official or official[k] != v)}
+    return rl_config.changed({k: v for k, v in config.items() if k not in RUN_KEYS}, official)
 
 
 def _embeddings(spec: str | None, workdir: Path) -> Embeddings:
