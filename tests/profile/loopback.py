@@ -162,3 +162,26 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def profile_via_server(cli, workdir, url, *extra, key_env="LOOP_KEY"):
+    """`llmrec profile` of the tiny dataset's steam prompts through the OpenAI-compatible backend at ``url``."""
+    return cli(
+        "profile",
+        "--dataset",
+        "tiny",
+        "--prompt",
+        "steam",
+        "--backend",
+        "openai",
+        "--base-url",
+        url,
+        "--model",
+        "loop",
+        "--api-key-env",
+        key_env,
+        "--concurrency",
+        "4",
+        *extra,
+        workdir=workdir,
+    )

@@ -9,7 +9,7 @@ import time
 
 import polars as pl
 import pytest
-from loopback import LoopbackLLM, message_sha
+from loopback import LoopbackLLM, message_sha, profile_via_server
 
 from llmrec_cli import artifacts
 from llmrec_cli.profile import prompts, runner
@@ -17,28 +17,6 @@ from llmrec_cli.profile.backends import BackendOptions
 from llmrec_cli.profile.inputs import Corpus, item_inputs
 
 SECRET = "sk-loopback-secret-0123456789"
-
-
-def _profile(cli, workdir, url, *extra):
-    return cli(
-        "profile",
-        "--dataset",
-        "tiny",
-        "--prompt",
-        "steam",
-        "--backend",
-        "openai",
-        "--base-url",
-        url,
-        "--model",
-        "loop",
-        "--api-key-env",
-        "LOOP_KEY",
-        "--concurrency",
-        "4",
-        *extra,
-        workdir=workdir,
-    )
 
 
 def _outputs(workdir):
@@ -50,7 +28,7 @@ def _outputs(workdir):
 
 def test_profiles_items_then_users_and_is_up_to_date_after(cli, tiny, loopback, monkeypatch):
     monkeypatch.setenv("LOOP_KEY", SECRET)
-    result = _profile(cli, tiny, loopback.url)
+    result = profile_via_server(cli, tiny, loopback.url)
     assert result.code == 0, result.err
     folder, items, users, failures = _outputs(tiny)
     assert items.height == 20 and users.height == 30 and failures.height == 0
@@ -69,7 +47,7 @@ def test_profiles_items_then_users_and_is_up_to_date_after(cli, tiny, loopback, 
     for file in tiny.rglob("*"):  # the key is never written anywhere
         if file.is_file():
             assert SECRET.encode() not in file.read_bytes(), file
-    again = _profile(cli, tiny, loopback.url)
+    again = profile_via_server(cli, tiny, loopback.url)
     assert again.code == 0 and "up to date" in again.out and len(loopback.requests) == 50
 
 
@@ -80,7 +58,7 @@ def test_invalid_answers_are_retried_then_recorded_and_retry_failures_takes_only
         hashlib.sha256(i.text.encode()).hexdigest()[:16] for i in item_inputs(corpus, item_template, [3, 7], 2023)
     }
     with LoopbackLLM(faults=["prose", "fence", "invalid"], always_invalid=set(stubborn)) as server:
-        result = _profile(cli, tiny, server.url, "--attempts", "2")
+        result = profile_via_server(cli, tiny, server.url, "--attempts", "2")
         assert result.code == 0, result.err
         _, items, users, failures = _outputs(tiny)
         assert items.height == 18 and users.height == 30
@@ -91,9 +69,9 @@ def test_invalid_answers_are_retried_then_recorded_and_retry_failures_takes_only
         assert sum(a in stubborn for a in asked) == 4  # two attempts each
         server.always_invalid.clear()
         server.requests.clear()
-        plain = _profile(cli, tiny, server.url)  # a plain rerun never re-asks a recorded failure
+        plain = profile_via_server(cli, tiny, server.url)  # a plain rerun never re-asks a recorded failure
         assert plain.code == 0 and server.chat_requests() == []
-        retried = _profile(cli, tiny, server.url, "--retry-failures")
+        retried = profile_via_server(cli, tiny, server.url, "--retry-failures")
         assert retried.code == 0, retried.err
         asked = [message_sha(b) for b in server.chat_requests()]
     _, items, users, failures = _outputs(tiny)
@@ -131,11 +109,11 @@ def test_dry_run_counts_tokens_and_sends_nothing(cli, tiny, loopback):
 
 
 def test_limit_profiles_a_seeded_sample(cli, tiny, loopback):
-    assert _profile(cli, tiny, loopback.url, "--limit", "5").code == 0
+    assert profile_via_server(cli, tiny, loopback.url, "--limit", "5").code == 0
     _, items, users, _ = _outputs(tiny)
     assert items.height == 5 and users.height == 5
     first = (items["item_id"].to_list(), users["user_id"].to_list())
-    assert _profile(cli, tiny, loopback.url, "--limit", "5", "--force").code == 0
+    assert profile_via_server(cli, tiny, loopback.url, "--limit", "5", "--force").code == 0
     _, items, users, _ = _outputs(tiny)
     assert (items["item_id"].to_list(), users["user_id"].to_list()) == first
     assert len(loopback.requests) == 10  # --force rebuilt the outputs from the store: nothing asked twice
@@ -177,18 +155,20 @@ def test_bad_options_are_one_line_errors(cli, tiny):
 def test_two_shards_share_the_work_and_the_last_one_writes_the_outputs(cli, tiny, loopback, monkeypatch):
     monkeypatch.setattr(runner, "SHARD_POLL_S", 0.01)
     monkeypatch.setattr(runner, "SHARD_STALL_S", 0.05)  # no other shard runs: shard 0 soon stops waiting for it
-    first = _profile(cli, tiny, loopback.url, "--shard", "0/2")
+    first = profile_via_server(cli, tiny, loopback.url, "--shard", "0/2")
     assert first.code == 0 and "not finished" in first.out and "10 items of other shards" in first.out
     assert not (tiny / "profiles" / "tiny" / "steam@1" / "items.parquet").exists()
-    second = _profile(cli, tiny, loopback.url, "--shard", "1/2")  # items 1, 3, ...; then, all items done, its users
+    # items 1, 3, ...; then, all items done, its users
+    second = profile_via_server(cli, tiny, loopback.url, "--shard", "1/2")
     assert second.code == 0 and "15 users of other shards" in second.out
-    third = _profile(cli, tiny, loopback.url, "--shard", "0/2")  # shard 0's users: the last piece
+    third = profile_via_server(cli, tiny, loopback.url, "--shard", "0/2")  # shard 0's users: the last piece
     assert third.code == 0 and "not finished" not in third.out
     asked = [message_sha(b) for b in loopback.chat_requests()]
     assert len(asked) == 50 and len(set(asked)) == 50  # every prompt asked once, by one shard
     _, items, users, failures = _outputs(tiny)
     assert items.height == 20 and users.height == 30 and failures.height == 0
-    assert _profile(cli, tiny, loopback.url).out.count("up to date") == 1  # the shards' outputs count as the whole run
+    # the shards' outputs count as the whole run
+    assert profile_via_server(cli, tiny, loopback.url).out.count("up to date") == 1
 
 
 def test_a_shard_whose_items_are_done_waits_for_the_other_shards_items_then_asks_its_users(tiny, loopback, monkeypatch):
@@ -220,7 +200,7 @@ def test_a_shard_whose_items_are_done_waits_for_the_other_shards_items_then_asks
 
 def test_bad_shards_are_one_line_errors(cli, tiny, loopback):
     for shard, message in (("2/2", "0 <= K < N"), ("half", "give K/N")):
-        result = _profile(cli, tiny, loopback.url, "--shard", shard)
+        result = profile_via_server(cli, tiny, loopback.url, "--shard", shard)
         assert result.code == 2 and message in result.err and "Traceback" not in result.err
 
 

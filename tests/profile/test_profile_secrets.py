@@ -10,7 +10,7 @@ import sqlite3
 
 import polars as pl
 import pytest
-from loopback import LoopbackLLM
+from loopback import LoopbackLLM, profile_via_server
 
 from llmrec_cli.errors import LLMRecError
 from llmrec_cli.profile.backends.base import BackendError, FatalBackendError
@@ -52,27 +52,7 @@ def _url(server, with_credentials=True, user=True):
 
 
 def _profile(cli, workdir, url, *extra):
-    return cli(
-        "profile",
-        "--dataset",
-        "tiny",
-        "--prompt",
-        "steam",
-        "--backend",
-        "openai",
-        "--base-url",
-        url,
-        "--model",
-        "loop",
-        "--api-key-env",
-        "ECHO_KEY",
-        "--concurrency",
-        "4",
-        "--max-retries",
-        "0",
-        *extra,
-        workdir=workdir,
-    )
+    return profile_via_server(cli, workdir, url, "--max-retries", "0", *extra, key_env="ECHO_KEY")
 
 
 def _assert_nowhere(workdir, *texts):
