@@ -185,3 +185,17 @@ def test_no_folder_given_and_unknown_folder_are_one_line_errors(cli, work):
     assert cli("check", workdir=work).code == 2
     result = cli("check", "runs/nope", workdir=work)
     assert result.code == 2 and "runs/nope: no such folder" in result.err
+
+
+def test_a_changed_input_makes_the_folders_made_from_it_stale(cli, work):
+    path = work / "profiles" / "tiny" / "steam@1" / "items.parquet"
+    df = pl.read_parquet(path)
+    df.with_columns(pl.lit("rewritten").alias("summarization")).write_parquet(path)
+    result = cli("check", "embeddings/tiny/loop-embed", workdir=work)
+    assert result.code == 2 and f"made from another version of {path}" in result.err  # the copy's file, not built's
+    trained = cli("train-rlmrec", "--dataset", "tiny", "--align", "con", "--embeddings", "loop-embed", workdir=work)
+    assert trained.code == 2 and f"embedded from another version of {path}" in trained.err
+    assert "llmrec embed --dataset tiny" in trained.err and len(trained.err.strip().splitlines()) == 1
+    vectors = work / "embeddings" / "tiny" / "loop-embed" / "users.parquet"
+    vectors.write_bytes(vectors.read_bytes())  # same bytes, new mtime: re-hashed, still the same
+    assert cli("check", RUN, workdir=work).code == 0

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from llmrec_cli.errors import LLMRecError
@@ -36,3 +38,20 @@ def test_find_names_what_is_missing_and_the_fix(tmp_path):
         wd.find("nope", "embeddings", "demo", "--embeddings", "run `llmrec embed`")
     with pytest.raises(LLMRecError, match=r"^/no/such/run: no such run folder$"):
         wd.find("/no/such/run", "runs")
+
+
+def test_containing_finds_the_root_of_a_layout_folder_and_none_elsewhere(tmp_path):
+    root = tmp_path / "work"
+    assert Workdir.containing(root / "embeddings" / "demo" / "minilm") == Workdir(root)
+    assert Workdir.containing(root / "profiles" / "demo" / "demo@1") == Workdir(root)
+    assert Workdir.containing(root / "data" / "demo") == Workdir(root)
+    assert Workdir.containing(root / "runs" / "demo-lightgcn-none-s1") == Workdir(root)
+    assert Workdir.containing(tmp_path / "datasets" / "demo" / "embeddings" / "minilm") is None  # shipped layout
+
+
+def test_relocate_maps_a_recorded_layout_file_into_this_workdir(tmp_path):
+    wd = Workdir(tmp_path / "copy")
+    assert wd.relocate("/old/work/profiles/demo/demo@1/items.parquet") == wd.root / "profiles/demo/demo@1/items.parquet"
+    assert wd.relocate("/old/work/data/demo/train.parquet") == wd.root / "data/demo/train.parquet"
+    assert wd.relocate("/old/work/runs/r1/users.parquet") == wd.root / "runs/r1/users.parquet"
+    assert wd.relocate("/raw/steam/games.json") == Path("/raw/steam/games.json")  # outside any layout: as recorded

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from llmrec_cli.errors import LLMRecError
-from llmrec_cli.runs import refuse_a_changed_split
+from llmrec_cli.provenance import refuse_a_changed_split, refuse_stale
 from llmrec_cli.workdir import LAYOUT, Workdir
 
 if TYPE_CHECKING:
@@ -280,6 +280,8 @@ def check_folder(folder: Path) -> FolderReport:
     data_folder = folder.parent.parent / "data" / str(manifest.get("config", {}).get("dataset"))
     if stage in RUN_STAGES and folder.parent.name == "runs" and data_folder.is_dir():
         refuse_a_changed_split(folder, manifest, data_folder)
+    made = "trained" if stage in RUN_STAGES else "made"
+    refuse_stale(folder, made, f"rerun `llmrec {stage}` for it with --force, or restore that input")
     if stage not in REQUIRED:
         report.notes.append(f"stage '{stage}' has no known contract: files only checked to be readable")
     return report

@@ -229,24 +229,3 @@ def history_frame(rows: list[dict]) -> pl.DataFrame:
 
 def write_history(run_dir: Path, rows: list[dict]) -> None:
     artifacts.write_parquet(history_frame(rows), run_dir / "history.parquet", artifacts.HISTORY)
-
-
-SPLIT_FILES = ("train.parquet", "valid.parquet", "test.parquet")
-
-
-def refuse_a_changed_split(run_dir: Path, manifest: dict, data_folder: Path) -> None:
-    """A run scored against a split other than the one it was trained on counts its own training items as hits; the
-    split files' sha256 recorded by training must match the dataset's files now (evaluate and check call this)."""
-    recorded = manifest.get("inputs", {})
-    for name in SPLIT_FILES:
-        suffix = f"/data/{data_folder.name}/{name}"
-        then = next((v for k, v in recorded.items() if k.endswith(suffix)), None)
-        if then is None:
-            continue
-        now = artifacts.sha256_file(data_folder / name, then)  # re-hashed only when its size or mtime moved
-        if now != then.get("sha256"):
-            raise LLMRecError(
-                f"{run_dir}: trained on another version of {data_folder / name} (the dataset was prepared again "
-                f"since: sha256 {str(then.get('sha256'))[:12]} then, {now[:12]} now); retrain "
-                "it (train with --force) or evaluate it in the workdir it was trained in"
-            )

@@ -55,6 +55,26 @@ class Workdir:
     def experiment(self, name: str) -> Path:
         return self.root / "experiments" / f"{safe_name(name, '--experiment')}.json"
 
+    @classmethod
+    def containing(cls, folder: Path) -> "Workdir | None":
+        """The workdir whose layout holds ``folder`` (``<root>/embeddings/<dataset>/<name>`` -> ``<root>``), or None
+        for a folder outside any layout (the repository's shipped artifacts)."""
+        folder = Path(folder).absolute()
+        for kind, depth in LAYOUT:
+            if len(folder.parents) > depth and folder.parents[depth - 1].name == kind:
+                return cls(folder.parents[depth])
+        return None
+
+    def relocate(self, recorded: str | Path) -> Path:
+        """Where a file recorded under some workdir's layout (``.../runs/<id>/users.parquet``) lies in this one: the
+        same place under this root. A path outside any layout is returned as recorded."""
+        parts = Path(recorded).parts
+        for kind, depth in LAYOUT:
+            n = depth + 2  # the kind's folder, its name levels, the file
+            if len(parts) > n and parts[-n] == kind:
+                return self.root.joinpath(*parts[-n:])
+        return Path(recorded)
+
     def find(self, spec: str | Path, kind: str, dataset: str | None = None, option: str = "", hint: str = "") -> Path:
         """The folder ``spec`` names: an existing folder as given, else the ``kind`` artifact of that name
         (runs/<spec>, embeddings/<dataset>/<spec>, profiles/<dataset>/<spec>, data/<spec>)."""

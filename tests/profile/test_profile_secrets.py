@@ -89,13 +89,14 @@ def test_every_request_failing_exits_2_with_one_line_and_no_secret_anywhere(cli,
     assert len(reasons) == 6 and not any(s in r for r in reasons for s in SECRETS)
 
 
-def test_some_requests_failing_keeps_exit_0_and_the_manifest_records_no_credentials(cli, tiny, monkeypatch):
+def test_some_requests_failing_keeps_exit_0_and_the_manifest_records_no_credentials(cli, tiny, monkeypatch, caplog):
     monkeypatch.setenv("ECHO_KEY", KEY)
     with EchoingLLM(fail=2) as server:
         result = _profile(cli, tiny, _url(server), "--limit", "3")
         path, headers = server.seen[0]
     assert result.code == 0, result.err
     assert headers["Authorization"] == f"Basic {BASIC}" and f"api_key={QUERY_KEY}" in path  # httpx: user:password wins
+    assert "Basic auth in place of the key in $ECHO_KEY" in caplog.text  # said, not silent
     folder = tiny / "profiles" / "tiny" / "steam@1"
     counts = json.loads((folder / "manifest.json").read_text())["counts"]
     assert counts["items"]["failed"] + counts["users"]["failed"] == 2

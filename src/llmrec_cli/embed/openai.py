@@ -36,7 +36,7 @@ class OpenAIEncoder:
         self.model_id = f"openai/{model}"
         self.concurrency = concurrency
         self.policy = RetryPolicy(max_retries, timeout=timeout)
-        self.headers = api_headers(api_key_env)
+        self.headers = api_headers(api_key_env, base_url)
         self.dim: int | None = None
 
     def encode_batches(self, batches: list[list[str]], on_batch=None) -> list[np.ndarray]:

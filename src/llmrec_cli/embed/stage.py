@@ -21,6 +21,7 @@ from llmrec_cli import artifacts
 from llmrec_cli.data.dataset import Dataset
 from llmrec_cli.errors import LLMRecError
 from llmrec_cli.paths import safe_name
+from llmrec_cli.provenance import refuse_stale
 from llmrec_cli.workdir import Workdir
 
 STAGE = "embed"
@@ -186,6 +187,12 @@ class _Plan:
 
 def _plan_encoding(req: EmbedRequest, ds: Dataset, workdir: Path) -> _Plan:
     source = profiles_folder(workdir, req.dataset, req.profiles)
+    refuse_stale(
+        source,
+        "profiled",
+        f"make them again from this dataset (`llmrec profile --dataset {req.dataset}`, with --import if they were "
+        "imported) or pass --profiles of a set made from it",
+    )
     name = req.name or encoder_name(req) + ("-shuffled" if req.shuffle else "")
 
     def make(on_progress, encoder):

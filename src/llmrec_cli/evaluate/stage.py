@@ -20,7 +20,7 @@ from llmrec_cli import artifacts
 from llmrec_cli.data.dataset import Dataset
 from llmrec_cli.errors import LLMRecError
 from llmrec_cli.evaluate.scoring import evaluate_scores, evaluate_vectors
-from llmrec_cli.runs import refuse_a_changed_split
+from llmrec_cli.provenance import refuse_a_changed_split
 from llmrec_cli.runtime import resolve_device
 from llmrec_cli.workdir import Workdir
 

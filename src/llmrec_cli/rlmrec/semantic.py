@@ -13,6 +13,7 @@ import torch
 
 from llmrec_cli import artifacts
 from llmrec_cli.errors import LLMRecError
+from llmrec_cli.provenance import refuse_stale
 from llmrec_cli.workdir import Workdir
 
 
@@ -33,6 +34,12 @@ def load(spec: str, workdir: Path, dataset: str, n_users: int, n_items: int, see
         return _random(spec, n_users, n_items, seed)
     folder = Workdir.of(workdir).find(
         spec, "embeddings", dataset, "--embeddings", f"run `llmrec embed --dataset {dataset}` or pass random:DIM"
+    )
+    refuse_stale(
+        folder,
+        "embedded",
+        f"run `llmrec embed --dataset {dataset}` again for those profiles (it re-embeds what changed) and train "
+        "with its output, or pass --embeddings of vectors that match",
     )
     users = _read_vectors(folder / "users.parquet", "user", n_users)
     items = _read_vectors(folder / "items.parquet", "item", n_items)

@@ -7,7 +7,9 @@ written to a manifest, a log line or an error message (``llmrec_cli.redact`` scr
 
 from __future__ import annotations
 
+import logging
 import os
+from urllib.parse import urlsplit
 
 from llmrec_cli.errors import LLMRecError
 from llmrec_cli.profile.backends.base import BackendError, ChatRequest, Completion
@@ -17,9 +19,17 @@ from llmrec_cli.redact import redact, remember, remember_url
 RESPONSE_FORMATS = ("json_schema", "json_object", "none")
 
 
-def api_headers(api_key_env: str | None) -> dict:
+def api_headers(api_key_env: str | None, base_url: str = "") -> dict:
+    """The Bearer header of the key in ``$api_key_env``. A ``user:password@`` in ``base_url`` is sent by httpx as
+    Basic auth, which replaces that header: said once as a warning, since the key is then not used."""
     key = os.environ.get(api_key_env, "") if api_key_env else ""
     remember(key)
+    if key and urlsplit(base_url).username is not None:
+        logging.getLogger(__name__).warning(
+            "--base-url carries user:password@, sent as HTTP Basic auth in place of the key in $%s; drop one of "
+            "them if that is not what the server expects",
+            api_key_env,
+        )
     return {"Authorization": f"Bearer {key}"} if key else {}
 
 
@@ -52,7 +62,7 @@ class OpenAIBackend:
         self.concurrency = concurrency
         self.response_format = response_format
         self.poster = poster or JsonPoster(
-            api_headers(api_key_env), RetryPolicy(max_retries, timeout=timeout), concurrency
+            api_headers(api_key_env, base_url), RetryPolicy(max_retries, timeout=timeout), concurrency
         )
 
     def body(self, request: ChatRequest) -> dict:
