@@ -31,6 +31,10 @@ class Globals:
     def seed_or(self, default: int = DEFAULT_SEED) -> int:
         return default if self.seed is None else self.seed
 
+    def run_options(self, run_id: str | None, resume: bool, force: bool) -> dict:
+        """The RunOptions fields of a training request: the global seed and device, the command's run options."""
+        return {"seed": self.seed_or(), "device": self.device, "run_id": run_id, "resume": resume, "force": force}
+
 
 def check_device_name(name: str) -> str:
     """auto, cpu, cuda or cuda:N, checked when the options are read (before any data loads; no torch import)."""

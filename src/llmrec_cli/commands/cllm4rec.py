@@ -139,11 +139,7 @@ def register(app: typer.Typer) -> None:
             layers=layers,
             pretrained=pretrained,
             hp=hp,
-            seed=g.seed_or(),
-            device=g.device,
-            run_id=run_id,
-            resume=resume,
-            force=force,
+            **g.run_options(run_id, resume, force),
             checkpoint_seconds=checkpoint_minutes * 60,
         )
         with _progress() as progress:
@@ -207,11 +203,7 @@ def register(app: typer.Typer) -> None:
             dataset=dataset,
             model=model,
             hp=hp,
-            seed=g.seed_or(),
-            device=g.device,
-            run_id=run_id,
-            resume=resume,
-            force=force,
+            **g.run_options(run_id, resume, force),
         )
         with _progress() as progress:
             task = progress.add_task("multivae", total=int(req.hp["epochs"]), info="")

@@ -98,11 +98,7 @@ def train_rlmrec(
         hp=hp,
         embeddings=embeddings,
         changed=changed,
-        seed=g.seed_or(),
-        device=g.device,
-        run_id=run_id,
-        resume=resume,
-        force=force,
+        **g.run_options(run_id, resume, force),
     )
     result = train.run(req, g.workdir) if backbone == "semantic" else _train_with_progress(req, g.workdir)
     g.record_run(result.run_dir)
