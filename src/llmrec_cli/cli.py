@@ -28,7 +28,7 @@ from llmrec_cli.commands import (
 from llmrec_cli.commands.ui import console, err_console
 from llmrec_cli.errors import LLMRecError
 from llmrec_cli.paths import safe_name
-from llmrec_cli.runtime import DEFAULT_WORKDIR, Globals, check_device_name
+from llmrec_cli.runtime import DEFAULT_WORKDIR, Globals, apply_threads, check_device_name, choose_threads
 
 app = typer.Typer(
     name="llmrec",
@@ -62,6 +62,14 @@ def main_options(
         0,
         "--verbose",
         "-v",
+    threads: Optional[int] = typer.Option(
+        None,
+        "--threads",
+        envvar="LLMREC_THREADS",
+        min=1,
+        help="CPU threads for torch (default: $OMP_NUM_THREADS, else the CPUs this process may use, at most 8). "
+        "On a machine shared with other jobs, 1 per process is usually fastest.",
+    ),
         count=True,
         show_default=False,
         help="Repeatable: -v logs info, -vv debug and shows tracebacks.",
@@ -81,7 +89,11 @@ def main_options(
     check_device_name(device)  # a typo fails here, not after the data has loaded
     if experiment is not None:
         safe_name(experiment, "--experiment")
-    ctx.obj = Globals(workdir=workdir, seed=seed, device=device, verbose=verbose, experiment=experiment)
+    n_threads = choose_threads(threads)
+    apply_threads(n_threads)
+    ctx.obj = Globals(
+        workdir=workdir, seed=seed, device=device, threads=n_threads, verbose=verbose, experiment=experiment
+    )
 
 
 for _module in (data, profile, embed, rlmrec, cllm4rec, evaluate, report, check):

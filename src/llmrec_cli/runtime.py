@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ class Globals:
     workdir: Path = Path(DEFAULT_WORKDIR)
     seed: int | None = None
     device: str = "auto"
+    threads: int = 1
     verbose: int = 0
     experiment: str | None = None
 
@@ -42,6 +44,32 @@ def check_device_name(name: str) -> str:
     if low not in ("auto", "cpu", "cuda") and not (low.startswith("cuda:") and low[5:].isdigit()):
         raise LLMRecError(f"--device {name}: expected auto, cpu, cuda or cuda:N")
     return low
+
+
+MAX_DEFAULT_THREADS = 8  # our ops are many small sparse/dense products: more threads mostly add contention
+
+
+def choose_threads(requested: int | None) -> int:
+    """Torch's CPU threads for this process: --threads, else $OMP_NUM_THREADS, else the CPUs this process may run
+    on (its affinity mask, not the machine's count), at most 8. On a machine shared with other jobs, 1 per process
+    is faster (docs/results.md): the pipelines set it."""
+    if requested is not None:
+        return requested
+    env = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(cpus, MAX_DEFAULT_THREADS))
+
+
+def apply_threads(n: int) -> None:
+    """Set the thread count before torch loads (OpenMP and MKL read the environment then), or on torch when a
+    caller already loaded it."""
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(n)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(n)
 
 
 def resolve_device(name: str = "auto") -> str:

@@ -233,7 +233,7 @@ class VAETrainer:
             [MODEL, "history.parquet", "metrics.json"],
             {"users": self.ds.n_users, "items": self.ds.n_items, "epochs_run": self.epoch, "best_epoch": best_epoch},
             wall,
-            {"kind": KIND, "device": str(self.device)},
+            {"kind": KIND, "device": str(self.device), "threads": torch.get_num_threads()},
         )
         artifacts.write_json(manifest.to_dict(), self.run_dir / artifacts.MANIFEST)
         self.checkpoint.remove()

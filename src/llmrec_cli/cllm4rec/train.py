@@ -516,6 +516,7 @@ class Trainer:
             extra={
                 "kind": KIND,
                 "device": str(self.device),
+                "threads": torch.get_num_threads(),
                 "content_corpus": self.corpus.source,
                 "mr_entities": ["user", "item"] if self.mr_users else ["item"],
                 "pretrain_saved": pretrain_saved,

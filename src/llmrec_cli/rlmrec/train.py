@@ -353,6 +353,7 @@ class Trainer:
                 "kind": "vectors",
                 "scoring": "dot",
                 "device": str(self.device),
+                "threads": torch.get_num_threads(),
                 "seconds_per_epoch": seconds_per_epoch,
             },
         )
