@@ -58,10 +58,6 @@ def main_options(
         None, "--seed", help="Random seed for sampling, splitting and training (default: the recipe's, else 2023)."
     ),
     device: str = typer.Option("auto", "--device", help="auto (GPU when present), cpu, cuda or cuda:N."),
-    verbose: int = typer.Option(
-        0,
-        "--verbose",
-        "-v",
     threads: Optional[int] = typer.Option(
         None,
         "--threads",
@@ -70,6 +66,10 @@ def main_options(
         help="CPU threads for torch (default: $OMP_NUM_THREADS, else the CPUs this process may use, at most 8). "
         "On a machine shared with other jobs, 1 per process is usually fastest.",
     ),
+    verbose: int = typer.Option(
+        0,
+        "--verbose",
+        "-v",
         count=True,
         show_default=False,
         help="Repeatable: -v logs info, -vv debug and shows tracebacks.",
