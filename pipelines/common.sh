@@ -94,27 +94,10 @@ finish() {
     stage "check the runs of $EXPERIMENT and ${#ARTIFACTS[@]} artifact folders" llmrec check "${ARTIFACTS[@]}"
 }
 
-# embeddings_dir DATASET [NAME]: the local encoder's embeddings of the dataset's profiles: the shipped folder
-# datasets/<ds>/embeddings/all-minilm-l6-v2 when it embeds the profiles in use, else where `llmrec embed` writes
-# (NAME, e.g. a shuffled control, is always written in the workdir).
+# embeddings_dir DATASET [NAME]: where `llmrec embed` writes the local encoder's embeddings of the dataset's
+# profiles (NAME, e.g. a shuffled control, defaults to the encoder's).
 embeddings_dir() {
-    if [[ -z ${2:-} ]] && shipped_embeddings_fit "$1"; then
-        printf 'datasets/%s/embeddings/all-minilm-l6-v2' "$1"
-    else
-        printf '%s/embeddings/%s/%s' "$WORKDIR" "$1" "${2:-all-minilm-l6-v2}"
-    fi
-}
-
-# shipped_embeddings_fit DATASET: true when the repository ships embeddings whose manifest records the exact
-# profiles in use (their sha256), so deleting or regenerating the shipped profiles never pairs them with stale vectors.
-shipped_embeddings_fit() {
-    local manifest="datasets/$1/embeddings/all-minilm-l6-v2/manifest.json" profiles entity sum
-    profiles=$(profiles_dir "$1")
-    [[ -f $manifest && $profiles == datasets/* ]] || return 1
-    for entity in items users; do
-        sum=$(sha256sum "$profiles/$entity.parquet" | cut -d' ' -f1)
-        grep -q "\"$sum\"" "$manifest" || return 1
-    done
+    printf '%s/embeddings/%s/%s' "$WORKDIR" "$1" "${2:-all-minilm-l6-v2}"
 }
 
 # prepare DATASET [OPTION...]: prepare a recipe dataset, read from $SHARED unless it ships with the repository.
@@ -167,17 +150,17 @@ ensure_profiles() {
     stage "profile $dataset" llmrec profile --dataset "$dataset" --prompt "$(prompt_id "$dataset")" "${extra[@]}"
 }
 
-# embed_profiles DATASET: profiles (shipped or written now), then their embeddings with the local encoder
-# (the shipped ones when they fit those profiles).
+# embed_profiles DATASET: profiles (shipped or written now), then their embeddings with the local encoder; `embed`
+# copies the repository's shipped vectors instead of encoding when their manifest shows they embedded these profiles.
 embed_profiles() {
-    local dataset=$1 profiles
+    local dataset=$1 profiles shipped reuse=()
     ensure_profiles "$dataset"
     profiles=$(profiles_dir "$dataset")
-    if shipped_embeddings_fit "$dataset"; then
-        note "using the shipped embeddings $(embeddings_dir "$dataset")"
-    else
-        stage "embed $dataset" llmrec embed --dataset "$dataset" --profiles "$profiles"
+    shipped="datasets/$dataset/embeddings/all-minilm-l6-v2"
+    if [[ -f $shipped/manifest.json ]]; then
+        reuse=(--reuse "$shipped")
     fi
+    stage "embed $dataset" llmrec embed --dataset "$dataset" --profiles "$profiles" "${reuse[@]}"
     ARTIFACTS+=("$profiles" "$(embeddings_dir "$dataset")")
 }
 

@@ -56,7 +56,7 @@ if ((SHARDS > 1)); then
 fi
 ensure_profiles "$ds"
 stage "embed $ds" llmrec embed --dataset "$ds" --profiles "$work"
-emb=$(embeddings_dir "$ds" all-minilm-l6-v2)  # the folder just written, never the shipped one
+emb=$(embeddings_dir "$ds" all-minilm-l6-v2)  # the folder just written
 mkdir -p "datasets/$ds/embeddings/all-minilm-l6-v2"
 cp "$work"/{items,users,failures}.parquet "$work/manifest.json" "$shipped/"
 cp "$emb"/{items,users}.parquet "$emb/manifest.json" "datasets/$ds/embeddings/all-minilm-l6-v2/"

@@ -334,15 +334,22 @@ def read_manifest(folder: Path | str, name: str = MANIFEST) -> dict | None:
 
 
 def up_to_date(
-    folder: Path | str, stage: str, config: dict, input_paths: Iterable[Path | str], manifest_name: str = MANIFEST
+    folder: Path | str,
+    stage: str,
+    config: dict,
+    input_paths: Iterable[Path | str],
+    manifest_name: str = MANIFEST,
+    by_content: tuple[str, ...] = (),
 ) -> bool:
     """True when ``folder`` was produced by ``stage`` with this config from byte-identical inputs (the manifest
-    ``manifest_name`` in it says so: evaluate keeps its own beside the run's)."""
+    ``manifest_name`` in it says so: evaluate keeps its own beside the run's). ``by_content`` names config keys that
+    hold the path of an input folder: those compare by the inputs' bytes, not by the path as typed (the same
+    vectors given as a relative or an absolute path, or copied elsewhere, are the same run)."""
     folder = Path(folder)
     manifest = read_manifest(folder, manifest_name)
     if manifest is None or manifest.get("stage") != stage:
         return False
-    if manifest.get("schema_version") != SCHEMA_VERSION or manifest.get("config_sha256") != config_hash(config):
+    if manifest.get("schema_version") != SCHEMA_VERSION or not _same_config(manifest, config, by_content):
         return False
     if not all((folder / name).is_file() for name in manifest.get("outputs", [])):
         return False
@@ -351,7 +358,16 @@ def up_to_date(
         current = describe_inputs(input_paths, previous)
     except FileNotFoundError:
         return False
+    if by_content:
+        return sorted(v["sha256"] for v in current.values()) == sorted(v["sha256"] for v in previous.values())
     return {k: v["sha256"] for k, v in current.items()} == {k: v["sha256"] for k, v in previous.items()}
+
+
+def _same_config(manifest: dict, config: dict, by_content: tuple[str, ...]) -> bool:
+    if not by_content:
+        return manifest.get("config_sha256") == config_hash(config)
+    recorded = {k: v for k, v in (manifest.get("config") or {}).items() if k not in by_content}
+    return config_hash(recorded) == config_hash({k: v for k, v in config.items() if k not in by_content})
 
 
 class Stopwatch:

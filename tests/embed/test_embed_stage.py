@@ -161,3 +161,30 @@ def test_output_names_outside_the_embeddings_folder_are_refused(profiled, cli, n
     result = cli("embed", "--dataset", "tiny", "--name", name, "--force", workdir=profiled)
     assert result.code == 2 and "--name" in result.err and len(result.err.strip().splitlines()) == 1, result
     assert sorted(profiled.parent.rglob("*")) == before
+
+
+class NoEncoding:
+    def encode(self, texts):
+        raise AssertionError("--reuse of a fitting folder must not encode")
+
+
+def test_reuse_copies_vectors_that_embedded_these_profiles_and_encodes_otherwise(profiled, encoder, profiles_writer):
+    first = stage.run(stage.EmbedRequest("tiny"), profiled, encoder=encoder).folder
+    copied = stage.run(stage.EmbedRequest("tiny", name="copied", reuse=str(first)), profiled, encoder=NoEncoding())
+    assert copied.reused_from == first and copied.folder.name == "copied"
+    np.testing.assert_array_equal(_vectors(copied.folder, "user")[1], _vectors(first, "user")[1])
+    manifest = json.loads((copied.folder / "manifest.json").read_text())
+    assert manifest["reused_from"] == str(first) and "reuse" not in manifest["config"]
+    assert manifest["counts"]["items"] == {"vectors": 20, "missing_profiles": 1}
+    other_model = stage.EmbedRequest("tiny", name="other", model="elsewhere", reuse=str(first))
+    assert stage.run(other_model, profiled, encoder=encoder).reused_from is None  # another encoder: encoded
+    profiles_writer(profiled / "profiles" / "tiny" / "t@1", 20, 30)  # item 5 now has a profile: other bytes
+    again = stage.run(stage.EmbedRequest("tiny", name="again", reuse=str(first)), profiled, encoder=encoder)
+    assert again.reused_from is None and not again.up_to_date
+
+
+def test_reuse_is_refused_with_shuffle_or_without_an_embed_output(profiled, cli, tmp_path):
+    result = cli("embed", "--dataset", "tiny", "--shuffle", "--reuse", str(tmp_path), workdir=profiled)
+    assert result.code == 2 and "--shuffle --vectors" in result.err
+    result = cli("embed", "--dataset", "tiny", "--reuse", str(tmp_path), workdir=profiled)
+    assert result.code == 2 and "no embed output there" in result.err

@@ -1,6 +1,7 @@
 """The RLMRec trainer end to end on the shipped demo data: determinism, resume, alignments, outputs, CLI."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -325,3 +326,16 @@ def test_changed_lists_what_differs_from_the_configs():
     defaults = config.resolve("lightgcn", "con", "demo")
     hp = config.resolve("lightgcn", "con", "demo", overrides={"kd_weight": 0, "max_epochs": 3000, "min_epochs": 4})
     assert config.changed(hp, defaults) == {"kd_weight": 0, "min_epochs": 4}  # max_epochs 3000 is the config's own
+
+
+def test_the_same_vectors_at_another_path_are_the_same_run(workdir, tmp_path):
+    import shutil
+
+    vectors = vectors_folder(tmp_path / "emb", 400, 299)
+    first = train.run(request("lightgcn", "con", epochs=1, run_id="by-content", embeddings=str(vectors)), workdir)
+    moved = Path(shutil.copytree(vectors, tmp_path / "elsewhere" / "emb"))
+    again = train.run(request("lightgcn", "con", epochs=1, run_id="by-content", embeddings=str(moved)), workdir)
+    assert again.up_to_date and again.metrics == first.metrics  # same bytes, other path: nothing to redo
+    vectors_folder(moved, 400, 299, bad_users=400, value=2.0)  # other vectors: another run
+    with pytest.raises(LLMRecError, match="a finished run with other options or inputs"):
+        train.run(request("lightgcn", "con", epochs=1, run_id="by-content", embeddings=str(moved)), workdir)

@@ -78,6 +78,13 @@ def register(app: typer.Typer) -> None:
             "none", "--missing", help="Entities without a profile: none (embed the text 'None', as RLMRec) or error."
         ),
         force: bool = typer.Option(False, "--force", help="Re-embed even when up to date."),
+        reuse: Optional[str] = typer.Option(
+            None,
+            "--reuse",
+            help="An embed output folder (e.g. one shipped in datasets/<ds>/embeddings/) to copy instead of "
+            "encoding, when its manifest shows the same encoder settings embedded these very profile files "
+            "(sha256); otherwise the profiles are encoded as usual.",
+        ),
     ) -> None:
         """Embed the profiles' summarization text into fixed semantic vectors for RLMRec (Con/Gen)."""
         from llmrec_cli.embed import stage
@@ -100,6 +107,7 @@ def register(app: typer.Typer) -> None:
             resolve_device(g.device) if encoder != "openai" else "cpu",
             force,
             g.seed_or(),
+            reuse,
         )
         with progress_bar(
             TextColumn("{task.description:<6}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()
@@ -115,4 +123,7 @@ def register(app: typer.Typer) -> None:
             table.add_row(entity, f"{c.get('vectors', 0):,}", f"{c.get('missing_profiles', 0):,}")
         console.print(table)
         if not result.up_to_date:
-            console.print(f"wrote {result.folder}")
+            how = (
+                f" (vectors copied from {result.reused_from}: it embedded these profiles)" if result.reused_from else ""
+            )
+            console.print(f"wrote {result.folder}{how}")

@@ -49,6 +49,7 @@ class EmbedRequest:
     device: str = "cpu"
     force: bool = False
     seed: int = 2023
+    reuse: str | None = None  # an embed output to copy instead of encoding, when it embedded these very profiles
 
 
 @dataclass
@@ -56,6 +57,7 @@ class EmbedResult:
     folder: Path
     up_to_date: bool = False
     counts: dict = field(default_factory=dict)
+    reused_from: Path | None = None  # --reuse: the folder whose vectors were copied
 
 
 def profiles_folder(workdir: Path, dataset: str, profiles: str | None) -> Path:
@@ -128,6 +130,11 @@ def _check(req: EmbedRequest) -> None:
             f"--model {req.model}: --encoder {req.encoder} is a fixed packaged model; for another "
             "sentence-transformers folder use --encoder local --model FOLDER"
         )
+    if req.reuse and (req.vectors or req.shuffle):
+        raise LLMRecError(
+            f"--reuse {req.reuse}: reuses a plain encoding of the profiles; for the shuffled control, permute that "
+            "output with --shuffle --vectors FOLDER"
+        )
     if req.vectors and not req.shuffle:
         raise LLMRecError(
             f"--vectors {req.vectors}: only permutes an earlier embedding; add --shuffle, or train with "
@@ -145,14 +152,15 @@ def run(
     else:
         plan = _plan_encoding(req, ds, workdir)
     folder = Workdir.of(workdir).embeddings(req.dataset, plan.name, "--name (default: the encoder's name)")
-    config = {k: v for k, v in asdict(req).items() if k not in ("force", "concurrency", "device")}
+    config = {k: v for k, v in asdict(req).items() if k not in ("force", "concurrency", "device", "reuse")}
     if req.vectors is None:  # recorded only when used, so outputs embedded before --vectors existed stay up to date
         del config["vectors"]
     config.update(profiles_source=plan.profiles, name=plan.name)
     if not req.force and artifacts.up_to_date(folder, STAGE, config, plan.inputs):
         return EmbedResult(folder, True, (artifacts.read_manifest(folder) or {}).get("counts", {}))
     clock = artifacts.Stopwatch()
-    vectors, missing, about = plan.make(on_progress, encoder)
+    reused = _reused(req, config, Path(plan.profiles), ds) if req.reuse and plan.profiles else None
+    vectors, missing, about = reused or plan.make(on_progress, encoder)
     shuffle_note = {}
     if req.shuffle:
         vectors, shuffle_note = shuffle_vectors(vectors, req.seed)
@@ -172,7 +180,41 @@ def run(
             write_vectors(vectors[entity], entity, tmp / f"{entity}s.parquet")
         manifest.wall_seconds = clock.seconds
         artifacts.write_json(manifest.to_dict(), tmp / artifacts.MANIFEST)
-    return EmbedResult(folder, False, {**counts, "dimension": dim, "seconds": round(clock.seconds, 2)})
+    reused_from = Path(req.reuse) if reused else None
+    return EmbedResult(folder, False, {**counts, "dimension": dim, "seconds": round(clock.seconds, 2)}, reused_from)
+
+
+# what, beside the profile texts, decides the vectors: a folder embedded with the same values of these can be reused
+VECTOR_SETTINGS = ("encoder", "model", "base_url", "missing", "shuffle")  # shuffle: False on both sides (_check)
+
+
+def _reused(req: EmbedRequest, config: dict, profiles: Path, ds: Dataset) -> tuple | None:
+    """--reuse FOLDER: its vectors (as ``_Plan.make`` returns them) when its manifest shows that the same encoder
+    settings embedded these very profile files (their sha256 among its inputs); None, so that the profiles are
+    encoded as usual, when it does not."""
+    from llmrec_cli.rlmrec.semantic import read_vectors
+
+    folder = Path(req.reuse)
+    manifest = artifacts.read_manifest(folder)
+    if manifest is None or manifest.get("stage") != STAGE:
+        raise LLMRecError(f"--reuse {folder}: no embed output there (no manifest.json of `llmrec embed`)")
+    recorded = manifest.get("config") or {}
+    if any(recorded.get(k) != config.get(k) for k in VECTOR_SETTINGS):
+        return None
+    shas = {v.get("sha256") for v in (manifest.get("inputs") or {}).values() if isinstance(v, dict)}
+    if not all(artifacts.sha256_file(profiles / f"{e}s.parquet") in shas for e in ("item", "user")):
+        return None
+    n = {"item": ds.n_items, "user": ds.n_users}
+    vectors = {e: read_vectors(folder / f"{e}s.parquet", e, n[e]).numpy() for e in ("item", "user")}
+    counts = manifest.get("counts", {})
+    missing = {e: int(counts.get(f"{e}s", {}).get("missing_profiles", 0)) for e in ("item", "user")}
+    about = {
+        "encoder": manifest.get("encoder"),
+        "profiles": str(profiles),
+        "normalized": manifest.get("normalized"),
+        "reused_from": str(folder),
+    }
+    return vectors, missing, about
 
 
 @dataclass

@@ -41,8 +41,8 @@ def load(spec: str, workdir: Path, dataset: str, n_users: int, n_items: int, see
         f"run `llmrec embed --dataset {dataset}` again for those profiles (it re-embeds what changed) and train "
         "with its output, or pass --embeddings of vectors that match",
     )
-    users = _read_vectors(folder / "users.parquet", "user", n_users)
-    items = _read_vectors(folder / "items.parquet", "item", n_items)
+    users = read_vectors(folder / "users.parquet", "user", n_users)
+    items = read_vectors(folder / "items.parquet", "item", n_items)
     if users.shape[1] != items.shape[1]:
         raise LLMRecError(
             f"{folder}: user vectors are {users.shape[1]}-d but item vectors {items.shape[1]}-d; they must match"
@@ -65,7 +65,8 @@ def _random(spec: str, n_users: int, n_items: int, seed: int) -> SemanticVectors
     )
 
 
-def _read_vectors(path: Path, entity: str, n: int) -> torch.Tensor:
+def read_vectors(path: Path, entity: str, n: int) -> torch.Tensor:
+    """One entity's vectors in id order, checked: one per id of the dataset, one width, finite values."""
     df = artifacts.read_parquet(path, artifacts.vectors_schema(entity))
     id_col = artifacts.entity_id(entity)
     ids = df[id_col].to_numpy()

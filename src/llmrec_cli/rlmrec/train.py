@@ -117,7 +117,8 @@ def run(req: TrainRequest, workdir: Path, on_epoch: Callable[[dict], None] | Non
     config = {"dataset": req.dataset, "seed": req.seed, "embeddings": sem.source if sem else None, **req.hp}
     inputs = ds.files() + (sem.files if sem else [])
     with folder_lock(run_dir):
-        if not req.force and artifacts.up_to_date(run_dir, STAGE, config, inputs):
+        by_content = ("embeddings",) if sem and sem.files else ()  # a vectors folder, not random:DIM
+        if not req.force and artifacts.up_to_date(run_dir, STAGE, config, inputs, by_content=by_content):
             return TrainResult(run_dir, True, artifacts.read_json(run_dir / "metrics.json").get("metrics", {}))
         prepare_run_dir(run_dir, config, req)
         if req.backbone == registry.SEMANTIC:
