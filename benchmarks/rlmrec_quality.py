@@ -20,8 +20,7 @@ from rich.table import Table
 from llmrec_cli.commands.progress import epoch_progress
 from llmrec_cli.data import prepare
 from llmrec_cli.report.paper_rlmrec import METRICS, table1_amazon
-from llmrec_cli.rlmrec import config, train
-from llmrec_cli.rlmrec.config import BACKBONES
+from llmrec_cli.rlmrec import config, registry, train
 
 
 def train_one(
@@ -55,7 +54,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--source", default="../shared/data/amazon-book")
     ap.add_argument("--workdir", default="llmrec-work")
-    ap.add_argument("--backbones", default=",".join(BACKBONES))
+    ap.add_argument("--backbones", default=",".join(registry.backbones()))
     ap.add_argument("--align", default="none", choices=["none", "con", "gen"])
     ap.add_argument(
         "--embeddings", default=None, help="for con/gen: an embed folder (Amazon-book has no public profiles)"

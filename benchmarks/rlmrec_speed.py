@@ -36,8 +36,7 @@ from llmrec_cli.data import prepare
 from llmrec_cli.data.dataset import Dataset
 from llmrec_cli.evaluate import metrics, rank
 from llmrec_cli.report.paper_rlmrec import TABLE4_AMAZON_SECONDS
-from llmrec_cli.rlmrec import config, semantic, train
-from llmrec_cli.rlmrec.config import BACKBONES
+from llmrec_cli.rlmrec import config, registry, semantic, train
 
 ALIGNS = ("none", "con", "gen")
 # The official RLMRec code beside ours, (low, high) seconds of 2 repetitions per cell (issue #20). Constants: that
@@ -311,11 +310,7 @@ def _span(pair: tuple[float, float], scale: float = 1.0, unit: str = "") -> str:
 
 
 def write_csv(rows: list[dict], path: Path) -> None:
-    """All rows, columns in CSV_COLUMNS order, nulls as empty cells; tmp + rename."""
-    frame = pl.DataFrame([{c: r.get(c) for c in CSV_COLUMNS} for r in rows], schema=CSV_SCHEMA)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with artifacts.atomic_path(path) as tmp:
-        frame.write_csv(tmp)
+    artifacts.write_csv_rows(rows, path, CSV_SCHEMA)
 
 
 def _names(value: str, known: tuple[str, ...], option: str, ap: argparse.ArgumentParser) -> list[str]:
@@ -329,7 +324,9 @@ def _names(value: str, known: tuple[str, ...], option: str, ap: argparse.Argumen
 def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--source", default="../shared/data/amazon-book")
-    ap.add_argument("--backbones", default=",".join(BACKBONES), help="comma-separated subset (quick run: lightgcn)")
+    ap.add_argument(
+        "--backbones", default=",".join(registry.backbones()), help="comma-separated subset (quick run: lightgcn)"
+    )
     ap.add_argument("--aligns", default=",".join(ALIGNS), help="comma-separated subset of none,con,gen")
     ap.add_argument("--dim", type=int, default=1536, help="width of the (random) semantic vectors")
     ap.add_argument(
@@ -342,7 +339,7 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     ap.add_argument("--csv", type=Path, default=None, help="also write the results to this CSV file")
     args = ap.parse_args()
-    args.backbones = _names(args.backbones, BACKBONES, "--backbones", ap)
+    args.backbones = _names(args.backbones, tuple(registry.backbones()), "--backbones", ap)
     args.aligns = _names(args.aligns, ALIGNS, "--aligns", ap)
     if args.epochs < 1:
         ap.error("--epochs must be >= 1")

@@ -234,6 +234,16 @@ def write_parquet(df: pl.DataFrame, path: Path | str, schema: Schema | None = No
     return path
 
 
+def write_csv_rows(rows: list[dict], path: Path | str, schema: dict) -> Path:
+    """Rows as a CSV in the schema's column order (a missing key is an empty cell), written atomically."""
+    frame = pl.DataFrame([{c: r.get(c) for c in schema} for r in rows], schema=schema)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        frame.write_csv(tmp)
+    return path
+
+
 def write_json(obj: Any, path: Path | str) -> Path:
     path = Path(path)
     with atomic_path(path) as tmp:

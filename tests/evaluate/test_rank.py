@@ -62,6 +62,25 @@ def test_batch_size_does_not_change_results(case, batch_size):
     assert torch.equal(got, reference)
 
 
+def test_scores_exist_one_batch_at_a_time_whatever_the_number_of_users(case):
+    """Memory is bounded by batch_size x items: no score block has more rows than batch_size, however many users are
+    ranked, and the chunked result is the unchunked one."""
+    user_emb, item_emb, excluded = case
+    users = torch.arange(N_USERS).repeat(40)  # 1,200 rankings
+    exclusion = CsrRows(excluded.to_sparse_csr())
+    rows_scored = []
+
+    def dot(user_batch: torch.Tensor) -> torch.Tensor:
+        rows_scored.append(user_batch.numel())
+        return user_emb[user_batch] @ item_emb.T
+
+    chunked = topk_by_score_fn(dot, users, exclusion, K, batch_size=64)
+    assert max(rows_scored) == 64 and sum(rows_scored) == users.numel()
+    unchunked = topk_by_score_fn(dot, users, exclusion, K, batch_size=users.numel())
+    assert torch.equal(chunked, unchunked)
+    assert torch.equal(topk_items(user_emb, item_emb, users, exclusion, K, batch_size=64), unchunked)
+
+
 def test_arbitrary_user_order_and_repeats(case):
     user_emb, item_emb, excluded = case
     exclusion = excluded.to_sparse_csr()

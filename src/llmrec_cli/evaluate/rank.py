@@ -8,6 +8,10 @@ A slot that could only be filled by an excluded item (a user with fewer than k r
 the end of a catalogue smaller than k, is returned as -1,
 so excluded items never appear in the result. Scoring runs on whatever device the scores come out on; the top-k
 lists always come back on the CPU.
+
+Memory is bounded by the chunk size whatever the number of users: scores exist for one batch of ``batch_size`` users
+at a time (batch_size x J floats: 200 MB at the default 1024 and J = 50,000 items, 2 GB at J = 500,000; pass a
+smaller batch_size for larger catalogues), and only the k-wide lists are kept for all users.
 """
 
 from __future__ import annotations
