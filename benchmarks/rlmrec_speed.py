@@ -91,7 +91,8 @@ def make_trainer(
     seed: int = 2023,
     precision: str = "fp32",
 ) -> train.Trainer:
-    hp = config.resolve(backbone, align, "amazon-book", overrides={"align_precision": precision})
+    overrides = {} if align == "none" else {"align_precision": precision}  # base has no alignment to set
+    hp = config.resolve(backbone, align, "amazon-book", overrides=overrides)
     embeddings = f"random:{dim}"
     req = train.TrainRequest(
         dataset="amazon-book",
