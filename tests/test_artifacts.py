@@ -70,6 +70,7 @@ def test_staged_dir_swaps_in_only_on_success(tmp_path):
     final = tmp_path / "out"
     with artifacts.staged_dir(final) as tmp:
         (tmp / "x").write_text("1")
+        (tmp / artifacts.MANIFEST).write_text("{}")  # what a stage writes: its folder may be replaced
     assert (final / "x").read_text() == "1"
     with pytest.raises(ValueError):
         with artifacts.staged_dir(final) as tmp:

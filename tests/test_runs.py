@@ -214,3 +214,26 @@ def test_an_empty_or_broken_checkpoint_is_one_clear_error(tmp_path, content):
     (tmp_path / CHECKPOINT).write_bytes(content)
     with pytest.raises(LLMRecError, match="not a readable checkpoint"):
         RunCheckpoint(tmp_path, CONFIG, torch.device("cpu")).load()
+
+
+def test_non_finite_names_the_first_bad_tensor_and_ignores_plain_floats():
+    from llmrec_cli.runs import non_finite
+
+    good = {"model": {"w": torch.ones(2), "step": torch.tensor(3)}, "history": [{"valid_recall@20": float("nan")}]}
+    assert non_finite(good) is None
+    bad = {**good, "optimizer": {"state": {0: {"exp_avg": torch.tensor([1.0, float("inf")])}}}}
+    assert non_finite(bad) == "optimizer.state.0.exp_avg"
+    half = torch.tensor([float("nan")], dtype=torch.bfloat16)
+    assert non_finite({"best": None, "tables": [torch.zeros(1), half]}) == "tables[1]"
+
+
+def test_a_state_with_nan_weights_is_never_saved_and_the_last_good_checkpoint_stays(tmp_path):
+    checkpoint = RunCheckpoint(tmp_path, CONFIG, torch.device("cpu"), fix="lower --lr")
+    with pytest.raises(LLMRecError, match=r"model\.w\); stopped before saving it, nothing was saved yet; lower --lr"):
+        checkpoint.save({"epoch": 1, "model": {"w": torch.tensor([float("nan")])}})
+    assert not (tmp_path / CHECKPOINT).exists()
+    checkpoint.save({"epoch": 1, "model": {"w": torch.ones(1)}})
+    with pytest.raises(LLMRecError, match="holds NaN or infinite values .* checkpoint.pt keeps the last good state"):
+        checkpoint.save({"epoch": 2, "model": {"w": torch.tensor([float("-inf")])}})
+    assert checkpoint.load()["epoch"] == 1
+    assert checkpoint.kept("after epoch 0") == "checkpoint.pt keeps the last good state (after epoch 0) for --resume"

@@ -151,13 +151,20 @@ def read_parquet(path: Path | str, schema: Schema | None = None, columns: list[s
 
 
 def read_json(path: Path | str) -> dict:
+    """A JSON object; anything else (not JSON, nested too deep to parse, a list) is a one-line error naming it."""
     path = Path(path)
     try:
-        return json.loads(path.read_text())
+        doc = json.loads(path.read_text())
     except FileNotFoundError:
         raise LLMRecError(f"{path}: file not found") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise LLMRecError(f"{path}: not valid JSON ({exc}); delete it and rerun the stage that wrote it") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise LLMRecError(f"{path}: not valid JSON ({reason}); delete it and rerun the stage that wrote it") from None
+    if not isinstance(doc, dict):
+        raise LLMRecError(
+            f"{path}: holds a JSON {type(doc).__name__}, not an object; delete it and rerun the stage that wrote it"
+        )
+    return doc
 
 
 # --------------------------------------------------------------------------------------------------- writing
@@ -260,6 +267,7 @@ def staged_dir(final: Path | str) -> Iterator[Path]:
     """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
+    refuse_a_foreign_folder(final)
     sweep_leftovers(final)
     tmp = _tmp_name(final)
     tmp.mkdir()
@@ -272,6 +280,20 @@ def staged_dir(final: Path | str) -> Iterator[Path]:
         shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def refuse_a_foreign_folder(final: Path) -> None:
+    """:func:`staged_dir` replaces only what a stage made: a folder with a manifest (or an empty one). A link, a
+    file, or a folder of someone else's files at that place is an error, and left as it is."""
+    if not (final.exists() or final.is_symlink()):
+        return
+    if final.is_symlink() or not final.is_dir():
+        what = "a symbolic link" if final.is_symlink() else "a file"
+    elif (final / MANIFEST).is_file() or not any(final.iterdir()):
+        return
+    else:
+        what = f"a folder without {MANIFEST} (not written by llmrec)"
+    raise LLMRecError(f"{final}: {what} is in the way, left untouched; move it away or choose another name")
 
 
 # --------------------------------------------------------------------------------------------------- hashing
@@ -338,9 +360,10 @@ def read_manifest(folder: Path | str, name: str = MANIFEST) -> dict | None:
     if not path.is_file():
         return None
     try:
-        return json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        manifest = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         return None  # unreadable manifest: treat the folder as stale
+    return manifest if isinstance(manifest, dict) else None
 
 
 def up_to_date(

@@ -170,8 +170,9 @@ def check_metrics(path: Path) -> int:
     finite numbers."""
     try:
         doc = json.loads(path.read_text(), parse_constant=lambda name: float(name))  # keeps NaN/Infinity to report them
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise LLMRecError(f"{path}: not valid JSON ({exc}); rerun `llmrec evaluate` on the run") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else exc
+        raise LLMRecError(f"{path}: not valid JSON ({reason}); rerun `llmrec evaluate` on the run") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("metrics"), dict) or not doc["metrics"]:
         raise LLMRecError(f"{path}: no 'metrics' dict; rerun `llmrec evaluate` on the run")
     for key, table in _metric_tables(doc).items():

@@ -55,7 +55,11 @@ def main_options(
         DEFAULT_WORKDIR, "--workdir", envvar="LLMREC_WORKDIR", help="Folder that holds every stage's artifacts."
     ),
     seed: Optional[int] = typer.Option(
-        None, "--seed", help="Random seed for sampling, splitting and training (default: the recipe's, else 2023)."
+        None,
+        "--seed",
+        min=0,
+        max=2**32 - 1,  # numpy's global seed takes no more
+        help="Random seed for sampling, splitting and training (default: the recipe's, else 2023).",
     ),
     device: str = typer.Option("auto", "--device", help="auto (GPU when present), cpu, cuda or cuda:N."),
     threads: Optional[int] = typer.Option(
@@ -118,21 +122,29 @@ def main() -> None:
     try:
         app(prog_name="llmrec")  # also under `python -m llmrec_cli.cli`, as the Makefile and pipelines call it
     except LLMRecError as exc:
-        err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        if _verbosity(sys.argv) >= 2:
-            raise
-        sys.exit(exc.exit_code)
+        _fail(exc)
     except KeyboardInterrupt:
         err_console.print("interrupted; rerun the same command to resume or redo the stage")
         sys.exit(130)
     except OSError as exc:  # read-only or full disk, permissions, a file where a folder belongs, a link loop
         from llmrec_cli.errors import os_error_message
 
-        error = LLMRecError(os_error_message(exc))
-        err_console.print(f"[red]error:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
-        if _verbosity(sys.argv) >= 2:
+        _fail(LLMRecError(os_error_message(exc)))
+    except Exception as exc:  # SQLite, polars, pyarrow errors no stage turned into a message; other bugs stay loud
+        from llmrec_cli.errors import escaped_error_message
+
+        message = escaped_error_message(exc)
+        if message is None:
             raise
-        sys.exit(error.exit_code)
+        _fail(LLMRecError(message))
+
+
+def _fail(error: LLMRecError) -> None:
+    """One line on stderr and exit 2; with -vv the traceback of the exception being handled follows."""
+    err_console.print(f"[red]error:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
+    if _verbosity(sys.argv) >= 2:
+        raise
+    sys.exit(error.exit_code)
 
 
 if __name__ == "__main__":

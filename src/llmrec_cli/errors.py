@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 
 from llmrec_cli.redact import redact
 
@@ -48,3 +49,23 @@ def os_error_message(exc: OSError) -> str:
     reason = exc.strerror or str(exc) or type(exc).__name__
     hint = _OS_HINTS.get(exc.errno, "check that path and its folder, then rerun (-vv shows where it happened)")
     return f"{what}{where}: {reason}; {hint}"
+
+
+_LIBRARIES = {"sqlite3": "SQLite", "polars": "polars", "pyarrow": "Arrow"}
+_SYMLINK_LOOP = "Symlink loop from "  # pathlib.Path.resolve's RuntimeError before Python 3.13 (an OSError since)
+
+
+def escaped_error_message(exc: Exception) -> str | None:
+    """One line for an error of SQLite, polars or pyarrow (a damaged, locked or unwritable file) or a symbolic link
+    loop that escaped a stage without a message naming its file; None for anything else (a bug: its traceback)."""
+    if isinstance(exc, RuntimeError) and str(exc).startswith(_SYMLINK_LOOP):
+        path = str(exc)[len(_SYMLINK_LOOP) :].strip("'\"")
+        return os_error_message(OSError(errno.ELOOP, os.strerror(errno.ELOOP), path))
+    library = _LIBRARIES.get(type(exc).__module__.partition(".")[0])
+    if library is None:
+        return None
+    reason = (str(exc).strip().splitlines() or [""])[0][:200]
+    return (
+        f"{library} {type(exc).__name__}: {reason}; a file it read or wrote is damaged, locked by another process or "
+        "on a full disk: fix or remove that file, then rerun (-vv shows where it happened)"
+    )

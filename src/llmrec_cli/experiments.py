@@ -16,6 +16,7 @@ from typing import Iterator
 
 from llmrec_cli import artifacts
 from llmrec_cli.errors import LLMRecError
+from llmrec_cli.paths import is_safe_name
 from llmrec_cli.workdir import Workdir
 
 
@@ -46,6 +47,11 @@ def _read(path: Path) -> list[str]:
     listed = doc.get("runs") if isinstance(doc, dict) else None
     if not isinstance(listed, list) or not all(isinstance(r, str) for r in listed):
         raise LLMRecError(f'{path}: not an experiment file (expected {{"runs": [run ids]}}); remove it to start again')
+    for run_id in listed:  # run ids, never paths: evaluate writes into what an experiment lists
+        if not is_safe_name(run_id):
+            raise LLMRecError(
+                f"{path}: {run_id!r} is not a run id (a folder name under runs/); remove it from the file"
+            )
     return listed
 
 

@@ -2,7 +2,8 @@
 
 The lock is ``fcntl.flock`` on a hidden sibling file (``runs/.<id>.lock``): ``--force`` may remove and recreate the
 folder itself while the lock is held. The holder writes its pid into the file for the message a second writer gets,
-and removes the file when it is done; the kernel drops the lock on any exit, ``kill -9`` included.
+and removes the file when it is done; the kernel drops the lock on any exit, ``kill -9`` included. A folder left
+empty when the lock is released (a start that failed before its first output) is removed with it.
 """
 
 from __future__ import annotations
@@ -28,8 +29,15 @@ def folder_lock(folder: Path | str) -> Iterator[None]:
     try:
         yield
     finally:
+        _remove_if_empty(Path(folder))  # a start that failed leaves no empty run folder behind
         path.unlink(missing_ok=True)  # still ours: a file is only ever removed by the process that holds its lock
         os.close(fd)
+
+
+def _remove_if_empty(folder: Path) -> None:
+    with contextlib.suppress(OSError):  # not there, not empty, or a link: nothing to do
+        if not folder.is_symlink():
+            folder.rmdir()
 
 
 def _acquire(path: Path, folder: Path) -> int:

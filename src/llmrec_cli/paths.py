@@ -13,9 +13,13 @@ from llmrec_cli.errors import LLMRecError
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+=-]{0,127}")
 
 
+def is_safe_name(value: object) -> bool:
+    return isinstance(value, str) and _NAME.fullmatch(value) is not None and ".." not in value
+
+
 def safe_name(value: str, option: str) -> str:
     """``value`` when it is a safe single folder name; a one-line error naming ``option`` otherwise."""
-    if not isinstance(value, str) or not _NAME.fullmatch(value) or ".." in value:
+    if not is_safe_name(value):
         raise LLMRecError(
             f"{option} {value!r}: not a valid name; use letters, digits and . _ @ + = - (at most 128, "
             "starting with a letter or digit; no '/', '..' or absolute paths)"

@@ -24,6 +24,7 @@ import torch
 from llmrec_cli import artifacts
 from llmrec_cli.errors import LLMRecError
 from llmrec_cli.paths import safe_name
+from llmrec_cli.provenance import SPLIT_FILES
 from llmrec_cli.workdir import Workdir
 
 CHECKPOINT = "checkpoint.pt"
@@ -113,12 +114,30 @@ def _check_resumable(run_dir: Path, config: dict, resume: bool) -> None:
         raise LLMRecError(
             f"{checkpoint}: was written with a different config; rerun with the same options or use --force"
         )
+    then, now = saved.get("splits_sha256") or {}, split_hashes(run_dir, config)
+    changed = [name for name in then if then[name] != now.get(name)]
+    if changed:  # the rest of the training would learn from another split than the epochs already run
+        raise LLMRecError(
+            f"{checkpoint}: was written while {changed[0]} of dataset '{config.get('dataset')}' held another split "
+            "(the dataset was prepared again since); start over on the new split with --force"
+        )
+
+
+def split_hashes(run_dir: Path, config: dict) -> dict:
+    """sha256 of the split files of the dataset a run trains on (``config['dataset']`` under the run's workdir), which
+    a checkpoint records so that ``--resume`` never continues on a split prepared again since."""
+    name = config.get("dataset")
+    folder = Workdir(Path(run_dir).parent.parent).data(name) if isinstance(name, str) else None
+    if folder is None or not all((folder / f).is_file() for f in SPLIT_FILES):
+        return {}
+    return {f: artifacts.sha256_file(folder / f) for f in SPLIT_FILES}
 
 
 # ------------------------------------------------------------------------------------------------ safe loading
-def load_torch(path: Path | str, map_location: str | torch.device = "cpu") -> dict:
+def load_torch(path: Path | str, map_location: str | torch.device = "cpu", needs: tuple[str, ...] = ()) -> dict:
     """``torch.load(weights_only=True)``: tensors and plain data, plus the numpy RNG state that checkpoints written
-    before it was stored as a list hold. Anything else (a crafted file) is refused before any of it runs."""
+    before it was stored as a list hold. Anything else (a crafted file) is refused before any of it runs, and so is
+    a file without the keys in ``needs`` (another tool's, or a damaged one)."""
     try:
         with _numpy_rng_globals(), warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # torch's note on a plain pickle's protocol
@@ -127,6 +146,11 @@ def load_torch(path: Path | str, map_location: str | torch.device = "cpu") -> di
         raise _load_error(path, exc) from None
     if not isinstance(saved, dict):
         raise LLMRecError(f"{path}: not a checkpoint of this tool (holds a {type(saved).__name__}); rerun with --force")
+    missing = [key for key in needs if key not in saved]
+    if missing:
+        raise LLMRecError(
+            f"{path}: not a checkpoint of this tool (no '{missing[0]}'); delete it, or rerun with --force"
+        )
     return saved
 
 
@@ -154,16 +178,40 @@ def _load_error(path: Path | str, exc: Exception) -> LLMRecError:
 # ------------------------------------------------------------------------------------------------ the checkpoint
 class RunCheckpoint:
     """``checkpoint.pt`` of one run: the trainer's state plus the config hash and the RNG states (torch, CUDA on a
-    CUDA device, numpy's global one and the trainer's own ``generator`` if it has one)."""
+    CUDA device, numpy's global one and the trainer's own ``generator`` if it has one). ``fix`` ends the message of a
+    refused state (how to train without NaNs: the trainer's learning-rate option)."""
 
-    def __init__(self, run_dir: Path, config: dict, device: torch.device, generator: torch.Generator | None = None):
+    def __init__(
+        self,
+        run_dir: Path,
+        config: dict,
+        device: torch.device,
+        generator: torch.Generator | None = None,
+        fix: str = "lower the learning rate and start over with --force",
+    ):
         self.path = Path(run_dir) / CHECKPOINT
         self.config_sha256 = artifacts.config_hash(config)
-        self.device, self.generator = device, generator
+        self.splits_sha256 = split_hashes(run_dir, config)
+        self.device, self.generator, self.fix = device, generator, fix
 
     def save(self, state: dict) -> None:
-        """Write ``state`` (tensors, optimiser states, history, ...) atomically, with the config hash and RNG states."""
-        payload = {**state, "config_sha256": self.config_sha256, "rng": self._rng_states()}
+        """Write ``state`` (tensors, optimiser states, history, ...) atomically, with the config hash and RNG states.
+
+        A state whose weights or optimiser moments hold NaN or inf is refused before anything is written, so the
+        checkpoint on disk stays the last good one: the trainers check each loss, but an update can turn weights
+        into NaN (an overflowing gradient) before any loss shows it. One check per save, not per step."""
+        bad = non_finite(state)
+        if bad is not None:
+            raise LLMRecError(
+                f"{self.path.parent}: the training state holds NaN or infinite values ({bad}); stopped before "
+                f"saving it, {self.kept()}; {self.fix}"
+            )
+        payload = {
+            **state,
+            "config_sha256": self.config_sha256,
+            "splits_sha256": self.splits_sha256,
+            "rng": self._rng_states(),
+        }
         with artifacts.atomic_path(self.path) as tmp:
             torch.save(payload, tmp)
 
@@ -177,6 +225,12 @@ class RunCheckpoint:
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)
+
+    def kept(self, at: str | None = None) -> str:
+        """For a message that stops training: what the checkpoint on disk holds (``at``: where it was written)."""
+        if not self.path.exists():
+            return "nothing was saved yet"
+        return f"{CHECKPOINT} keeps the last good state{f' ({at})' if at else ''} for --resume"
 
     def _rng_states(self) -> dict:
         return {
@@ -194,6 +248,35 @@ class RunCheckpoint:
             np.random.set_state(rng["numpy"])
         if rng.get("generator") is not None and self.generator is not None:
             self.generator.set_state(rng["generator"].cpu())
+
+
+def non_finite(state) -> str | None:
+    """The key path (``model.emb.weight``) of the first floating-point tensor in ``state`` (nested dicts, lists,
+    tuples) that holds NaN or inf, or None. Plain floats are not looked at (a validation metric may be NaN). One
+    device-to-host transfer per device, not one per tensor."""
+    found: list[tuple[str, torch.Tensor]] = []
+
+    def walk(value, path: str) -> None:
+        if isinstance(value, torch.Tensor):
+            if value.layout == torch.strided and (value.is_floating_point() or value.is_complex()):
+                found.append((path, value))
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                walk(item, f"{path}.{key}" if path else str(key))
+        elif isinstance(value, (list, tuple)):
+            for i, item in enumerate(value):
+                walk(item, f"{path}[{i}]")
+
+    walk(state, "")
+    finite = [True] * len(found)
+    by_device: dict[torch.device, list[int]] = {}
+    for i, (_, tensor) in enumerate(found):
+        by_device.setdefault(tensor.device, []).append(i)
+    for indices in by_device.values():
+        flags = torch.stack([torch.isfinite(found[i][1]).all() for i in indices]).tolist()
+        for i, flag in zip(indices, flags):
+            finite[i] = flag
+    return next((found[i][0] for i, ok in enumerate(finite) if not ok), None)
 
 
 def _plain_numpy_state(state: tuple) -> tuple:

@@ -21,6 +21,9 @@ def load_toml(path: Path) -> dict:
         raise LLMRecError(f"{path}: config file not found") from None
     except tomllib.TOMLDecodeError as exc:
         raise LLMRecError(f"{path}: not valid TOML ({exc})") from None
+    except (UnicodeDecodeError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else "not UTF-8 text"
+        raise LLMRecError(f"{path}: not valid TOML ({reason}); give a TOML text file") from None
 
 
 def flat(table: dict) -> dict:

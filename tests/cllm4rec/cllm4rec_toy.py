@@ -6,6 +6,7 @@ import polars as pl
 
 from llmrec_cli import artifacts
 
+TINY_LM = "tiny-gpt2:2:32"  # a random 2-layer, 32-wide GPT-2 with the real BPE: seconds per pass
 N_USERS, N_ITEMS = 12, 101  # > 100 items: NDCG@100 needs a full top-100
 WORDS = ["red", "blue", "soft", "fresh", "matte", "gloss", "cream", "gel", "mint", "rose"]
 
@@ -58,3 +59,23 @@ def write_toy_dataset(workdir, name: str = "toy", reviews: bool = True):
         artifacts.write_parquet(df, folder / "reviews.parquet", artifacts.REVIEWS)
     artifacts.write_json({"stage": "prepare", "dataset": name}, folder / artifacts.MANIFEST)
     return folder
+
+
+def tiny_train_args(batch_size: int, *extra: str) -> list[str]:
+    """`llmrec train-cllm4rec` on the toy dataset with the tiny LM, one pretraining and one finetuning epoch."""
+    return [
+        "train-cllm4rec",
+        "--dataset",
+        "toy",
+        "--backbone",
+        TINY_LM,
+        "--warmup-epochs",
+        "0",
+        "--pretrain-epochs",
+        "1",
+        "--finetune-epochs",
+        "1",
+        "--batch-size",
+        str(batch_size),
+        *extra,
+    ]

@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import pytest
-import torch
 from cllm4rec_toy import write_toy_dataset
 
 
 @pytest.fixture(autouse=True, scope="module")
-def one_thread():
+def _tiny_models_on_one_thread(one_thread):
     """The tiny model's ops are too small to gain from threads, and on a busy 2-core machine threads cost 5x."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")

@@ -4,13 +4,13 @@ import json
 
 import polars as pl
 import pytest
+from cllm4rec_toy import TINY_LM, tiny_train_args
 
 from llmrec_cli import artifacts
 from llmrec_cli.cllm4rec import train
 from llmrec_cli.errors import LLMRecError
 from llmrec_cli.evaluate import stage
 
-TINY = "tiny-gpt2:2:32"
 SMALL_HP = {
     "warmup_epochs": 1,
     "pretrain_epochs": 1,
@@ -23,7 +23,7 @@ SMALL_HP = {
 
 def request(stage_name="all", **kw) -> train.CLLM4RecRequest:
     return train.CLLM4RecRequest(
-        dataset="toy", stage=stage_name, backbone=TINY, hp=dict(SMALL_HP), seed=5, device="cpu", **kw
+        dataset="toy", stage=stage_name, backbone=TINY_LM, hp=dict(SMALL_HP), seed=5, device="cpu", **kw
     )
 
 
@@ -66,7 +66,7 @@ def test_outputs_manifest_and_evaluate_dispatch(toy_workdir, straight):
 def test_the_recorded_config_keeps_its_keys_and_values(straight):
     """As recorded before the defaults moved to configs/cllm4rec/cllm4rec.toml: finished runs stay up to date."""
     config = artifacts.read_manifest(straight.run_dir)["config"]
-    assert config.pop("backbone")["spec"] == TINY
+    assert config.pop("backbone")["spec"] == TINY_LM
     assert json.dumps(config, sort_keys=True) == json.dumps(
         {
             "dataset": "toy",
@@ -133,7 +133,12 @@ def test_pretrain_then_finetune_stages(toy_workdir):
 
 def test_item_text_corpus_leaves_users_out_of_mutual_regularisation(toy_workdir):
     req = train.CLLM4RecRequest(
-        dataset="toy-noreviews", stage="all", backbone=TINY, hp={**SMALL_HP, "finetune_epochs": 1}, seed=5, device="cpu"
+        dataset="toy-noreviews",
+        stage="all",
+        backbone=TINY_LM,
+        hp={**SMALL_HP, "finetune_epochs": 1},
+        seed=5,
+        device="cpu",
     )
     result = train.run(req, toy_workdir)
     manifest = json.loads((result.run_dir / "manifest.json").read_text())
@@ -141,29 +146,13 @@ def test_item_text_corpus_leaves_users_out_of_mutual_regularisation(toy_workdir)
 
 
 def test_cli_train_and_evaluate(cli, toy_workdir):
-    args = [
-        "train-cllm4rec",
-        "--dataset",
-        "toy",
-        "--backbone",
-        TINY,
-        "--warmup-epochs",
-        "0",
-        "--pretrain-epochs",
-        "1",
-        "--finetune-epochs",
-        "1",
-        "--batch-size",
-        "8",
-        "--run-id",
-        "cli",
-    ]
+    args = tiny_train_args(8, "--run-id", "cli")
     result = cli(*args, workdir=toy_workdir)
     assert result.code == 0, result.err
     assert "recall@20" in result.out
     result = cli("evaluate", "cli", workdir=toy_workdir)
     assert result.code == 0, result.err and "ndcg@100" in result.out
-    bad = cli("train-cllm4rec", "--dataset", "toy", "--backbone", TINY, "--stage", "finetune", workdir=toy_workdir)
+    bad = cli("train-cllm4rec", "--dataset", "toy", "--backbone", TINY_LM, "--stage", "finetune", workdir=toy_workdir)
     assert bad.code == 2 and "--pretrained" in bad.err
     missing = cli("train-cllm4rec", "--dataset", "toy", "--backbone", "/no/such/model", workdir=toy_workdir)
     assert missing.code == 2 and "--backbone" in missing.err
@@ -171,7 +160,7 @@ def test_cli_train_and_evaluate(cli, toy_workdir):
 
 def test_default_run_ids_of_any_backbone_are_safe_names(tmp_path):
     for backbone, name in (
-        (TINY, "tiny-gpt2-2-32"),
+        (TINY_LM, "tiny-gpt2-2-32"),
         ("/models/my model", "my-model"),
         ("/models/smol.gguf", "smol"),
         ("smollm2", "smollm2"),
@@ -185,7 +174,7 @@ def test_default_run_ids_of_any_backbone_are_safe_names(tmp_path):
 def test_cli_run_ids_are_single_folder_names(cli, toy_workdir, run_id):
     before = sorted(toy_workdir.rglob("*"))
     result = cli(
-        "train-cllm4rec", "--dataset", "toy", "--backbone", TINY, "--run-id", run_id, "--force", workdir=toy_workdir
+        "train-cllm4rec", "--dataset", "toy", "--backbone", TINY_LM, "--run-id", run_id, "--force", workdir=toy_workdir
     )
     assert result.code == 2 and "--run-id" in result.err and len(result.err.strip().splitlines()) == 1, result
     assert sorted(toy_workdir.rglob("*")) == before
@@ -193,6 +182,6 @@ def test_cli_run_ids_are_single_folder_names(cli, toy_workdir, run_id):
 
 def test_cli_numbers_are_range_checked(cli, toy_workdir):
     for option in (("--batch-size", "0"), ("--finetune-epochs", "-1"), ("--layers", "0"), ("--max-len", "0")):
-        assert cli("train-cllm4rec", "--dataset", "toy", "--backbone", TINY, *option, workdir=toy_workdir).code == 2, (
-            option
-        )
+        assert (
+            cli("train-cllm4rec", "--dataset", "toy", "--backbone", TINY_LM, *option, workdir=toy_workdir).code == 2
+        ), option

@@ -34,8 +34,28 @@ def test_min_rating_keeps_threshold_and_above():
 
 def test_nan_rating_is_named_with_its_row():
     df = frame([("a", "x"), ("a", "y")], rating=[4.0, math.nan])
-    with pytest.raises(LLMRecError, match="NaN at row 1"):
-        filters.check_ratings(df, "src.csv")
+    with pytest.raises(LLMRecError, match=r"1 of 2 rows have a rating that is missing, NaN or infinite \(e.g. row 1:"):
+        filters.check_interactions(df, "src.csv")
+
+
+@pytest.mark.parametrize("value", [math.inf, -math.inf, None])
+def test_infinite_or_missing_ratings_are_refused_with_up_to_three_examples(value):
+    df = frame([("a", f"x{i}") for i in range(5)], rating=[value, 4.0, value, value, value])
+    with pytest.raises(LLMRecError) as caught:
+        filters.check_interactions(df, "src.csv", {"rating": "stars"})
+    message = str(caught.value)
+    assert message.startswith("src.csv: column 'stars': 4 of 5 rows have a rating that is missing, NaN or infinite")
+    assert "row 0:" in message and "row 3:" in message and "row 4:" not in message and "drop those rows" in message
+
+
+def test_missing_or_nan_ids_are_refused():
+    df = pl.DataFrame({"user": [1.0, math.nan, 2.0], "item": ["x", "y", "z"]})
+    with pytest.raises(LLMRecError, match=r"column 'user': 1 of 3 rows have no user id \(empty or NaN\).*row 1"):
+        filters.check_interactions(df, "src.csv")
+    df = pl.DataFrame({"user": ["a", "b"], "item": ["x", None]})
+    with pytest.raises(LLMRecError, match="column 'item_id': 1 of 2 rows have no item id"):
+        filters.check_interactions(df, "src.csv", {"item": "item_id"})
+    filters.check_interactions(pl.DataFrame({"user": ["NaN"], "item": ["x"]}), "src.csv")  # a real id spelled NaN
 
 
 def test_dedupe_keeps_earliest():

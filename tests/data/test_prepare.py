@@ -264,7 +264,7 @@ def test_nan_ratings(cli, tmp_path):
     src = tmp_path / "r.csv"
     src.write_text("user,item,rating\na,x,5\na,y,\nb,x,NaN\n")
     result = cli("prepare", "--dataset", "custom", "--source", src, "--rating-col", "rating")
-    assert_clean_failure(result, tmp_path / "work", "rating is missing or NaN at row 1")
+    assert_clean_failure(result, tmp_path / "work", "column 'rating': 2 of 3 rows have a rating that is", "row 1:")
 
 
 def test_k_core_that_leaves_nothing(cli, tmp_path):

@@ -109,6 +109,29 @@ def test_missing_ids_are_an_error_with_count_and_examples_unless_partial(tiny, t
     assert artifacts.read_manifest(result.folder)["counts"]["users"]["missing"] == 5
 
 
+def test_missing_or_nan_raw_ids_are_refused_even_with_drop_unknown(tiny, tmp_path):
+    """--drop-unknown drops ids of a larger catalogue; a row with no id at all is an error, not one more drop."""
+    _write_dense(tmp_path / "src")
+    raw = _raw(tiny, "item")
+    pl.DataFrame({"raw_id": [*raw[:18], None, None], "summarization": [f"item {i}" for i in range(20)]}).write_parquet(
+        tmp_path / "src" / "items.parquet"
+    )
+    with pytest.raises(
+        LLMRecError, match=r"column 'raw_id': 2 of 20 rows have no id \(empty or NaN\) \(e\.g\. rows 18, 19"
+    ):
+        _run(tiny, source=tmp_path / "src", drop_unknown=True)
+
+
+def test_dense_ids_that_are_not_whole_numbers_are_refused_not_truncated(tiny, tmp_path):
+    _write_dense(tmp_path / "src")
+    ids = [float(i) for i in range(20)]
+    for bad, shown in ((2.5, "item_id 2.5"), (float("inf"), "item_id inf")):
+        frame = pl.DataFrame({"item_id": [*ids[:2], bad, *ids[3:]], "summarization": ["x"] * 20})
+        frame.write_parquet(tmp_path / "src" / "items.parquet")
+        with pytest.raises(LLMRecError, match=rf"1 ids that are not whole numbers \(e\.g\. {shown}\)"):
+            _run(tiny, source=tmp_path / "src")
+
+
 def test_duplicate_ids_are_refused(tiny, tmp_path):
     _write_dense(tmp_path / "src")
     df = pl.read_parquet(tmp_path / "src" / "items.parquet")

@@ -11,6 +11,7 @@ Adam lr 1e-3, batch 500; the epoch with the best validation NDCG@100 (the paper'
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,7 @@ KIND = "multivae"
 MODEL = "model.pt"
 KS = (20, 40, 100)
 MODEL_CONFIG = "multivae"  # the hyperparameters: configs/cllm4rec/multivae.toml, read by cllm4rec/config.py
+LR_FIX = "lower --lr and start over with --force"
 
 
 class MultiVAE(nn.Module):
@@ -130,7 +132,7 @@ class VAETrainer:
         self.ds, self.req, self.hp, self.config, self.run_dir = ds, req, hp, config, run_dir
         self.device = torch.device(resolve_device(req.device))
         seed_everything(req.seed)
-        self.checkpoint = RunCheckpoint(run_dir, config, self.device)
+        self.checkpoint = RunCheckpoint(run_dir, config, self.device, fix=LR_FIX)
         self.matrix = train_matrix(ds)
         self.users = np.flatnonzero(np.diff(self.matrix.indptr) > 0)
         self.model = MultiVAE(ds.n_items, int(hp["hidden"]), int(hp["latent"]), float(hp["dropout"])).to(self.device)
@@ -145,15 +147,29 @@ class VAETrainer:
         order = np.random.default_rng([self.req.seed, self.epoch]).permutation(self.users)
         size, sums = int(self.hp["batch_size"]), {"nll": 0.0, "kl": 0.0}
         batches = range(0, order.size, size)
-        for start in batches:
+        for b, start in enumerate(batches):
             nll, kl = self.model.loss(dense_rows(self.matrix, order[start : start + size], self.device), self.beta())
             self.optimizer.zero_grad(set_to_none=True)
             (nll + self.beta() * kl).backward()
             self.optimizer.step()
             self.updates += 1
-            sums["nll"] += float(nll.detach())
-            sums["kl"] += float(kl.detach())
+            losses = {"nll": float(nll.detach()), "kl": float(kl.detach())}
+            self._check_finite(losses, b, len(batches))
+            for key, value in losses.items():
+                sums[key] += value
         return {f"loss_{k}": v / max(len(batches), 1) for k, v in sums.items()} | {"beta": self.beta()}
+
+    def _check_finite(self, losses: dict, b: int, total: int) -> None:
+        """Stop at the first batch whose loss is NaN or infinite: before validation and the epoch's checkpoint (in
+        fit), so the checkpoint on disk stays the last good one. The losses are host floats already (the epoch means
+        need them), so checking every batch costs no GPU sync."""
+        bad = {k: v for k, v in losses.items() if not math.isfinite(v)}
+        if bad:
+            at = f"after epoch {self.epoch - 1}" if self.epoch else None
+            raise LLMRecError(
+                f"{self.run_dir}: training loss {', '.join(f'{k}={v}' for k, v in bad.items())} is not finite at "
+                f"epoch {self.epoch}, batch {b + 1} of {total}; stopped, {self.checkpoint.kept(at)}; {LR_FIX}"
+            )
 
     def evaluate(self, split: str) -> dict:
         _, means = evaluate_scores(
@@ -244,5 +260,5 @@ def scorer(run_dir: Path, manifest: dict, dataset: Dataset, device: str = "cpu")
     """The score function `llmrec evaluate` uses for a finished Multi-VAE run (evaluate/stage.py dispatch)."""
     config = manifest["config"]
     model = MultiVAE(dataset.n_items, int(config["hidden"]), int(config["latent"]), float(config["dropout"]))
-    model.load_state_dict(load_torch(run_dir / MODEL)["state"])
+    model.load_state_dict(load_torch(run_dir / MODEL, needs=("state",))["state"])
     return VAEScorer(model.to(device), train_matrix(dataset))

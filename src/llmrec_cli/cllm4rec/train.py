@@ -10,12 +10,14 @@ The run is a fixed schedule of passes over the data:
             N@100 on the validation split, the best tables kept; a content pass: content LM + MR toward the rec
             tables, its own optimiser).
 A checkpoint (tables, optimisers, the cursor in the schedule, RNG state) is written atomically after every pass and
-every ``checkpoint_seconds`` within one. Each pass draws its randomness from a generator seeded by (seed, pass), so
+every ``checkpoint_seconds`` within one, never after a NaN or infinite loss (the run stops with the last good one
+kept, see ``_check_finite``). Each pass draws its randomness from a generator seeded by (seed, pass), so
 ``--resume`` continues a killed run mid-pass and ends with the same numbers as an uninterrupted run.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,6 +71,7 @@ CODE_SEQUENCES_PER_PROCESS = 20  # the official run: 20 sequences per GPU, gradi
 # The hyperparameters (the official code's full budget by default) are in configs/cllm4rec/cllm4rec.toml, read by
 # cllm4rec/config.py; the CPU recipe in docs/results.md overrides epochs, batch and lr.
 MODEL_CONFIG = "cllm4rec"
+LR_FIX = "lower --lr-pretrain or --lr-finetune (or, on a GPU, try --no-amp) and start over with --force"
 
 
 @dataclass(kw_only=True)
@@ -212,7 +215,8 @@ class Trainer:
         self.ds, self.req, self.hp, self.config, self.run_dir = ds, req, hp, config, run_dir
         self.device = torch.device(resolve_device(req.device))
         seed_everything(req.seed)
-        self.checkpoint = RunCheckpoint(run_dir, config, self.device)
+        self.checkpoint = RunCheckpoint(run_dir, config, self.device, fix=LR_FIX)
+        self.saved_at: str | None = None  # where the checkpoint on disk was written, for a message that stops the run
         self.tokenizer = IdTokenizer(backbone.encode_words, backbone.n_vocab, ds.n_users, ds.n_items)
         self.max_len = min(int(hp["max_len"]), backbone.max_positions)
         self.prompts = Prompts(self.tokenizer, self.max_len)
@@ -221,7 +225,7 @@ class Trainer:
         self.corpus = content_corpus(ds, self.tokenizer, self.max_len)
         self.model = CLLM4Rec(backbone, ds.n_users, ds.n_items, req.seed, hp["content_init"]).to(self.device)
         if pretrained is not None:
-            self.model.load_trainable_state(load_torch(pretrained)["tables"])
+            self.model.load_trainable_state(load_torch(pretrained, needs=("tables",))["tables"])
         collab, content = list(self.model.collab.parameters()), list(self.model.content.parameters())
         self.optimizers = {
             "collab": torch.optim.Adam(collab, lr=float(hp["lr_pretrain"])),
@@ -340,6 +344,7 @@ class Trainer:
         clock = time.perf_counter()
         for b in range(start, len(steps)):
             out = steps[b]()
+            self._check_finite(p, b, len(steps), out)
             for key, value in out.items():
                 self.partial[key] = self.partial.get(key, 0.0) + value
             self.partial["batches"] = self.partial.get("batches", 0.0) + 1
@@ -364,6 +369,32 @@ class Trainer:
         if p.phase in ("warmup", "pretrain") and "loss_loss" in row:
             self._track_pretrain_best(p, row["loss_loss"])
         return row
+
+    def _check_finite(self, p: Pass, b: int, total: int, out: dict) -> None:
+        """Stop at the first batch whose loss is NaN or infinite, before it reaches the running sums, the progress
+        event and a checkpoint (mid-pass, below in _run_steps, or at the pass end, in fit): the checkpoint on disk
+        stays the last good one. The losses are host floats already (lm_step/rec_step call float() for the running
+        sums), so checking every batch costs no GPU sync; the weights that step updated are checked when a
+        checkpoint is saved (RunCheckpoint.save)."""
+        bad = {k: v for k, v in out.items() if k in ("lm", "mr", "loss") and not math.isfinite(v)}
+        if not bad:
+            return
+        if len(bad) > 1:
+            bad.pop("loss")  # the sum of the others
+        raise LLMRecError(
+            f"{self.run_dir}: training loss {', '.join(f'{k}={v}' for k, v in bad.items())} is not finite at "
+            f"{p.label(self.hp)}, batch {b + 1} of {total}; stopped, {self.checkpoint.kept(self.saved_at)}; lower "
+            f"--lr-{'finetune' if p.phase == 'finetune' else 'pretrain'} (or, on a GPU, try --no-amp) and start "
+            "over with --force"
+        )
+
+    def _position(self) -> str:
+        """Where the schedule's cursor is, in words."""
+        index, batch = self.cursor["pass"], self.cursor["batch"]
+        if index >= len(self.schedule):
+            return "after the last pass"
+        label = self.schedule[index].label(self.hp)
+        return f"{label}, after batch {batch}" if batch else f"before {label}"
 
     def _progress_event(self, p: Pass, done: int, total: int) -> dict:
         n = max(self.partial.get("batches", 1.0), 1.0)
@@ -447,6 +478,7 @@ class Trainer:
             }
         )
         self.last_save = time.monotonic()
+        self.saved_at = self._position()
 
     def _maybe_resume(self) -> None:
         saved = self.checkpoint.load(map_location="cpu")
@@ -461,6 +493,7 @@ class Trainer:
             saved["best"],
             saved["history"],
         )
+        self.saved_at = self._position()
 
     # ---------------------------------------------------------------------------------------- outputs
     def _finish(self, inputs: list[Path], wall: float) -> CLLM4RecResult:
@@ -538,6 +571,6 @@ def scorer(run_dir: Path, manifest: dict, dataset: Dataset, device: str = "cpu")
     backbone = backbones.load(config["backbone"]["spec"], config.get("layers"))
     tokenizer = IdTokenizer(backbone.encode_words, backbone.n_vocab, dataset.n_users, dataset.n_items)
     model = CLLM4Rec(backbone, dataset.n_users, dataset.n_items, int(config["seed"])).to(device)
-    model.load_trainable_state(load_torch(run_dir / MODEL)["tables"])
+    model.load_trainable_state(load_torch(run_dir / MODEL, needs=("tables",))["tables"])
     prompts = Prompts(tokenizer, min(int(config["max_len"]), backbone.max_positions))
     return Recommender(model, prompts, items_by_user(dataset), int(config["seed"]), bool(config.get("amp", True)))

@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from llmrec_cli.commands.ui import console, globals_of
+from llmrec_cli.paths import safe_name
 
 
 def register(app: typer.Typer) -> None:
@@ -25,6 +26,7 @@ def register(app: typer.Typer) -> None:
         from llmrec_cli.report.build import build
 
         g = globals_of(ctx)
+        safe_name(name, "--name")  # a folder under reports/, never a path (--out takes a path)
         result = build(g.workdir, out or Path("reports") / name, name, force, g.experiment)
         if result.up_to_date:
             console.print(f"[green]up to date[/green]: {result.folder} (use --force to rebuild)")

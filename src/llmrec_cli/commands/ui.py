@@ -13,7 +13,7 @@ from rich.table import Table
 from llmrec_cli.runtime import Globals
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, emoji=False)  # ":abc:" in a quoted option stays as typed
 # In a log or a pipe rich would wrap every message at 80 columns; there a message stays one line.
 for _out in (console, err_console):
     _out.soft_wrap = not _out.is_terminal

@@ -32,15 +32,44 @@ class FilterLog:
         return after
 
 
-def check_ratings(df: pl.DataFrame, source: str) -> None:
+def check_interactions(df: pl.DataFrame, source: str, columns: dict[str, str] | None = None) -> None:
+    """Refuse rows without a user or item id (null, or NaN in a numeric id column) and missing, NaN or infinite
+    ratings: a NaN id would become one user or item named "NaN", an infinite rating passes every --min-rating.
+
+    ``columns`` names the source's column behind ``user``/``item``/``rating`` (for the message)."""
+    columns = columns or {}
+    for key in ("user", "item"):
+        ids = df[key]
+        bad = (ids.is_null() | ids.is_nan()) if ids.dtype.is_float() else ids.is_null()
+        _refuse_rows(
+            df,
+            bad,
+            f"{source}: column '{columns.get(key, key)}'",
+            f"have no {key} id (empty or NaN)",
+            f"drop those rows or fill in their {key} ids",
+        )
     if "rating" in df.columns:
-        nan = df["rating"].is_nan() | df["rating"].is_null()
-        if nan.any():
-            row = int(nan.arg_true()[0])
-            raise LLMRecError(
-                f"{source}: rating is missing or NaN at row {row} ({int(nan.sum())} rows in all); "
-                "fix or drop those rows, or prepare without a rating column"
-            )
+        rating = df["rating"]
+        bad = (rating.is_null() | ~rating.is_finite()) if rating.dtype.is_float() else rating.is_null()
+        _refuse_rows(
+            df,
+            bad.fill_null(True),
+            f"{source}: column '{columns.get('rating', 'rating')}'",
+            "have a rating that is missing, NaN or infinite",
+            "fix or drop those rows, or prepare without a rating column",
+        )
+
+
+def _refuse_rows(df: pl.DataFrame, bad: pl.Series, where: str, what: str, fix: str) -> None:
+    """One line naming how many rows are bad and up to three of them (0-based row numbers, with their values)."""
+    n = int(bad.sum())
+    if not n:
+        return
+    shown = [c for c in ("user", "item", "rating") if c in df.columns]
+    examples = "; ".join(
+        f"row {r}: " + ", ".join(f"{c}={df[c][r]!r}" for c in shown) for r in bad.arg_true().head(3).to_list()
+    )
+    raise LLMRecError(f"{where}: {n} of {df.height} rows {what} (e.g. {examples}); {fix}")
 
 
 def min_rating(df: pl.DataFrame, threshold: float) -> pl.DataFrame:

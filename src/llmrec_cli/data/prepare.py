@@ -189,7 +189,8 @@ def _from_raw(data: RawSource, cfg: PrepareConfig) -> tuple[dict[str, pl.DataFra
     where = f"--source {cfg.source}"
     if df.height == 0:
         raise LLMRecError(f"{where}: the source has no interactions; check the file")
-    filters.check_ratings(df, where)
+    # every raw source's rows pass here, before ids become codes: one check for ids and ratings serves them all
+    filters.check_interactions(df, where, data.columns)
     df, vocab = _encode_ids(df)
     log = filters.FilterLog()
     log.steps.append(

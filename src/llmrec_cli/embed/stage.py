@@ -161,6 +161,8 @@ def run(
     clock = artifacts.Stopwatch()
     reused = _reused(req, config, Path(plan.profiles), ds) if req.reuse and plan.profiles else None
     vectors, missing, about = reused or plan.make(on_progress, encoder)
+    for entity in ("item", "user"):
+        refuse_non_finite(vectors[entity], entity, folder, about.get("encoder"))
     shuffle_note = {}
     if req.shuffle:
         vectors, shuffle_note = shuffle_vectors(vectors, req.seed)
@@ -351,6 +353,20 @@ def shuffle_vectors(vectors: dict[str, np.ndarray], seed: int) -> tuple[dict[str
         note[f"{entity}s_moved"] = int((perm != np.arange(perm.size)).sum())
         note[f"{entity}s_permutation_sha256"] = artifacts.config_hash({"perm": perm.tolist()})
     return out, note
+
+
+def refuse_non_finite(matrix: np.ndarray, entity: str, folder: Path, encoder: str | None) -> None:
+    """Whatever the encoder (a local model overflowing in half precision, a buggy server, a plugin), no NaN or
+    infinite vector is written: training would refuse it later, and a cosine of it is NaN."""
+    bad = ~np.isfinite(matrix).all(axis=1)
+    if bad.any():
+        ids = ", ".join(str(i) for i in np.flatnonzero(bad)[:3])
+        name = f" {encoder}" if encoder else ""
+        raise LLMRecError(
+            f"{folder}: the encoder{name} returned {int(bad.sum())} of {len(matrix)} {entity} vectors with "
+            f"NaN or infinite values (e.g. {entity} ids {ids}); nothing was written; check the encoder "
+            "(a local model on a GPU: try `llmrec --device cpu embed ...`) and run embed again"
+        )
 
 
 def write_vectors(matrix: np.ndarray, entity: str, path: Path) -> None:

@@ -20,6 +20,7 @@ from llmrec_cli import artifacts
 from llmrec_cli.data.dataset import Dataset
 from llmrec_cli.errors import LLMRecError
 from llmrec_cli.evaluate.scoring import evaluate_scores, evaluate_vectors
+from llmrec_cli.locks import folder_lock
 from llmrec_cli.provenance import refuse_a_changed_split
 from llmrec_cli.runtime import resolve_device
 from llmrec_cli.workdir import Workdir
@@ -55,7 +56,15 @@ def _scorer(kind: str):
 
 def load_vectors(path: Path, entity: str) -> torch.Tensor:
     df = artifacts.read_parquet(path, artifacts.vectors_schema(entity)).sort(artifacts.entity_id(entity))
-    return torch.from_numpy(np.array(df["vector"].to_numpy(), dtype=np.float32))
+    vectors = np.array(df["vector"].to_numpy(), dtype=np.float32)
+    bad = ~np.isfinite(vectors).reshape(len(vectors), -1).all(axis=1)
+    if bad.any():  # NaN scores would rank arbitrarily and give plausible-looking metrics
+        ids = ", ".join(str(i) for i in df[artifacts.entity_id(entity)].to_numpy()[bad][:3])
+        raise LLMRecError(
+            f"{path}: {int(bad.sum())} of {len(vectors)} {entity} vectors hold NaN or infinite values (e.g. "
+            f"{entity} ids {ids}); the run's vectors are damaged: train the run again with --force"
+        )
+    return torch.from_numpy(vectors)
 
 
 def run_one(
@@ -73,11 +82,34 @@ def run_one(
     device = resolve_device(device)
     run_dir = Workdir.of(workdir).find(run_dir, "runs", hint=f"list runs with `ls {Workdir.of(workdir).runs}`")
     manifest = artifacts.read_manifest(run_dir)
+    if manifest is None and (run_dir / artifacts.MANIFEST).is_file():
+        raise LLMRecError(
+            f"{run_dir / artifacts.MANIFEST}: damaged (not a JSON object of a finished run); train the run again "
+            "with --force"
+        )
     if manifest is None:
         raise LLMRecError(f"{run_dir}: no manifest.json, the run did not finish; resume it with --resume")
-    config = manifest.get("config", {})
-    dataset = Dataset.load(workdir, config["dataset"])
+    dataset = Dataset.load(workdir, dataset_of(run_dir, manifest))
     refuse_a_changed_split(run_dir, manifest, dataset.folder)
+    with folder_lock(run_dir):  # one writer per run folder: a training with --force, or another evaluate
+        return _evaluate(run_dir, manifest, dataset, split, ks, recall_denominator, device, force)
+
+
+def dataset_of(run_dir: Path, manifest: dict) -> str:
+    """The dataset a run was trained on, as its manifest records it (``config.dataset``)."""
+    config = manifest.get("config")
+    name = config.get("dataset") if isinstance(config, dict) else None
+    if not isinstance(name, str):
+        raise LLMRecError(
+            f"{run_dir / artifacts.MANIFEST}: no 'config.dataset' field, the manifest is damaged; "
+            "train the run again with --force"
+        )
+    return name
+
+
+def _evaluate(
+    run_dir: Path, manifest: dict, dataset: Dataset, split: str, ks, recall_denominator, device: str, force: bool
+) -> Evaluation:
     previous = artifacts.read_json(run_dir / "metrics.json") if (run_dir / "metrics.json").exists() else {}
     denominator = recall_denominator or previous.get("recall_denominator", "all")
     ks = tuple(ks) if ks else DEFAULT_KS.get(denominator, (5, 10, 20))

@@ -226,6 +226,8 @@ def dense_profiles(
             f"{path}: no id column; add '{id_col}' (dense id of the prepared dataset) or 'raw_id' "
             f"(the source's id, matched through {entity}s.parquet); found {df.columns}"
         )
+    for column in (c for c in (id_col, raw_col) if c in df.columns):
+        _no_missing_ids(df, column, path)  # every format and match mode passes here, before ids are cast or matched
     reasoning = pl.col("reasoning").cast(pl.String).fill_null("") if "reasoning" in df.columns else pl.lit("")
     out = df.select(
         *([pl.col(id_col)] if id_col in df.columns else []),
@@ -261,7 +263,28 @@ def _examples_error(df: pl.DataFrame, bad: pl.Expr, show: str, path: Path, what:
     return df
 
 
+def _no_missing_ids(df: pl.DataFrame, column: str, path: Path) -> None:
+    """A null id, or NaN in a numeric id column, is refused: cast to text it would be matched as the id "NaN"."""
+    ids = df[column]
+    bad = (ids.is_null() | ids.is_nan()) if ids.dtype.is_float() else ids.is_null()
+    if bad.any():
+        rows = ", ".join(str(r) for r in bad.arg_true().head(3).to_list())
+        raise LLMRecError(
+            f"{path}: column '{column}': {int(bad.sum())} of {df.height} rows have no id (empty or NaN) "
+            f"(e.g. rows {rows}, counted from 0); drop those rows or fill in their ids"
+        )
+
+
 def _dense_ids(df: pl.DataFrame, id_col: str, n: int, path: Path) -> pl.DataFrame:
+    if df.schema[id_col].is_float():  # a cast would truncate 1.5 to 1, another entity's id
+        _examples_error(
+            df,
+            ~pl.col(id_col).is_finite() | (pl.col(id_col) != pl.col(id_col).round()),
+            id_col,
+            path,
+            "ids that are not whole numbers",
+            f"give dense ids 0..{n - 1}, or name the column raw_id to match them through the dataset",
+        )
     try:
         ids = df[id_col].cast(pl.Int64, strict=True)
     except Exception:

@@ -7,6 +7,7 @@ sha256), so a changed template, model or input (e.g. a re-prepared dataset) neve
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -14,7 +15,10 @@ from pathlib import Path
 
 import polars as pl
 
+from llmrec_cli.errors import LLMRecError
 from llmrec_cli.redact import redact
+
+LOCK_TIMEOUT_S = 60.0  # generous: several --shard processes write to one store, one short transaction per answer
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS profiles (
@@ -59,21 +63,50 @@ class Key:
         return (self.entity, self.entity_id, self.prompt_sha, self.model, self.input_sha)
 
 
+def store_error(path: Path, exc: sqlite3.Error) -> LLMRecError:
+    """One line for a failed SQLite call on the store at ``path``: what SQLite said and what to do about it."""
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        fix = "another process holds it (a profile run on the same folder): let it finish or stop it, then rerun"
+    elif "not a database" in text or "malformed" in text:
+        fix = "the store is damaged: move it away and rerun (the answers.parquet beside it resumes with --resume-from)"
+    elif "unable to open" in text:
+        fix = "it must be a file in a writable folder: check that path"
+    else:
+        fix = "check the disk (free space, errors), then rerun to resume"
+    return LLMRecError(f"{path}: SQLite {type(exc).__name__}: {text}; {fix}")
+
+
+def _named(method):
+    """Turn the SQLite errors of a store method into :func:`store_error`, which names the store's file."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise store_error(self.path, exc) from None
+
+    return wrapper
+
+
 class ProfileStore:
+    @_named
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        # a generous lock timeout: several --shard processes write to one store, one short transaction per answer
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=60)
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=LOCK_TIMEOUT_S)
         self._db.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL: a committed row survives the process being killed; only a power cut can lose the last ones
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
 
+    @_named
     def close(self) -> None:
         self._db.close()
 
     # ------------------------------------------------------------------------------------------- writes
+    @_named
     def record_profile(
         self, key: Key, prompt_id: str, profile: dict, input_tokens: int, output_tokens: int, attempts: int
     ) -> None:
@@ -97,6 +130,7 @@ class ProfileStore:
                 key.values(),
             )
 
+    @_named
     def record_failure(self, key: Key, prompt_id: str, reason: str, attempts: int, last_answer: str | None) -> None:
         """A failure's reason and last answer are scrubbed of credentials (a server may echo them) before they are
         stored: failures.parquet is rebuilt from here."""
@@ -109,6 +143,7 @@ class ProfileStore:
             )
 
     # -------------------------------------------------------------------------------------------- reads
+    @_named
     def _keys(self, table: str, entity: str, prompt_sha: str, model: str) -> set[tuple[int, str]]:
         rows = self._db.execute(
             f"SELECT entity_id, input_sha FROM {table} WHERE entity=? AND prompt_sha=? AND model=?",
@@ -166,6 +201,7 @@ class ProfileStore:
         artifacts.write_parquet(table, path)
         return table.height
 
+    @_named
     def import_answers(self, path: Path) -> int:
         """Add the answers of an ``answers.parquet`` (keeps answers already here); returns the rows read. Keys carry
         the template and input hashes, so an answer to another template or input is stored but never used."""
@@ -183,6 +219,7 @@ class ProfileStore:
             )
         return len(rows)
 
+    @_named
     def _frame(self, sql: str, args: tuple, columns: dict) -> pl.DataFrame:
         rows = self._db.execute(sql, args).fetchall()
         return pl.DataFrame(rows, schema=columns, orient="row")

@@ -110,9 +110,9 @@ def experiment_key(config: dict) -> str:
 def _read_metrics(path: Path) -> dict | None:
     try:
         data = json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
+    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         return None
-    if data.get("split") != "test" or not isinstance(data.get("metrics"), dict):
+    if not isinstance(data, dict) or data.get("split") != "test" or not isinstance(data.get("metrics"), dict):
         return None
     return data
 

@@ -32,7 +32,7 @@ def parse_set(items: list[str]) -> dict:
         key, value = (s.strip() for s in item.split("=", 1))
         try:
             out[key] = tomllib.loads(f"v = {value}")["v"]
-        except tomllib.TOMLDecodeError:
+        except (tomllib.TOMLDecodeError, RecursionError):  # kept as typed: the type check names it
             out[key] = value
     return out
 

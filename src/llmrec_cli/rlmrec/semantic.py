@@ -50,13 +50,18 @@ def load(spec: str, workdir: Path, dataset: str, n_users: int, n_items: int, see
     return SemanticVectors(users, items, str(folder), [folder / "users.parquet", folder / "items.parquet"])
 
 
+MAX_RANDOM_DIM = 16384
+
+
 def _random(spec: str, n_users: int, n_items: int, seed: int) -> SemanticVectors:
     try:
         dim = int(spec.split(":", 1)[1])
     except ValueError:
         dim = 0
-    if dim <= 0:
-        raise LLMRecError(f"--embeddings {spec}: expected random:DIM with a positive width, e.g. random:1536")
+    if not 0 < dim <= MAX_RANDOM_DIM:  # wider than any text encoder: a typo that would not fit in memory
+        raise LLMRecError(
+            f"--embeddings {spec}: expected random:DIM with a width from 1 to {MAX_RANDOM_DIM}, e.g. random:1536"
+        )
     gen = torch.Generator().manual_seed(seed + 104729)
     users = torch.randn(n_users, dim, generator=gen)
     items = torch.randn(n_items, dim, generator=gen)

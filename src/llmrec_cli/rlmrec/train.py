@@ -177,7 +177,9 @@ class Trainer:
         )
         self.optimizer = torch.optim.Adam(self.parameters(), lr=float(self.hp["lr"]))
         self.generator = torch.Generator().manual_seed(req.seed)
-        self.checkpoint = RunCheckpoint(run_dir, config, self.device, self.generator)
+        self.checkpoint = RunCheckpoint(
+            run_dir, config, self.device, self.generator, fix="lower the learning rate (--set lr=...) and start over"
+        )
         self.sampler = _sampler(self.graph)
         self.valid_exclude = ds.csr("train")
         self.epoch, self.history, self.best, self.bad_evals = 0, [], None, 0

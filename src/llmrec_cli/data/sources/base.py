@@ -20,6 +20,8 @@ class RawSource:
 
     ``interactions``: ``user`` and ``item`` (string), optional ``rating`` (float32), ``timestamp`` (int64, unix
     seconds) and ``review`` (string). ``items``/``users``: ``item``/``user`` (string) plus any text columns.
+    A missing id is null (never the text "NaN"): `prepare` refuses such rows, and missing or non-finite ratings.
+    ``columns``: the source's column behind ``user``/``item``/``rating`` where it differs, for error messages.
     """
 
     interactions: pl.DataFrame
@@ -27,6 +29,7 @@ class RawSource:
     items: pl.DataFrame | None = None
     users: pl.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
+    columns: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

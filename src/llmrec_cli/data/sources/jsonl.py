@@ -49,7 +49,7 @@ def parse_line(line: bytes, path: Path, number: int) -> dict:
     """A JSON object, else a Python dict literal (Amazon 2014 metadata, Steam); anything else is an error."""
     try:
         record = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):
         try:
             record = ast.literal_eval(line.decode("utf-8", errors="replace").strip())
         except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
@@ -66,7 +66,7 @@ def first_record(path: Path, what: str) -> tuple[dict, bool]:
     for number, line in iter_lines(path):
         try:
             return _json_object(line), True
-        except ValueError:
+        except (ValueError, RecursionError):
             return parse_line(line, path, number), False
     raise LLMRecError(f"{path}: {what} has no records (only blank lines); give the file with one record per line")
 
@@ -163,7 +163,7 @@ def _first_bad(lines: list[bytes], schema: dict) -> int:
 def _line_error(path: Path, number: int, line: bytes, exc: Exception) -> LLMRecError:
     try:
         json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):
         return LLMRecError(f"{path}: line {number} is not valid JSON ({_snippet(line)}); fix or delete that line")
     return LLMRecError(f"{path}: line {number} has a field of an unexpected type ({_first_line(exc)}); fix that line")
 

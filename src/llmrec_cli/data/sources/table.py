@@ -72,9 +72,14 @@ def load_table(path: Path, what: str = "interaction table") -> pl.DataFrame:
 def _column(df: pl.DataFrame, path: Path, option: str, name: str | None) -> str | None:
     if name is None:
         return None
+    flag = "--" + option.replace("_", "-")
     if name not in df.columns:
-        flag = "--" + option.replace("_", "-")
         raise LLMRecError(f"{path}: no column '{name}' (set by {flag}); found columns {df.columns}; pass {flag} NAME")
+    if df[name].dtype.is_nested() or df[name].dtype == pl.Object:  # a list or struct per row, not one value
+        raise LLMRecError(
+            f"{path}: column '{name}' (set by {flag}) holds {str(df[name].dtype).lower()} values, not one value per "
+            f"row; flatten the table (one interaction per row) or pass {flag} with another column"
+        )
     return name
 
 
@@ -96,15 +101,26 @@ def to_unix_seconds(col: pl.Series, path: Path, name: str) -> pl.Series:
     raise LLMRecError(f"{path}: column '{name}' has type {col.dtype}, expected unix seconds or dates")
 
 
+def _missing_as_null(ids: pl.Series) -> pl.Series:
+    """A NaN in a numeric id column is a missing id (null, which prepare refuses, naming the rows), not a user named
+    "NaN": a float NaN, or the text nan/NaN in a text column whose other values are all numbers (a CSV column of
+    ids polars could not read as numbers because of it). Text ids such as usernames are left alone."""
+    if ids.dtype.is_float():
+        return ids.fill_nan(None)
+    if ids.dtype != pl.String:
+        return ids
+    numbers = ids.cast(pl.Float64, strict=False)
+    if numbers.null_count() != ids.null_count() or numbers.is_finite().all():
+        return ids
+    return ids.clone().scatter((~numbers.is_finite()).arg_true(), None)
+
+
 def normalise(df: pl.DataFrame, path: Path, cols: dict) -> pl.DataFrame:
     """Rename user/item/rating/time/review columns to the RawSource names with checked types."""
     out = {}
     for key, target in (("user_col", "user"), ("item_col", "item")):
         name = _column(df, path, key, cols[key])
-        if df[name].null_count():
-            row = df[name].is_null().arg_true()[0]
-            raise LLMRecError(f"{path}: column '{name}' is empty at row {row}; every interaction needs a {target} id")
-        out[target] = df[name].cast(pl.String)
+        out[target] = _missing_as_null(df[name]).cast(pl.String)
     if (name := _column(df, path, "rating_col", cols.get("rating_col"))) is not None:
         if not (df[name].dtype.is_numeric()):
             raise LLMRecError(
@@ -137,4 +153,11 @@ def read(path: Path, options: dict) -> RawSource:
         frames.append(normalise(df, file, cols))
     items_path = items_file(path, options)
     items = read_items(items_path, options.get("items_key") or cols["item_col"]) if items_path else None
-    return RawSource(interactions=pl.concat(frames, how="diagonal_relaxed"), files=files(path, options), items=items)
+    names = (("user_col", "user"), ("item_col", "item"), ("rating_col", "rating"))
+    columns = {target: cols[key] for key, target in names}
+    return RawSource(
+        interactions=pl.concat(frames, how="diagonal_relaxed"),
+        files=files(path, options),
+        items=items,
+        columns={k: v for k, v in columns.items() if v},
+    )
