@@ -81,3 +81,29 @@ def test_a_rename_names_both_paths_and_unknown_errors_still_get_a_hint():
     assert os_error_message(OSError(errno.EXDEV, os.strerror(errno.EXDEV), "/x")).endswith(
         "then rerun (-vv shows where it happened)"
     )
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (("evaluate", "--k", "-3", "r"), "llmrec evaluate: Invalid value for '--k'"),
+        (("evaluat",), "No such command 'evaluat'. Did you mean 'evaluate'?"),
+        (("train-rlmrec",), "llmrec train-rlmrec: Missing option '--dataset'"),
+        (("check", "--bogus"), "llmrec check: No such option: --bogus"),
+    ],
+)
+def test_usage_errors_are_one_line_naming_the_command(cli, args, fragment):
+    result = cli(*args)
+    lines = result.err.strip().splitlines()
+    assert result.code == 2 and len(lines) == 1 and fragment in lines[0] and "--help` lists the options" in lines[0]
+
+
+def test_llmrec_alone_prints_its_help(cli, monkeypatch):
+    import sys
+
+    from llmrec_cli import cli as cli_module
+
+    monkeypatch.setattr(sys, "argv", ["llmrec"])
+    with pytest.raises(SystemExit) as exit_:
+        cli_module.main()
+    assert exit_.value.code == 0

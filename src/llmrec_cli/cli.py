@@ -120,23 +120,55 @@ def main() -> None:
     warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
     signal.signal(signal.SIGTERM, _interrupt)  # `kill`, CI timeouts: unwind like Ctrl-C so stages save what they have
     try:
-        app(prog_name="llmrec")  # also under `python -m llmrec_cli.cli`, as the Makefile and pipelines call it
+        # also under `python -m llmrec_cli.cli`, as the Makefile and pipelines call it; not standalone, so that a
+        # usage error reaches the handlers below instead of printing click's multi-line box
+        code = app(prog_name="llmrec", standalone_mode=False)
     except LLMRecError as exc:
         _fail(exc)
     except KeyboardInterrupt:
-        err_console.print("interrupted; rerun the same command to resume or redo the stage")
-        sys.exit(130)
+        _interrupted()
     except OSError as exc:  # read-only or full disk, permissions, a file where a folder belongs, a link loop
         from llmrec_cli.errors import os_error_message
 
         _fail(LLMRecError(os_error_message(exc)))
-    except Exception as exc:  # SQLite, polars, pyarrow errors no stage turned into a message; other bugs stay loud
-        from llmrec_cli.errors import escaped_error_message
+    except Exception as exc:
+        _fail_on_exception(exc)
+    if isinstance(code, int) and code != 0:  # typer.Exit(code) from a command
+        sys.exit(code)
 
-        message = escaped_error_message(exc)
-        if message is None:
-            raise
-        _fail(LLMRecError(message))
+
+def _is_click(exc: BaseException, name: str) -> bool:
+    """One of click's exception classes, from click itself or from the copy that newer typers vendor."""
+    return any(k.__name__ == name for k in type(exc).__mro__)
+
+
+def _fail_on_exception(exc: Exception) -> None:
+    """Click's usage errors and aborts, then SQLite, polars and pyarrow errors no stage turned into a message, as
+    one line each; anything else is a bug and keeps its traceback."""
+    if _is_click(exc, "Abort"):  # Ctrl-C or SIGTERM inside a command
+        _interrupted()
+    if _is_click(exc, "UsageError") and len(sys.argv) == 1 and getattr(exc, "ctx", None):  # `llmrec` alone
+        console.print(exc.ctx.get_help())
+        sys.exit(0)
+    if _is_click(exc, "ClickException"):  # an unknown command or option, a value out of range, a missing option
+        _fail(LLMRecError(_usage_message(exc)))
+    from llmrec_cli.errors import escaped_error_message
+
+    message = escaped_error_message(exc)
+    if message is None:
+        raise exc
+    _fail(LLMRecError(message))
+
+
+def _interrupted() -> None:
+    err_console.print("interrupted; rerun the same command to resume or redo the stage")
+    sys.exit(130)
+
+
+def _usage_message(exc: Exception) -> str:
+    """Click's message and where the options are explained: ``llmrec evaluate: Invalid value for '--k': ...``."""
+    path = exc.ctx.command_path if getattr(exc, "ctx", None) else "llmrec"
+    return f"{path}: {exc.format_message()} (`{path} --help` lists the options)"
 
 
 def _fail(error: LLMRecError) -> None:
