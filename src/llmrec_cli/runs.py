@@ -134,6 +134,23 @@ def split_hashes(run_dir: Path, config: dict) -> dict:
 
 
 # ------------------------------------------------------------------------------------------------ safe loading
+@contextlib.contextmanager
+def weights_of(path: Path | str):
+    """Around a ``load_state_dict`` of weights read from ``path``: weights of another shape or naming (a model file
+    copied from another run, ``--pretrained`` of another dataset) are a one-line error naming the file."""
+    try:
+        yield
+    except RuntimeError as exc:
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        if not lines or "state_dict" not in lines[0]:
+            raise
+        detail = lines[1] if len(lines) > 1 else lines[0]
+        raise LLMRecError(
+            f"{path}: its weights do not fit this model ({detail[:200]}); it comes from another run or dataset: "
+            "use the file of a run of this dataset and settings, or retrain with --force"
+        ) from None
+
+
 def load_torch(path: Path | str, map_location: str | torch.device = "cpu", needs: tuple[str, ...] = ()) -> dict:
     """``torch.load(weights_only=True)``: tensors and plain data, plus the numpy RNG state that checkpoints written
     before it was stored as a list hold. Anything else (a crafted file) is refused before any of it runs, and so is

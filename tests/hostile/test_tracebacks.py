@@ -78,6 +78,17 @@ def test_a_model_file_that_is_empty_or_not_ours(cli, work, content):
     one_line_error(cli("evaluate", "mv", "--force"), str(model), "--force")
 
 
+def test_a_model_file_of_another_shape(cli, work):
+    """Before: a model.pt of a run with other settings (its weights of another shape) was a RuntimeError traceback."""
+    import torch
+
+    model = work / "runs" / "mv" / "model.pt"
+    saved = torch.load(model, weights_only=True)
+    saved["state"] = {k: torch.cat([v, v]) for k, v in saved["state"].items()}  # every tensor twice as long
+    torch.save(saved, model)
+    one_line_error(cli("evaluate", "mv", "--force"), str(model), "do not fit this model", "size mismatch")
+
+
 def edit_manifest(path, change) -> None:
     manifest = json.loads(path.read_text())
     change(manifest)

@@ -29,7 +29,15 @@ from llmrec_cli.data.dataset import Dataset
 from llmrec_cli.errors import LLMRecError
 from llmrec_cli.evaluate.scoring import evaluate_scores
 from llmrec_cli.locks import folder_lock
-from llmrec_cli.runs import RunCheckpoint, RunOptions, RunResult, load_torch, prepare_run_dir, write_history
+from llmrec_cli.runs import (
+    RunCheckpoint,
+    RunOptions,
+    RunResult,
+    load_torch,
+    prepare_run_dir,
+    weights_of,
+    write_history,
+)
 from llmrec_cli.runtime import resolve_device, seed_everything
 from llmrec_cli.settings import recipe_of
 
@@ -260,5 +268,6 @@ def scorer(run_dir: Path, manifest: dict, dataset: Dataset, device: str = "cpu")
     """The score function `llmrec evaluate` uses for a finished Multi-VAE run (evaluate/stage.py dispatch)."""
     config = manifest["config"]
     model = MultiVAE(dataset.n_items, int(config["hidden"]), int(config["latent"]), float(config["dropout"]))
-    model.load_state_dict(load_torch(run_dir / MODEL, needs=("state",))["state"])
+    with weights_of(run_dir / MODEL):
+        model.load_state_dict(load_torch(run_dir / MODEL, needs=("state",))["state"])
     return VAEScorer(model.to(device), train_matrix(dataset))

@@ -53,6 +53,7 @@ from llmrec_cli.runs import (
     RunResult,
     load_torch,
     prepare_run_dir,
+    weights_of,
     write_history,
     write_vectors,
 )
@@ -225,7 +226,8 @@ class Trainer:
         self.corpus = content_corpus(ds, self.tokenizer, self.max_len)
         self.model = CLLM4Rec(backbone, ds.n_users, ds.n_items, req.seed, hp["content_init"]).to(self.device)
         if pretrained is not None:
-            self.model.load_trainable_state(load_torch(pretrained, needs=("tables",))["tables"])
+            with weights_of(pretrained):
+                self.model.load_trainable_state(load_torch(pretrained, needs=("tables",))["tables"])
         collab, content = list(self.model.collab.parameters()), list(self.model.content.parameters())
         self.optimizers = {
             "collab": torch.optim.Adam(collab, lr=float(hp["lr_pretrain"])),
@@ -571,6 +573,7 @@ def scorer(run_dir: Path, manifest: dict, dataset: Dataset, device: str = "cpu")
     backbone = backbones.load(config["backbone"]["spec"], config.get("layers"))
     tokenizer = IdTokenizer(backbone.encode_words, backbone.n_vocab, dataset.n_users, dataset.n_items)
     model = CLLM4Rec(backbone, dataset.n_users, dataset.n_items, int(config["seed"])).to(device)
-    model.load_trainable_state(load_torch(run_dir / MODEL, needs=("tables",))["tables"])
+    with weights_of(run_dir / MODEL):
+        model.load_trainable_state(load_torch(run_dir / MODEL, needs=("tables",))["tables"])
     prompts = Prompts(tokenizer, min(int(config["max_len"]), backbone.max_positions))
     return Recommender(model, prompts, items_by_user(dataset), int(config["seed"]), bool(config.get("amp", True)))
