@@ -237,3 +237,39 @@ def test_a_state_with_nan_weights_is_never_saved_and_the_last_good_checkpoint_st
         checkpoint.save({"epoch": 2, "model": {"w": torch.tensor([float("-inf")])}})
     assert checkpoint.load()["epoch"] == 1
     assert checkpoint.kept("after epoch 0") == "checkpoint.pt keeps the last good state (after epoch 0) for --resume"
+
+
+def test_finish_run_writes_the_metrics_then_the_manifest_that_marks_the_run_finished(tmp_path):
+    import json
+    from types import SimpleNamespace
+
+    from llmrec_cli.runs import RunEnding, finish_run
+
+    (tmp_path / "inputs.parquet").write_bytes(b"x")
+    ending = RunEnding(
+        stage="train-baseline",
+        model="most-popular",
+        recall_denominator="min_k",
+        ks=[10, 20],
+        test={"recall@20": 0.5},
+        valid={"recall@20": 0.4},
+        config={"dataset": "toy"},
+        inputs=[tmp_path / "inputs.parquet"],
+        outputs=["metrics.json"],
+        counts={"users": 3},
+        wall_seconds=1.25,
+        extra={"kind": "vectors"},
+        training={"best_epoch": 7},
+    )
+    finish_run(tmp_path, SimpleNamespace(name="toy", manifest_sha256="abc"), ending)
+    doc = json.loads((tmp_path / "metrics.json").read_text())
+    assert list(doc) == [
+        "split", "model", "dataset", "dataset_manifest_sha256", "recall_denominator", "ks", "metrics",
+        "valid_metrics", "best_epoch", "config",
+    ]  # fmt: skip
+    assert doc["ks"] == [10, 20] and doc["metrics"] == {"recall@20": 0.5} and doc["dataset_manifest_sha256"] == "abc"
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["stage"] == "train-baseline" and manifest["kind"] == "vectors"
+    assert manifest["counts"] == {"users": 3} and manifest["wall_seconds"] == 1.25
+    assert list(manifest["inputs"]) == [str((tmp_path / "inputs.parquet").resolve())]
+    assert (tmp_path / "manifest.json").stat().st_mtime_ns >= (tmp_path / "metrics.json").stat().st_mtime_ns

@@ -329,3 +329,49 @@ def history_frame(rows: list[dict]) -> pl.DataFrame:
 
 def write_history(run_dir: Path, rows: list[dict]) -> None:
     artifacts.write_parquet(history_frame(rows), run_dir / "history.parquet", artifacts.HISTORY)
+
+
+@dataclass(kw_only=True)
+class RunEnding:
+    """What every finished run records: how it was scored and its metrics (metrics.json), and its manifest."""
+
+    stage: str
+    model: str  # the name metrics.json gives the model
+    recall_denominator: str  # "all" (RLMRec) or "min_k" (CLLM4Rec), docs/methods/evaluation.md
+    test: dict
+    valid: dict
+    config: dict
+    inputs: list[Path]
+    outputs: list[str]
+    counts: dict
+    wall_seconds: float
+    extra: dict
+    ks: list[int] | None = None  # recorded when the run's cut-offs are not its config's
+    training: dict = field(default_factory=dict)  # best_epoch, epochs_run: after valid_metrics in metrics.json
+
+
+def finish_run(folder: Path, dataset, ending: RunEnding) -> None:
+    """Write ``metrics.json``, then the manifest: its presence marks the run finished, so it comes last."""
+    doc = {
+        "split": "test",
+        "model": ending.model,
+        "dataset": dataset.name,
+        "dataset_manifest_sha256": dataset.manifest_sha256,
+        "recall_denominator": ending.recall_denominator,
+        **({"ks": list(ending.ks)} if ending.ks is not None else {}),
+        "metrics": ending.test,
+        "valid_metrics": ending.valid,
+        **ending.training,
+        "config": ending.config,
+    }
+    artifacts.write_json(doc, folder / "metrics.json")
+    manifest = artifacts.Manifest(
+        stage=ending.stage,
+        config=ending.config,
+        inputs=artifacts.describe_inputs(ending.inputs),
+        outputs=ending.outputs,
+        counts=ending.counts,
+        wall_seconds=ending.wall_seconds,
+        extra=ending.extra,
+    )
+    artifacts.write_json(manifest.to_dict(), folder / artifacts.MANIFEST)

@@ -31,8 +31,10 @@ from llmrec_cli.evaluate.scoring import evaluate_scores
 from llmrec_cli.locks import folder_lock
 from llmrec_cli.runs import (
     RunCheckpoint,
+    RunEnding,
     RunOptions,
     RunResult,
+    finish_run,
     load_torch,
     prepare_run_dir,
     weights_of,
@@ -237,29 +239,27 @@ class VAETrainer:
             torch.save({"state": {k: v.cpu() for k, v in self.model.state_dict().items()}, "config": self.config}, tmp)
         write_history(self.run_dir, self.history)
         best_epoch = self.best["epoch"] if self.best else -1
-        doc = {
-            "split": "test",
-            "model": "Multi-VAE",
-            "dataset": self.ds.name,
-            "dataset_manifest_sha256": self.ds.manifest_sha256,
-            "recall_denominator": "min_k",
-            "ks": list(KS),
-            "metrics": test,
-            "valid_metrics": valid,
-            "best_epoch": best_epoch,
-            "config": self.config,
-        }
-        artifacts.write_json(doc, self.run_dir / "metrics.json")
-        manifest = artifacts.Manifest(
-            STAGE,
-            self.config,
-            artifacts.describe_inputs(self.ds.files()),
-            [MODEL, "history.parquet", "metrics.json"],
-            {"users": self.ds.n_users, "items": self.ds.n_items, "epochs_run": self.epoch, "best_epoch": best_epoch},
-            wall,
-            {"kind": KIND, "device": str(self.device), "threads": torch.get_num_threads()},
+        ending = RunEnding(
+            stage=STAGE,
+            model="Multi-VAE",
+            recall_denominator="min_k",
+            ks=list(KS),
+            test=test,
+            valid=valid,
+            config=self.config,
+            inputs=self.ds.files(),
+            outputs=[MODEL, "history.parquet", "metrics.json"],
+            counts={
+                "users": self.ds.n_users,
+                "items": self.ds.n_items,
+                "epochs_run": self.epoch,
+                "best_epoch": best_epoch,
+            },
+            wall_seconds=wall,
+            extra={"kind": KIND, "device": str(self.device), "threads": torch.get_num_threads()},
+            training={"best_epoch": best_epoch},
         )
-        artifacts.write_json(manifest.to_dict(), self.run_dir / artifacts.MANIFEST)
+        finish_run(self.run_dir, self.ds, ending)
         self.checkpoint.remove()
         return BaselineResult(self.run_dir, False, test, best_epoch, wall)
 

@@ -16,7 +16,7 @@ from llmrec_cli.data.dataset import Dataset
 from llmrec_cli.evaluate.scoring import evaluate_vectors
 from llmrec_cli.locks import folder_lock
 from llmrec_cli.rlmrec.train import write_vectors
-from llmrec_cli.runs import RunOptions, prepare_run_dir
+from llmrec_cli.runs import RunEnding, RunOptions, finish_run, prepare_run_dir
 
 STAGE = "train-baseline"
 KS = (20, 40, 100)
@@ -48,26 +48,19 @@ def _write(ds: Dataset, run_dir: Path, options: RunOptions) -> tuple[Path, dict,
         write_vectors(tmp, users, items)
         _, valid = evaluate_vectors(users, items, ds, "valid", KS, "min_k")
         _, test = evaluate_vectors(users, items, ds, "test", KS, "min_k")
-        doc = {
-            "split": "test",
-            "model": "most-popular",
-            "dataset": ds.name,
-            "dataset_manifest_sha256": ds.manifest_sha256,
-            "recall_denominator": "min_k",
-            "ks": list(KS),
-            "metrics": test,
-            "valid_metrics": valid,
-            "config": config,
-        }
-        artifacts.write_json(doc, tmp / "metrics.json")
-        manifest = artifacts.Manifest(
-            STAGE,
-            config,
-            artifacts.describe_inputs(ds.files()),
-            ["users.parquet", "items.parquet", "metrics.json"],
-            {"users": ds.n_users, "items": ds.n_items},
-            clock.seconds,
-            {"kind": "vectors", "scoring": "dot (popularity)"},
+        ending = RunEnding(
+            stage=STAGE,
+            model="most-popular",
+            recall_denominator="min_k",
+            ks=list(KS),
+            test=test,
+            valid=valid,
+            config=config,
+            inputs=ds.files(),
+            outputs=["users.parquet", "items.parquet", "metrics.json"],
+            counts={"users": ds.n_users, "items": ds.n_items},
+            wall_seconds=clock.seconds,
+            extra={"kind": "vectors", "scoring": "dot (popularity)"},
         )
-        artifacts.write_json(manifest.to_dict(), tmp / artifacts.MANIFEST)
+        finish_run(tmp, ds, ending)
     return run_dir, test, False

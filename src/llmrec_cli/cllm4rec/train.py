@@ -49,8 +49,10 @@ from llmrec_cli.locks import folder_lock
 from llmrec_cli.paths import name_part
 from llmrec_cli.runs import (
     RunCheckpoint,
+    RunEnding,
     RunOptions,
     RunResult,
+    finish_run,
     load_torch,
     prepare_run_dir,
     weights_of,
@@ -515,19 +517,6 @@ class Trainer:
             if side in self.best
         }
         model_name = "CLLM4Rec" if self.req.stage != "pretrain" else "CLLM4Rec-PreRec (no finetuning)"
-        metrics_doc = {
-            "split": "test",
-            "model": model_name,
-            "dataset": self.ds.name,
-            "dataset_manifest_sha256": self.ds.manifest_sha256,
-            "recall_denominator": "min_k",
-            "ks": list(KS),
-            "metrics": test,
-            "valid_metrics": valid,
-            "best_epoch": best_epoch,
-            "config": self.config,
-        }
-        artifacts.write_json(metrics_doc, self.run_dir / "metrics.json")
         outputs = [MODEL, "users.parquet", "items.parquet", "history.parquet", "metrics.json"]
         if self.req.stage != "finetune":
             outputs.append(PRETRAINED)
@@ -535,10 +524,15 @@ class Trainer:
         for row in self.history:
             key = f"{row['phase']}_{row['part']}"
             pass_seconds[key] = pass_seconds.get(key, 0.0) + row["seconds"]
-        manifest = artifacts.Manifest(
+        ending = RunEnding(
             stage=STAGE,
+            model=model_name,
+            recall_denominator="min_k",
+            ks=list(KS),
+            test=test,
+            valid=valid,
             config=self.config,
-            inputs=artifacts.describe_inputs(inputs),
+            inputs=inputs,
             outputs=outputs,
             counts={
                 "users": self.ds.n_users,
@@ -560,8 +554,9 @@ class Trainer:
                 "max_len": self.max_len,
                 "seconds_by_pass": pass_seconds,
             },
+            training={"best_epoch": best_epoch},
         )
-        artifacts.write_json(manifest.to_dict(), self.run_dir / artifacts.MANIFEST)
+        finish_run(self.run_dir, self.ds, ending)
         self.checkpoint.remove()
         return CLLM4RecResult(self.run_dir, False, test, best_epoch, wall, valid_metrics=valid)
 

@@ -34,8 +34,10 @@ from llmrec_cli.rlmrec.graph import InteractionGraph
 # CHECKPOINT and write_vectors are also imported from here (benchmarks/rlmrec_quality.py, cllm4rec/popularity.py)
 from llmrec_cli.runs import (
     RunCheckpoint,
+    RunEnding,
     RunOptions,
     RunResult,
+    finish_run,
     prepare_run_dir,
     write_history,
     write_vectors,
@@ -137,27 +139,20 @@ def _semantic_only(ds: Dataset, sem, req: TrainRequest, config: dict, run_dir: P
     ks = req.hp.get("ks", [5, 10, 20])
     _, test = evaluate_vectors(users, items, ds, "test", ks, "all")
     _, valid = evaluate_vectors(users, items, ds, "valid", ks, "all")
-    doc = {
-        "split": "test",
-        "model": "semantic-only (cosine)",
-        "dataset": ds.name,
-        "dataset_manifest_sha256": ds.manifest_sha256,
-        "recall_denominator": "all",
-        "metrics": test,
-        "valid_metrics": valid,
-        "config": config,
-    }
-    artifacts.write_json(doc, run_dir / "metrics.json")
-    manifest = artifacts.Manifest(
-        STAGE,
-        config,
-        artifacts.describe_inputs(inputs),
-        ["users.parquet", "items.parquet", "metrics.json"],
-        {"users": ds.n_users, "items": ds.n_items},
-        clock.seconds,
-        {"kind": "vectors", "scoring": "cosine"},
+    ending = RunEnding(
+        stage=STAGE,
+        model="semantic-only (cosine)",
+        recall_denominator="all",
+        test=test,
+        valid=valid,
+        config=config,
+        inputs=inputs,
+        outputs=["users.parquet", "items.parquet", "metrics.json"],
+        counts={"users": ds.n_users, "items": ds.n_items},
+        wall_seconds=clock.seconds,
+        extra={"kind": "vectors", "scoring": "cosine"},
     )
-    artifacts.write_json(manifest.to_dict(), run_dir / artifacts.MANIFEST)
+    finish_run(run_dir, ds, ending)
     return TrainResult(run_dir, False, test, best_epoch=0, seconds=clock.seconds)
 
 
@@ -326,23 +321,14 @@ class Trainer:
         write_history(self.run_dir, self.history)
         best_epoch = self.best["epoch"] if self.best else self.epoch - 1
         seconds_per_epoch = float(np.mean([r["seconds"] for r in self.history])) if self.history else 0.0
-        metrics_doc = {
-            "split": "test",
-            "model": f"{self.req.backbone}+{self.req.align}",
-            "dataset": self.ds.name,
-            "dataset_manifest_sha256": self.ds.manifest_sha256,
-            "recall_denominator": "all",
-            "metrics": test,
-            "valid_metrics": valid,
-            "best_epoch": best_epoch,
-            "epochs_run": self.epoch,
-            "config": self.config,
-        }
-        artifacts.write_json(metrics_doc, self.run_dir / "metrics.json")
-        manifest = artifacts.Manifest(
+        ending = RunEnding(
             stage=STAGE,
+            model=f"{self.req.backbone}+{self.req.align}",
+            recall_denominator="all",
+            test=test,
+            valid=valid,
             config=self.config,
-            inputs=artifacts.describe_inputs(inputs),
+            inputs=inputs,
             outputs=["users.parquet", "items.parquet", "history.parquet", "metrics.json"],
             counts={
                 "users": self.ds.n_users,
@@ -359,8 +345,9 @@ class Trainer:
                 "threads": torch.get_num_threads(),
                 "seconds_per_epoch": seconds_per_epoch,
             },
+            training={"best_epoch": best_epoch, "epochs_run": self.epoch},
         )
-        artifacts.write_json(manifest.to_dict(), self.run_dir / artifacts.MANIFEST)
+        finish_run(self.run_dir, self.ds, ending)
         self.checkpoint.remove()
         return TrainResult(
             self.run_dir, False, test, best_epoch, wall, epochs_run=self.epoch, seconds_per_epoch=seconds_per_epoch
