@@ -14,7 +14,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from llmrec_cli.commands.ui import console, globals_of, progress_bar
+from llmrec_cli.commands.ui import api_key_env_option, base_url_option, console, globals_of, progress_bar
 
 
 def _progress_callback(progress: Progress):
@@ -50,14 +50,8 @@ def register(app: typer.Typer) -> None:
             "--model",
             help="local: a sentence-transformers folder; openai: the model, e.g. text-embedding-ada-002.",
         ),
-        base_url: Optional[str] = typer.Option(
-            None, "--base-url", help="openai: the API root, e.g. https://api.openai.com/v1."
-        ),
-        api_key_env: str = typer.Option(
-            "OPENAI_API_KEY",
-            "--api-key-env",
-            help="openai: the environment variable holding the key (never written anywhere).",
-        ),
+        base_url: Optional[str] = base_url_option("https://api.openai.com/v1"),
+        api_key_env: str = api_key_env_option(),
         concurrency: int = typer.Option(8, "--concurrency", help="openai: batches in flight at once."),
         batch_size: int = typer.Option(128, "--batch-size", help="Texts per batch (sorted by length first)."),
         name: Optional[str] = typer.Option(

@@ -18,7 +18,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from llmrec_cli.commands.ui import console, globals_of, progress_bar
+from llmrec_cli.commands.ui import api_key_env_option, base_url_option, console, globals_of, progress_bar
 from llmrec_cli.errors import LLMRecError
 from llmrec_cli.paths import safe_name
 from llmrec_cli.profile.backends import BackendOptions
@@ -159,14 +159,8 @@ def register(app: typer.Typer) -> None:
             "--model",
             help="local: qwen2.5-coder-0.5b (default), smollm2-135m or a .gguf path; openai: the model name.",
         ),
-        base_url: Optional[str] = typer.Option(
-            None, "--base-url", help="openai: the API root, e.g. http://localhost:8000/v1."
-        ),
-        api_key_env: str = typer.Option(
-            "OPENAI_API_KEY",
-            "--api-key-env",
-            help="openai: the environment variable holding the key (never written anywhere).",
-        ),
+        base_url: Optional[str] = base_url_option("http://localhost:8000/v1"),
+        api_key_env: str = api_key_env_option(),
         concurrency: int = typer.Option(16, "--concurrency", min=1, help="openai: requests in flight at once."),
         timeout: float = typer.Option(120.0, "--timeout", min=0.001, help="openai: seconds per request."),
         max_retries: int = typer.Option(

@@ -27,6 +27,20 @@ def globals_of(ctx: typer.Context) -> Globals:
     return ctx.obj if isinstance(ctx.obj, Globals) else Globals()
 
 
+def base_url_option(example: str):
+    """``--base-url`` of the commands that can call an OpenAI-compatible server."""
+    return typer.Option(None, "--base-url", help=f"openai: the API root, e.g. {example}.")
+
+
+def api_key_env_option():
+    """``--api-key-env``: where the key is read from; the key itself is never an option (it would be in logs)."""
+    return typer.Option(
+        "OPENAI_API_KEY",
+        "--api-key-env",
+        help="openai: the environment variable holding the key (never written anywhere).",
+    )
+
+
 def short_metric(name: str) -> str:
     """recall@20 -> R@20, ndcg@100 -> N@100 (other names unchanged)."""
     base, _, k = name.partition("@")
