@@ -19,10 +19,12 @@ def _artifact(workdir, inputs):
 
 
 def _profiles(workdir):
+    """A profiles folder as a stage leaves it: its files and a manifest."""
     folder = workdir / "profiles" / "demo" / "p@1"
     folder.mkdir(parents=True)
     for name in ("items.parquet", "users.parquet"):
         (folder / name).write_bytes(b"v1 " + name.encode())
+    artifacts.write_json(artifacts.Manifest("profile", {}, {}, []).to_dict(), folder / artifacts.MANIFEST)
     return folder
 
 
@@ -67,3 +69,19 @@ def test_a_copied_workdir_compares_its_own_files_not_the_originals(tmp_path):
     with pytest.raises(LLMRecError, match="copy/profiles/demo/p@1/items.parquet"):
         refuse_stale(copy / "embeddings" / "demo" / "minilm", "embedded", "fix")
     refuse_stale(tmp_path / "work" / "embeddings" / "demo" / "minilm", "embedded", "fix")  # the original is intact
+
+
+def test_a_source_whose_path_looks_like_a_workdirs_is_compared_where_it_is(tmp_path):
+    """A published split read from ../shared/data/<ds>/test.parquet is not the workdir's data/<ds>/test.parquet."""
+    source = tmp_path / "shared" / "data" / "ab" / "test.parquet"
+    source.parent.mkdir(parents=True)
+    source.write_bytes(b"the published split")
+    prepared = tmp_path / "work" / "data" / "ab"
+    prepared.mkdir(parents=True)
+    (prepared / "test.parquet").write_bytes(b"our own test split, other bytes")
+    manifest = artifacts.Manifest("prepare", {}, artifacts.describe_inputs([source]), [])
+    artifacts.write_json(manifest.to_dict(), prepared / artifacts.MANIFEST)
+    refuse_stale(prepared, "made", "fix")  # compared with the source itself: unchanged
+    source.write_bytes(b"the split changed")
+    with pytest.raises(LLMRecError, match="shared/data/ab/test.parquet"):
+        refuse_stale(prepared, "made", "fix")

@@ -42,10 +42,15 @@ def changed_inputs(manifest: dict, workdir: Workdir | None = None) -> list[Chang
 
 
 def _where_now(recorded: str, workdir: Workdir | None) -> Path | None:
-    relocated = workdir.relocate(recorded) if workdir is not None else None
-    for path in (relocated, Path(recorded)):
-        if path is not None and path.is_file():
-            return path
+    """The file to compare: the same place in this workdir when the recorded file was an artifact of a workdir (its
+    folder has a manifest) or is gone; else as recorded (a source such as ../shared/data/<ds>/test.parquet keeps
+    its place even though its path looks like a workdir's)."""
+    path = Path(recorded)
+    was_artifact = not path.exists() or (path.parent / artifacts.MANIFEST).is_file()
+    relocated = workdir.relocate(recorded) if workdir is not None and was_artifact else None
+    for candidate in (relocated, path):
+        if candidate is not None and candidate.is_file():
+            return candidate
     return None
 
 

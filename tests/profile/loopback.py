@@ -164,24 +164,13 @@ if __name__ == "__main__":
     main()
 
 
-def profile_via_server(cli, workdir, url, *extra, key_env="LOOP_KEY"):
+def profile_args(url: str, *extra: str, key_env: str | None = "LOOP_KEY", concurrency: int = 4) -> list[str]:
     """`llmrec profile` of the tiny dataset's steam prompts through the OpenAI-compatible backend at ``url``."""
-    return cli(
-        "profile",
-        "--dataset",
-        "tiny",
-        "--prompt",
-        "steam",
-        "--backend",
-        "openai",
-        "--base-url",
-        url,
-        "--model",
-        "loop",
-        "--api-key-env",
-        key_env,
-        "--concurrency",
-        "4",
-        *extra,
-        workdir=workdir,
-    )
+    args = ["profile", "--dataset", "tiny", "--prompt", "steam", "--backend", "openai", "--base-url", url]
+    args += ["--model", "loop", "--concurrency", str(concurrency)]
+    return args + (["--api-key-env", key_env] if key_env else []) + list(extra)
+
+
+def profile_via_server(cli, workdir, url, *extra, key_env="LOOP_KEY"):
+    """:func:`profile_args` through the in-process ``cli`` fixture."""
+    return cli(*profile_args(url, *extra, key_env=key_env), workdir=workdir)

@@ -10,7 +10,7 @@ import sys
 import time
 
 import polars as pl
-from loopback import LoopbackLLM, message_sha
+from loopback import LoopbackLLM, message_sha, profile_args, profile_via_server
 
 
 def _recorded(store) -> dict[tuple[str, int], str]:
@@ -27,21 +27,7 @@ def _recorded(store) -> dict[tuple[str, int], str]:
 def test_sigkill_mid_run_then_resume_loses_nothing_and_redoes_nothing(tiny, cli):
     store = tiny / "profiles" / "tiny" / "steam@1" / "cache.sqlite"
     with LoopbackLLM(latency=0.15) as server:
-        args = [
-            "profile",
-            "--dataset",
-            "tiny",
-            "--prompt",
-            "steam",
-            "--backend",
-            "openai",
-            "--base-url",
-            server.url,
-            "--model",
-            "loop",
-            "--concurrency",
-            "2",
-        ]
+        args = profile_args(server.url, key_env=None, concurrency=2)
         proc = subprocess.Popen(
             [sys.executable, "-m", "llmrec_cli.cli", "--workdir", str(tiny), *args],
             stdout=subprocess.DEVNULL,
@@ -81,21 +67,7 @@ def test_sigterm_leaves_answers_that_resume_the_run_in_another_workdir(tmp_path,
     make_tiny_dataset(tmp_path / "raw2", second)
     folder = first / "profiles" / "tiny" / "steam@1"
     with LoopbackLLM(latency=0.15) as server:
-        args = [
-            "profile",
-            "--dataset",
-            "tiny",
-            "--prompt",
-            "steam",
-            "--backend",
-            "openai",
-            "--base-url",
-            server.url,
-            "--model",
-            "loop",
-            "--concurrency",
-            "2",
-        ]
+        args = profile_args(server.url, key_env=None, concurrency=2)
         proc = subprocess.Popen(
             [sys.executable, "-m", "llmrec_cli.cli", "--workdir", str(first), *args],
             stdout=subprocess.DEVNULL,
@@ -121,64 +93,19 @@ def test_sigterm_leaves_answers_that_resume_the_run_in_another_workdir(tmp_path,
 
 
 def test_resume_from_a_folder_without_answers_is_a_one_line_error(tiny, cli, tmp_path):
-    result = cli(
-        "profile",
-        "--dataset",
-        "tiny",
-        "--prompt",
-        "steam",
-        "--backend",
-        "openai",
-        "--base-url",
-        "http://127.0.0.1:9/v1",
-        "--model",
-        "loop",
-        "--resume-from",
-        str(tmp_path),
-        workdir=tiny,
-    )
+    result = profile_via_server(cli, tiny, "http://127.0.0.1:9/v1", "--resume-from", str(tmp_path))
     assert result.code == 2 and "no answers.parquet there" in result.err and "Traceback" not in result.err
 
 
 def test_resume_from_a_parquet_that_is_not_an_answers_file_names_the_missing_columns(tiny, cli, tmp_path):
     wrong = tmp_path / "answers.parquet"
     pl.DataFrame({"user_id": [1]}).write_parquet(wrong)
-    result = cli(
-        "profile",
-        "--dataset",
-        "tiny",
-        "--prompt",
-        "steam",
-        "--backend",
-        "openai",
-        "--base-url",
-        "http://127.0.0.1:9/v1",
-        "--model",
-        "loop",
-        "--resume-from",
-        str(wrong),
-        workdir=tiny,
-    )
+    result = profile_via_server(cli, tiny, "http://127.0.0.1:9/v1", "--resume-from", str(wrong))
     assert result.code == 2 and "not an answers file (no column entity" in result.err and "Traceback" not in result.err
 
 
 def test_resume_from_a_file_that_is_not_parquet_is_a_one_line_error(tiny, cli, tmp_path):
     wrong = tmp_path / "answers.parquet"
     wrong.write_text("entity,entity_id\nitem,1\n")
-    result = cli(
-        "profile",
-        "--dataset",
-        "tiny",
-        "--prompt",
-        "steam",
-        "--backend",
-        "openai",
-        "--base-url",
-        "http://127.0.0.1:9/v1",
-        "--model",
-        "loop",
-        "--resume-from",
-        str(wrong),
-        workdir=tiny,
-    )
+    result = profile_via_server(cli, tiny, "http://127.0.0.1:9/v1", "--resume-from", str(wrong))
     assert result.code == 2 and "not a readable Parquet file" in result.err and "Traceback" not in result.err
