@@ -84,25 +84,7 @@ def test_invalid_answers_are_retried_then_recorded_and_retry_failures_takes_only
 
 
 def test_dry_run_counts_tokens_and_sends_nothing(cli, tiny, loopback):
-    result = cli(
-        "profile",
-        "--dataset",
-        "tiny",
-        "--prompt",
-        "steam",
-        "--backend",
-        "openai",
-        "--base-url",
-        loopback.url,
-        "--model",
-        "loop",
-        "--dry-run",
-        "--price-in",
-        "0.5",
-        "--price-out",
-        "1.5",
-        workdir=tiny,
-    )
+    result = profile_via_server(cli, tiny, loopback.url, "--dry-run", "--price-in", "0.5", "--price-out", "1.5")
     assert result.code == 0, result.err
     assert loopback.requests == [] and "dry run" in result.out and "total" in result.out
     assert not (tiny / "profiles" / "tiny" / "steam@1" / "items.parquet").exists()
@@ -126,25 +108,8 @@ def test_bad_options_are_one_line_errors(cli, tiny):
     assert result.code == 2 and "--backend carrier-pigeon" in result.err
     result = cli("profile", "--dataset", "missing", workdir=tiny)
     assert result.code == 2 and "not prepared" in result.err
-    result = cli(
-        "profile",
-        "--dataset",
-        "tiny",
-        "--prompt",
-        "steam",
-        "--backend",
-        "openai",
-        "--base-url",
-        "http://127.0.0.1:9/v1",
-        "--model",
-        "m",
-        "--max-retries",
-        "0",
-        "--timeout",
-        "1",
-        "--limit",
-        "1",
-        workdir=tiny,
+    result = profile_via_server(
+        cli, tiny, "http://127.0.0.1:9/v1", "--max-retries", "0", "--timeout", "1", "--limit", "1"
     )
     # an unreachable server fails each request, recorded, not a crash; every request failed: one line, exit 2
     assert result.code == 2 and "all 2 requests failed" in result.err and "Traceback" not in result.err
