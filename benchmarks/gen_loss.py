@@ -1,5 +1,6 @@
-"""Forward + backward of RLMRec-Gen's loss, the direct lift (M x d_s) against GenAlignment.loss (through the last
-layer's associativity, products at the hidden width), at the paper's Amazon-book shapes: M = 15 % of 20,332 nodes =
+"""Forward + backward of RLMRec-Gen's loss, the direct lift (M x d_s) against the trainer's path
+(GenAlignment.alignment_loss: products at the hidden width, the written-out M x M and norm gradients, the pooled
+profile vectors normalised once), at the paper's Amazon-book shapes: M = 15 % of 20,332 nodes =
 3,049 masked nodes, d = 32, d_s = 1536 (hidden 784).
 
 The two run alternately in one process (which goes first swaps every repetition), on the same module and inputs;
@@ -24,6 +25,7 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
+from llmrec_cli.rlmrec.alignments.base import Semantic
 from llmrec_cli.rlmrec.alignments.gen import GenAlignment
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "rlmrec"))  # the direct reference of the tests
@@ -55,7 +57,12 @@ def step(loss_fn, gen: GenAlignment, inputs: list[torch.Tensor], idx: torch.Tens
 
 def run(args) -> list[dict]:
     gen, inputs, idx = make_case(args)
-    fns = {"old": lambda *a: direct_gen_loss(gen, *a), "new": gen.loss}
+    sem = Semantic(*inputs[1:])
+    sem.unit_pool  # made once, as the trainer's Semantic does
+    fns = {
+        "old": lambda *a: direct_gen_loss(gen, *a),
+        "new": lambda final, i, *_: gen.alignment_loss(final, None, i, sem),
+    }
     for fn in fns.values():
         step(fn, gen, inputs, idx)  # warm-up
     rows = []

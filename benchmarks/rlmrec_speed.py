@@ -148,9 +148,9 @@ def matmul_floor(align: str, ds: Dataset, hp: dict, out_dim: int, dim: int, n_ed
 
 
 def gen_shapes(m: int, out_dim: int, dim: int, hidden: int) -> list[tuple[int, int, int]]:
-    """Gen's products (alignments/gen.py, lifted_logits): first layer, P = s W2, the Gram matrix and H G, the M x M
+    """Gen's products (alignments/gen.py, lifted_factors): first layer, P = s W2, the Gram matrix and H G, the M x M
     logits at width hidden + 1; then their backward products (the first layer's two; the logits' two; dW2 through P;
-    H G's two; the Gram's two)."""
+    D = H^T diag(g) H; W2 (D + D^T))."""
     forward = [(m, out_dim, hidden), (m, dim, hidden), (hidden, dim, hidden), (m, hidden, hidden), (m, hidden + 1, m)]
     backward = [
         (out_dim, m, hidden),
@@ -158,9 +158,7 @@ def gen_shapes(m: int, out_dim: int, dim: int, hidden: int) -> list[tuple[int, i
         (m, m, hidden + 1),
         (m, m, hidden + 1),
         (dim, m, hidden),
-        (m, hidden, hidden),
         (hidden, m, hidden),
-        (hidden, hidden, dim),
         (dim, hidden, hidden),
     ]
     return forward + backward

@@ -14,6 +14,7 @@ import torch
 from gen_reference import direct_gen_loss
 from torch import nn
 
+from llmrec_cli.rlmrec.alignments.base import Semantic
 from llmrec_cli.rlmrec.alignments.con import ConAlignment
 from llmrec_cli.rlmrec.alignments.gen import GenAlignment
 from llmrec_cli.rlmrec.backbones.base import Batch, infonce_indexed
@@ -197,6 +198,29 @@ def test_gen_loss_equals_the_direct_lift(dtype, rtol, atol, d, d_s, m):
     for got, want in zip(got_grads, want_grads):
         scale = float(want.abs().max())
         torch.testing.assert_close(got, want, rtol=rtol, atol=atol + rtol * scale)
+
+
+def test_gen_loss_in_row_blocks_equals_the_direct_lift(monkeypatch):
+    from llmrec_cli.rlmrec.backbones import base
+
+    gen, inputs, idx = _gen_case(6, 20, 75, torch.float64)
+    monkeypatch.setattr(base, "BLOCK_ELEMENTS", 75 * 32)  # blocks of 32, 32 and 11 masked rows
+    got_loss, got_grads = _loss_and_grads(gen.loss, gen, inputs, idx)
+    want_loss, want_grads = _loss_and_grads(lambda *a: direct_gen_loss(gen, *a), gen, inputs, idx)
+    torch.testing.assert_close(got_loss, want_loss, rtol=1e-10, atol=0.0)
+    for got, want in zip(got_grads, want_grads):
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-13 * float(want.abs().max()))
+
+
+def test_gen_trainer_path_reads_the_pool_made_once():
+    gen, (final, sem_users, sem_items), idx = _gen_case(4, 12, 9, torch.float64)
+    sem = Semantic(sem_users, sem_items)
+    assert sem.unit_pool is sem.unit_pool
+    torch.testing.assert_close(
+        sem.unit_pool.norm(dim=1), torch.ones(len(sem_users) + len(sem_items), dtype=torch.float64)
+    )
+    got = gen.alignment_loss(final, None, idx, sem)
+    torch.testing.assert_close(got, direct_gen_loss(gen, final, idx, sem_users, sem_items), rtol=1e-12, atol=0.0)
 
 
 def test_gen_zero_lift_is_clamped_like_normalize():

@@ -8,7 +8,9 @@ None. Evaluation propagates ``ego`` alone.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, NamedTuple
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -18,11 +20,18 @@ from llmrec_cli.errors import LLMRecError
 PRECISIONS = ("fp32", "bf16")
 
 
-class Semantic(NamedTuple):
+@dataclass(frozen=True)
+class Semantic:
     """The profile vectors on the training device: users (I, d_s) and items (J, d_s)."""
 
     users: torch.Tensor
     items: torch.Tensor
+
+    @cached_property
+    def unit_pool(self) -> torch.Tensor:
+        """Users then items in one (I+J, d_s) table, rows L2-normalised (Gen's pool, indexed like the ego table);
+        made once per training, as the vectors never change."""
+        return torch.nn.functional.normalize(torch.cat([self.users, self.items]), dim=1)
 
 
 class Alignment(nn.Module):

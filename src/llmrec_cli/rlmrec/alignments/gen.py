@@ -5,10 +5,10 @@ with an InfoNCE."""
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from llmrec_cli.rlmrec.alignments.base import Alignment, Semantic, mlp, precision_of, wide_products
+from llmrec_cli.rlmrec.backbones import base as base_backbones
 
 
 class GenAlignment(Alignment):
@@ -45,17 +45,13 @@ class GenAlignment(Alignment):
     def loss(
         self, final: torch.Tensor, idx: torch.Tensor, sem_users: torch.Tensor, sem_items: torch.Tensor
     ) -> torch.Tensor:
-        n_users = sem_users.shape[0]
-        # L_gen is invariant to the order of the masked set: put users first to read each semantic table apart.
-        users, items = idx[idx < n_users], idx[idx >= n_users]
-        sem = torch.cat([sem_users[users], sem_items[items - n_users]])
-        s = F.normalize(sem, dim=1)
-        logits, diagonal = lifted_logits(
-            self.up, final[torch.cat([users, items])], s, self.precision, self.re_temperature
-        )
-        mole = torch.exp(diagonal)
-        deno = torch.exp(logits).sum(1)
-        return self.recon_weight * -torch.log(mole / (deno + 1e-8) + 1e-8).mean()
+        """L_gen of the masked nodes ``idx`` (ego-table rows: users, then items) against the pooled profile vectors."""
+        return self.pooled_loss(final, idx, Semantic(sem_users, sem_items).unit_pool)
+
+    def pooled_loss(self, final: torch.Tensor, idx: torch.Tensor, unit_pool: torch.Tensor) -> torch.Tensor:
+        """L_gen with the pool already normalised (Semantic.unit_pool, made once per training)."""
+        left, right = lifted_factors(self.up, final[idx], unit_pool[idx], self.precision, self.re_temperature)
+        return self.recon_weight * _MaskedNCE.apply(left, right, self.precision)
 
     @classmethod
     def build(cls, hp: dict, *, ego_dim: int, out_dim: int, sem_dim: int) -> "GenAlignment":
@@ -65,36 +61,103 @@ class GenAlignment(Alignment):
         return self.mask(ego, generator)
 
     def alignment_loss(self, final: torch.Tensor, batch, masked: torch.Tensor, sem: Semantic) -> torch.Tensor:
-        return self.loss(final, masked, sem.users, sem.items)
+        return self.pooled_loss(final, masked, sem.unit_pool)
 
 
-def lifted_logits(
+def lifted_factors(
     up: nn.Sequential, x: torch.Tensor, s: torch.Tensor, precision: str, temperature: float
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(cos(up(x_i), s_j) / t for all pairs (M x M), its diagonal); s has unit rows. The M x d_s lift is never formed.
+    """(left, right), both M x (h + 1), with left @ right.T = cos(up(x_i), s_j) / t for all pairs; s has unit rows.
+    The M x d_s lift is never formed.
 
     With h_i = LeakyReLU(W1 x_i + b1) and u_i = W2 h_i + b2: u_i . s_j = h_i . P_j + q_j (P = s W2, q = s b2), so
-    logits_ij = [h_i, 1] . [P_j, q_j] / (||u_i|| t): one product at the hidden width (d_s + d)/2 instead of d_s, the
-    row scaling and q folded into its M x (h + 1) factors. Under bf16 the products run in autocast.
+    logits_ij = [h_i, 1] . [P_j, q_j] / (||u_i|| t): the M x M product runs at the hidden width (d_s + d)/2 + 1
+    instead of d_s, the row scaling and q folded into the two factors. Under bf16 the products run in autocast.
     """
     w, b = up[2].weight, up[2].bias
     with wide_products(precision, x.device):
         hidden = up[1](up[0](x)).to(x.dtype)
-    scale = 1.0 / (lift_norms(hidden, w, b, precision) * temperature)
+        right = (s @ torch.cat([w, b[:, None]], 1)).to(x.dtype)  # [P, q] in one product
+    norms = _LiftSquares.apply(hidden, w, b, precision).clamp_min(1e-24).sqrt()  # clamped at 1e-12 as F.normalize
+    scale = 1.0 / (norms * temperature)
     left = torch.cat([hidden, torch.ones_like(scale)[:, None]], 1) * scale[:, None]
-    with wide_products(precision, x.device):
-        right = torch.cat([s @ w, (s @ b)[:, None]], 1).to(x.dtype)
-        logits = (left @ right.T).to(x.dtype)
-    return logits, (left * right).sum(1)
+    return left, right
 
 
-def lift_norms(hidden: torch.Tensor, w: torch.Tensor, b: torch.Tensor, precision: str) -> torch.Tensor:
-    """||W2 h_i + b2|| for every row from the h x h Gram matrix G = W2^T W2: h^T G h + 2 (W2^T b2) . h + ||b2||^2,
-    clamped at 1e-12 as F.normalize does."""
-    with wide_products(precision, hidden.device):
-        spread = (hidden @ (w.T @ w)).to(hidden.dtype)
-    squares = (spread * hidden).sum(1) + 2 * (hidden @ (w.T @ b)) + b @ b
-    return squares.clamp_min(1e-24).sqrt()
+class _LiftSquares(torch.autograd.Function):
+    """||W2 h_i + b2||^2 for every row from the h x h Gram matrix G = W2^T W2: h^T G h + 2 (W2^T b2) . h + ||b2||^2.
+
+    The backward is written out because G is symmetric: dL/dh_i = 2 g_i (G h_i + W2^T b2) reuses the forward's G h,
+    and dL/dW2 = W2 (D + D^T) + b2 (dL/dc)^T with D = sum_i g_i h_i h_i^T takes one product where autograd takes two.
+    """
+
+    @staticmethod
+    def forward(ctx, hidden, w, b, precision):
+        with wide_products(precision, hidden.device):
+            spread = (hidden @ (w.T @ w).to(hidden.dtype)).to(hidden.dtype)
+        c = w.T @ b
+        ctx.save_for_backward(hidden, w, b, spread, c)
+        ctx.precision = precision
+        return (spread * hidden).sum(1) + 2 * (hidden @ c) + b @ b
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        hidden, w, b, spread, c = ctx.saved_tensors
+        d_hidden = 2 * grad[:, None] * (spread + c)
+        with wide_products(ctx.precision, hidden.device):
+            d_gram = (hidden.T @ (grad[:, None] * hidden)).to(w.dtype)
+            d_w = (w @ (d_gram + d_gram.T)).to(w.dtype)
+        d_c = 2 * (hidden.T @ grad)
+        return d_hidden, d_w + torch.outer(b, d_c), w @ d_c + 2 * grad.sum() * b, None
+
+
+class _MaskedNCE(torch.autograd.Function):
+    """mean_i -log( exp(c_ii) / (sum_j exp(c_ij) + 1e-8) + 1e-8 ) with c = left @ right.T, c_ii = left_i . right_i.
+
+    Like the Con InfoNCE (backbones/base.py), forward walks the M x M logits in blocks of rows on the CPU, turns each
+    block's exp in place into dL/dc and takes both factors' gradients right away (dL/dleft = G right,
+    dL/dright = G^T left, plus the diagonal's terms): one pass over the logits instead of autograd's several, and no
+    M x M tensor kept for backward. No max is subtracted, as in the formula (|c| <= 1/t).
+    """
+
+    @staticmethod
+    def forward(ctx, left, right, precision):
+        m = left.shape[0]
+        block = m if left.device.type != "cpu" else max(32, base_backbones.BLOCK_ELEMENTS // m)
+        mole = (left * right).sum(1).exp()
+        ratio = torch.empty_like(mole)
+        grad_left, grad_right = torch.empty_like(left), torch.empty_like(right)
+        buffer = left.new_empty((min(block, m), m))
+        for start in range(0, m, block):
+            rows = slice(start, start + block)
+            e = _product(left[rows], right.T, precision, buffer[: left[rows].shape[0]]).exp_()
+            deno = e.sum(1) + 1e-8
+            ratio[rows] = mole[rows] / deno
+            # dL/dc_ij = exp(c_ij) r_i / ((r_i + 1e-8) deno_i M), r_i = exp(c_ii) / deno_i
+            e.mul_((ratio[rows] / ((ratio[rows] + 1e-8) * deno * m))[:, None])
+            _product(e, right, precision, grad_left[rows])
+            _product(e.T, left[rows], precision, grad_right, accumulate=start > 0)
+        diagonal = -ratio / ((ratio + 1e-8) * m)  # dL/dc_ii through the numerator
+        grad_left.addcmul_(diagonal[:, None], right)
+        grad_right.addcmul_(diagonal[:, None], left)
+        ctx.grads = grad_left, grad_right
+        return -torch.log(ratio + 1e-8).mean()
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        grad_left, grad_right = ctx.grads
+        return grad_left * grad, grad_right * grad, None
+
+
+def _product(a: torch.Tensor, b: torch.Tensor, precision: str, out: torch.Tensor, accumulate: bool = False):
+    """a @ b written into (or, with accumulate, added to) ``out``; under bf16 the product runs in autocast."""
+    if precision == "fp32":
+        return out.addmm_(a, b) if accumulate else torch.mm(a, b, out=out)
+    with wide_products(precision, a.device):
+        product = torch.mm(a, b)
+    return out.add_(product) if accumulate else out.copy_(product)
 
 
 ALIGNMENT = GenAlignment
