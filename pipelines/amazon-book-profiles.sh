@@ -7,6 +7,8 @@
 #   - for each extra encoder in AB_ENCODERS ("mpnet", "gemma": RQ2 / Fig. 4b): LightGCN Con and semantic-only, first seed.
 #   AB_BACKBONES  default "gccf" (add "sgl simgcl dccf autocf" for the whole table: hours each on a CPU)
 #   AB_ENCODERS   extra `embed --encoder` choices (mpnet, gemma), default none; docs/encoders.md sets them up
+#   AB_NOISE      1 (default): then RQ3 on this dataset, LightGCN base / Con / Gen at 0-25 % injected noise
+#                 (pipelines/noise.sh with NOISE_DATASET=amazon-book, NOISE_LEVELS and SEEDS as set); 0 skips it
 # QUICK=1 skips this section (embedding 20k profiles alone takes minutes: reproduce-quick keeps its budget);
 # QUICK_AMAZON_BOOK_PROFILES=1 runs its short version, the semantic-only row (import, embedding, a cosine ranking:
 # no training). Every run resumes (--resume) and every stage skips itself when up to date.
@@ -68,3 +70,6 @@ for encoder in $AB_ENCODERS; do
     train "$ds" semantic none "$vectors" "$first"
 done
 finish
+if [[ ${AB_NOISE:-1} == 1 ]]; then
+    NOISE_DATASET=$ds stage "noise on $ds (RQ3)" bash "$ROOT/pipelines/noise.sh"
+fi
