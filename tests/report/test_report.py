@@ -149,12 +149,15 @@ def test_different_configurations_are_never_averaged(work):
     assert sorted(agg["n"].to_list()) == [1, 3]
 
 
-def test_a_run_with_other_settings_than_the_configs_is_custom_and_not_the_papers_row(work):
+def test_a_run_with_other_settings_than_the_configs_is_named_by_them_and_not_the_papers_row(work):
     add_run(work, "con-kd0.1", "amazon-book", "lightgcn", "con", 1, 0.05, embeddings="emb", extra={"kd_weight": 0.1})
     add_run(work, "con-official", "amazon-book", "lightgcn", "con", 1, 0.14, embeddings="emb")
+    many = {"kd_weight": 0.1, "kd_temperature": 0.5, "lr": 0.01, "batch_size": 512}
+    add_run(work, "con-many", "amazon-book", "lightgcn", "con", 1, 0.05, embeddings="emb", extra=many)
     runs = collect.read_runs(work)
     variants = dict(zip(runs["run"], runs["variant"]))
-    assert variants["con-kd0.1"] == "con+custom" and variants["con-official"] == "con"
+    assert variants["con-kd0.1"] == "con+kd_weight=0.1" and variants["con-official"] == "con"
+    assert variants["con-many"] == "con+custom"  # the list is too long to be a label
     table = sections.table1(runs).tables["table1-amazon-book"]
     row = table.filter((pl.col("backbone") == "lightgcn") & (pl.col("variant") == "con")).row(0, named=True)
     assert row["run"] == "con-official"

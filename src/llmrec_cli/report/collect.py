@@ -138,8 +138,9 @@ def _weight_key(align: str) -> str | None:
 
 def _variant(config: dict, emb: Embeddings, workdir: Path) -> str:
     """base / con / gen / kar for RLMRec runs, with +shuffled or +random when the vectors are not the real ones, +w0
-    when the alignment weight is 0 (whatever the vectors: they then play no part), and +custom when other settings
-    differ from the configs' (such a run is not the paper's row: Table 1 leaves it out)."""
+    when the alignment weight is 0 (whatever the vectors: they then play no part), and +key=value,... when other
+    settings differ from the configs' (+custom when that list is long; such a run is not the paper's row: Table 1
+    leaves it out)."""
     align = config.get("align")
     if align is None:
         return "-"
@@ -149,13 +150,23 @@ def _variant(config: dict, emb: Embeddings, workdir: Path) -> str:
     weight = _weight_key(str(align))
     if weight is not None and config.get(weight) == 0:
         return variant + "+w0"
-    if variant != "semantic-only" and custom_settings(config, workdir):
-        variant += "+custom"
+    custom = custom_settings(config, workdir) if variant != "semantic-only" else {}
+    if custom:
+        variant += "+" + settings_label(custom)
     if emb.shuffled:
         variant += "+shuffled"
     elif emb.random:
         variant += "+random"
     return variant
+
+
+MAX_SETTINGS_LABEL = 40
+
+
+def settings_label(custom: dict) -> str:
+    """kd_temperature=0.5 (sorted, comma-separated), or "custom" past MAX_SETTINGS_LABEL characters."""
+    label = ",".join(f"{key}={value}" for key, value in sorted(custom.items()))
+    return label if len(label) <= MAX_SETTINGS_LABEL else "custom"
 
 
 RUN_KEYS = frozenset({"dataset", "seed", "embeddings"})  # what a run records besides its hyperparameters
