@@ -1,5 +1,6 @@
 """The RLMRec trainer end to end on the shipped demo data: determinism, resume, alignments, outputs, CLI."""
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -127,6 +128,25 @@ def test_alignments_train_with_any_vector_width(workdir, align):
     history = pl.read_parquet(result.run_dir / "history.parquet")
     assert history["loss_align"].is_finite().all() and history["loss_align"].min() > 0
     assert json.loads((result.run_dir / "metrics.json").read_text())["config"]["embeddings"].startswith("random:24")
+
+
+@pytest.mark.parametrize("align, weight", [("con", "kd_weight"), ("gen", "recon_weight")])
+def test_a_weight_0_term_is_skipped_and_trains_exactly_as_computed(workdir, align, weight, monkeypatch):
+    def run(run_id):
+        req = request(align=align, epochs=3, embeddings="random:24", run_id=run_id)
+        return train.run(dataclasses.replace(req, hp={**req.hp, weight: 0.0}), workdir)
+
+    cls = train.registry.alignment(align)
+    with monkeypatch.context() as patch:
+        patch.setattr(cls, "alignment_loss", lambda *a: pytest.fail("the weight-0 term was computed"))
+        skipped = run(f"w0-skipped-{align}")
+    monkeypatch.setattr(cls, "switched_off", lambda self: False)
+    computed = run(f"w0-computed-{align}")
+    assert skipped.metrics == computed.metrics
+    for side in ("users", "items"):
+        got, want = (pl.read_parquet(r.run_dir / f"{side}.parquet") for r in (skipped, computed))
+        assert got.equals(want)
+    assert pl.read_parquet(skipped.run_dir / "history.parquet")["loss_align"].max() == 0.0
 
 
 def test_kar_baseline_widens_the_ego_table(workdir):

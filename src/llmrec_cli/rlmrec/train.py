@@ -195,9 +195,12 @@ class Trainer:
     def step(self, batch) -> dict[str, float]:
         ego, context = self.alignment.training_ego(self.ego(), self.generator)
         parts, final = self.model.loss(batch, ego)
-        aligned = self.alignment.alignment_loss(final, batch, context, self.sem)
-        if aligned is not None:
-            parts["align"] = aligned
+        if self.alignment.switched_off():
+            parts["align"] = final.new_zeros(())  # the weight-0 control: same draws, same updates, no work
+        else:
+            aligned = self.alignment.alignment_loss(final, batch, context, self.sem)
+            if aligned is not None:
+                parts["align"] = aligned
         parts["reg"] = float(self.hp["reg_weight"]) * sum(p.pow(2).sum() for p in self.parameters())
         loss = sum(parts.values())
         self.optimizer.zero_grad(set_to_none=True)

@@ -63,6 +63,11 @@ class Alignment(nn.Module):
         """The weighted alignment term of one step (None: no term)."""
         return None
 
+    def switched_off(self) -> bool:
+        """Whether the term's weight (``weight_key``, kept as an attribute of that name) is 0: the weight-0 control,
+        whose term is exactly 0 and whose gradient is exactly 0, so the trainer need not compute it."""
+        return self.weight_key is not None and float(getattr(self, self.weight_key)) == 0.0
+
 
 def precision_of(hp: dict) -> str:
     """hp["align_precision"]: fp32 (default, as the paper) or bf16 (the wide matrix products in bfloat16 autocast)."""
