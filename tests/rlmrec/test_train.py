@@ -251,6 +251,22 @@ def test_a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(workdir, m
     assert not (run_dir / artifacts.MANIFEST).exists()
 
 
+def test_a_nan_step_stops_the_epoch_at_once(workdir, monkeypatch):
+    real, steps = train.Trainer.step, []
+
+    def nan_at_the_second_step_of_epoch_one(self, batch):
+        steps.append(self.epoch)
+        values = real(self, batch)
+        return {**values, "bpr": float("nan")} if steps.count(1) == 2 and self.epoch == 1 else values
+
+    monkeypatch.setattr(train.Trainer, "step", nan_at_the_second_step_of_epoch_one)
+    with pytest.raises(LLMRecError, match="epoch 1: training loss bpr=nan is not finite"):
+        train.run(request(epochs=3, run_id="nan-step"), workdir)
+    assert steps.count(1) == 2  # no step after the bad one
+    saved = RunCheckpoint(workdir / "runs" / "nan-step", {}, torch.device("cpu")).load()
+    assert saved["epoch"] == 1
+
+
 def vectors_folder(folder, n_users, n_items, bad_users=0, value=float("nan")):
     folder.mkdir(parents=True, exist_ok=True)
     for entity, n, bad in (("user", n_users, bad_users), ("item", n_items, 0)):

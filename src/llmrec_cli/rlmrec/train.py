@@ -213,7 +213,9 @@ class Trainer:
         totals: dict[str, float] = {}
         n = 0
         for batch in self.sampler.epoch_batches(int(self.hp["batch_size"]), self.generator, self.device):
-            for k, v in self.step(batch).items():
+            values = self.step(batch)
+            self._check_finite({f"loss_{k}": v for k, v in values.items()})  # at once, not after the epoch's rest
+            for k, v in values.items():
                 totals[k] = totals.get(k, 0.0) + v
             n += 1
         return {f"loss_{k}": v / max(n, 1) for k, v in totals.items()}
