@@ -28,13 +28,14 @@ and the trainer exactly as `llmrec train-rlmrec` does (rlmrec.train.Trainer with
 Both wall and CPU seconds are recorded (CPU: the cell process's user + system time; with ``--threads 1`` it is the
 work itself, little disturbed by other jobs on a shared machine, while the wall time is not). Growth exponents b
 (time ~ edges^b) are least-squares fits of log time on log edges over the sizes measured; memory growth is fitted on
-the peak above the process's footprint after imports and extrapolated with an exponent of at least 1 (Gen: plus its
-M x M matrices, quadratic in the edges) to where the peak would reach the machine's memory.
+the peak above the process's footprint after imports and extrapolated with an exponent of at least 1 (Gen on a GPU:
+plus its M x M matrices, quadratic in the edges) to where the peak would reach the machine's memory.
 
 Gen's masked-node similarity is M x M with M = 15% of users + items (2.0 GB per matrix at 10^6 edges, 200 GB at
-10^7): a cell whose predicted need (``GEN_MATRICES`` such matrices) exceeds ``--memory-cap-gib`` is not started, and
-every cell process runs with that address-space limit and oom_score_adj 1000, so running out of memory ends the
-cell, never another job on the machine.
+10^7). On the CPU its loss walks that matrix in blocks of rows (alignments/gen.py), so its memory grows like M, not
+M^2; on a GPU it is one block: there a cell whose predicted need (``GEN_MATRICES`` such matrices) exceeds
+``--memory-cap-gib`` is not started. Every cell process runs with that address-space limit and oom_score_adj 1000,
+so running out of memory ends the cell, never another job on the machine.
 
     nice -n 19 python benchmarks/scale.py --out results/scale [--sizes 1e5,1e6,1e7] [--aligns none,con,gen]
         [--batches 5] [--eval-users 10000] [--threads 1] [--dim 384] [--device cpu] [--full-epoch-check]
@@ -359,7 +360,7 @@ def measure_size(size: str, args, folder: Path, console: Console) -> list[dict]:
             "batches": args.batches,
             "eval_users": args.eval_users,
         }
-        need = GEN_MATRICES * 4 * gen_masked_nodes(n_users, n_items) ** 2 if cell == "train/gen" else 0
+        need = gen_matrices_bytes(n_users, n_items) if cell == "train/gen" and args.device != "cpu" else 0
         if args.cap_bytes and need > args.cap_bytes:
             row["status"] = f"not run: Gen needs ~{need / 2**30:,.1f} GiB ({GEN_MATRICES} M x M matrices) > cap"
         else:
@@ -391,14 +392,19 @@ def slope(x: list[float], y: list[float]) -> float | None:
     return float(np.polyfit(np.log(x), np.log(y), 1)[0])
 
 
+def gen_matrices_bytes(n_users: int, n_items: int) -> int:
+    """What Gen's whole M x M matrices need on a GPU, where its loss is one block (``GEN_MATRICES`` of them)."""
+    return GEN_MATRICES * 4 * gen_masked_nodes(n_users, n_items) ** 2
+
+
 def fits(rows: list[dict], memory_bytes: int) -> list[dict]:
     """Per cell: time exponents and the CPU time they predict at 10^7 edges; memory exponent (peak above the
     after-import footprint) and the edges at which the extrapolated peak reaches ``memory_bytes``.
 
     Memory is extrapolated from the largest size measured with the fitted exponent but at least 1 (every cell holds
-    per-edge arrays; a smaller fit reflects fixed overheads at the small sizes). Gen's peak is modelled as the base
-    cell's plus c M x M fp32 matrices (M masked nodes, a fixed share of users + items, so M grows like the edges),
-    c measured at that size."""
+    per-edge arrays; a smaller fit reflects fixed overheads at the small sizes). Off the CPU, Gen's peak is modelled
+    as the base cell's plus c M x M fp32 matrices (M masked nodes, a fixed share of users + items, so M grows like
+    the edges), c measured at that size; on the CPU its blocked loss keeps no M x M matrix."""
     out: dict[str, dict] = {}
     need_of: dict[str, object] = {}
     for cell in dict.fromkeys(r["cell"] for r in rows):
@@ -421,7 +427,14 @@ def fits(rows: list[dict], memory_bytes: int) -> list[dict]:
             "memory_limit_bytes": memory_bytes,
         }
         base = next((r for r in rows if r["cell"] == "train/none" and r["edges"] == last["edges"]), None)
-        if cell == "train/gen" and base is not None and base["status"] == "ok" and "train/none" in need_of:
+        one_block = last["device"] != "cpu"
+        if (
+            cell == "train/gen"
+            and one_block
+            and base is not None
+            and base["status"] == "ok"
+            and "train/none" in need_of
+        ):
             m = gen_masked_nodes(last["users"], last["items"])
             fit["gen_matrices"] = max(last["peak_rss_bytes"] - base["peak_rss_bytes"], 0) / (4 * m * m)
             need_of[cell] = _gen_need(need_of["train/none"], fit["gen_matrices"], m, last["edges"])
