@@ -266,15 +266,24 @@ def test_noise_section_gives_the_relative_drop_and_a_plot(work, tmp_path):
                 embeddings=real,
                 extra={"kd_weight": 0.01},
             )
+    other = str(work / "embeddings" / "toy" / "mpnet")  # a clean configuration never run on noised data
+    add_run(work, "clean-con-mpnet", "toy", "lightgcn", "con", 1, 0.2, embeddings=other, extra={"kd_weight": 0.01})
     out = tmp_path / "out"
     out.mkdir()
     section = sections.noise(collect.read_runs(work), out)
     frame = section.tables["noise-toy"]
+    assert "clean-con-mpnet" not in frame["run"].to_list()
     drop = dict(zip(zip(frame["variant"], frame["noise"]), frame["relative_drop"]))
     assert drop[("base", 0.25)] == pytest.approx(1 - 0.088 / 0.11)
     assert drop[("con", 0.05)] == pytest.approx(0.0)
     assert drop[("base", 0.0)] == pytest.approx(0.0)
     assert (out / "noise-toy.png").stat().st_size > 1000
+    versus = {(r["variant"], r["noise"]): r for r in section.tables["noise-verdicts-toy"].iter_rows(named=True)}
+    at25 = versus[("con", "25%")]
+    assert at25["seeds"] == "3 / 3" and at25["vs base"] == "+33.0%"  # 0.117 / 0.088 - 1
+    assert at25["verdict"].startswith("gain beyond seed noise (+0.0290")  # every seed equal: std 0
+    assert ("con", "0%") in versus and ("base", "25%") not in versus
+    assert section.tables["noise-verdicts-toy"].height == 3  # con at 0, 5 and 25 %: one row each
 
 
 def test_efficiency_reads_the_speed_benchmark(work, tmp_path):

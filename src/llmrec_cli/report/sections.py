@@ -321,8 +321,10 @@ def noise(runs: pl.DataFrame, out: Path) -> Section:
     parts, tables, pngs = [], {}, []
     for dataset in noisy["base_dataset"].unique().sort().to_list():
         sub = rl.filter(pl.col("base_dataset") == dataset)
-        noised = noisy.filter(pl.col("base_dataset") == dataset).select("model", "variant").unique()
-        frame = _noise_table(sub.join(noised, on=["model", "variant"], how="semi"))
+        # the configurations run on noised data (same settings and vectors), at every level including the clean one
+        same = ["model", "variant", "config_key", "embeddings"]
+        noised = noisy.filter(pl.col("base_dataset") == dataset).select(same).unique()
+        frame = _noise_table(sub.join(noised, on=same, how="semi", nulls_equal=True))
         tables[f"noise-{dataset}"] = frame
         png = f"noise-{dataset}.png"
         plots.noise(frame, out / png, dataset)
@@ -332,6 +334,10 @@ def noise(runs: pl.DataFrame, out: Path) -> Section:
             md.table(_noise_view(frame)),
             f"![noise robustness on {dataset}]({png})",
         ]
+        versus = noise_verdicts(frame)
+        if not versus.is_empty():
+            tables[f"noise-verdicts-{dataset}"] = versus
+            parts += [f"{dataset}, each variant beside its backbone's base at the same noise level:", md.table(versus)]
     intro = (
         "Fake (user, item) pairs that occur in no split are added to the training split only "
         "(`llmrec prepare --noise`), at 5-25 % of its size; validation and test are untouched. The paper (RQ3, "
@@ -352,6 +358,35 @@ def _noise_table(sub: pl.DataFrame) -> pl.DataFrame:
         .drop("_clean")
         .sort("model", pl.col("variant").map_elements(_variant_rank, return_dtype=pl.Int64), "noise")
     )
+
+
+def noise_verdicts(frame: pl.DataFrame) -> pl.DataFrame:
+    """Every variant beside the same backbone's base at each level both were run at: seeds, R@20, the relative
+    difference and the verdict against the seed noise (:func:`verdict`)."""
+    rows = []
+    for r in frame.filter(pl.col("variant") != "base").iter_rows(named=True):
+        bases = frame.filter(
+            (pl.col("model") == r["model"]) & (pl.col("variant") == "base") & (pl.col("noise") == r["noise"])
+        )
+        if bases.is_empty():
+            continue
+        b = bases.sort("n", descending=True).row(0, named=True)
+        rows.append(
+            {
+                "model": r["model"],
+                "variant": r["variant"],
+                "noise": f"{round(100 * r['noise'])}%",
+                "seeds": f"{r['n']} / {b['n']}",
+                "R@20": md.mean_std(r["recall@20"], r["recall@20_std"], r["n"]),
+                "base R@20": md.mean_std(b["recall@20"], b["recall@20_std"], b["n"]),
+                "vs base": md.percent(r["recall@20"] / b["recall@20"] - 1 if b["recall@20"] else None),
+                "verdict": verdict(r, b) or "-",
+            }
+        )
+    return pl.DataFrame(rows, schema=dict.fromkeys(NOISE_VERDICT_COLUMNS, pl.String))
+
+
+NOISE_VERDICT_COLUMNS = ("model", "variant", "noise", "seeds", "R@20", "base R@20", "vs base", "verdict")
 
 
 def _noise_view(frame: pl.DataFrame) -> pl.DataFrame:
