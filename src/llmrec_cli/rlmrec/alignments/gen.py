@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from llmrec_cli.rlmrec.alignments.base import Alignment, Semantic, mlp, precision_of, wide_products
-from llmrec_cli.rlmrec.backbones import base as base_backbones
+from llmrec_cli.rlmrec.backbones.base import row_block
 
 
 class GenAlignment(Alignment):
@@ -124,20 +124,21 @@ class _MaskedNCE(torch.autograd.Function):
     @staticmethod
     def forward(ctx, left, right, precision):
         m = left.shape[0]
-        block = m if left.device.type != "cpu" else max(32, base_backbones.BLOCK_ELEMENTS // m)
+        block = row_block(m, m, left.device)
         mole = (left * right).sum(1).exp()
         ratio = torch.empty_like(mole)
         grad_left, grad_right = torch.empty_like(left), torch.empty_like(right)
         buffer = left.new_empty((min(block, m), m))
         for start in range(0, m, block):
             rows = slice(start, start + block)
-            e = _product(left[rows], right.T, precision, buffer[: left[rows].shape[0]]).exp_()
+            left_rows = left[rows]
+            e = _product(left_rows, right.T, precision, buffer[: left_rows.shape[0]]).exp_()
             deno = e.sum(1) + 1e-8
-            ratio[rows] = mole[rows] / deno
+            r = ratio[rows] = mole[rows] / deno
             # dL/dc_ij = exp(c_ij) r_i / ((r_i + 1e-8) deno_i M), r_i = exp(c_ii) / deno_i
-            e.mul_((ratio[rows] / ((ratio[rows] + 1e-8) * deno * m))[:, None])
+            e.mul_((r / ((r + 1e-8) * deno * m))[:, None])
             _product(e, right, precision, grad_left[rows])
-            _product(e.T, left[rows], precision, grad_right, accumulate=start > 0)
+            _product(e.T, left_rows, precision, grad_right, accumulate=start > 0)
         diagonal = -ratio / ((ratio + 1e-8) * m)  # dL/dc_ii through the numerator
         grad_left.addcmul_(diagonal[:, None], right)
         grad_right.addcmul_(diagonal[:, None], left)

@@ -99,6 +99,12 @@ BLOCK_ELEMENTS = 1 << 21
 from cache instead of memory (measured 1.7x faster than the whole (B, N) matrix at B = 4096, N = 11,000)."""
 
 
+def row_block(n_rows: int, n_cols: int, device: torch.device) -> int:
+    """Rows per block of an (n_rows, n_cols) logit matrix walked block by block: BLOCK_ELEMENTS' worth (at least
+    32 rows) on the CPU, the whole matrix on a GPU."""
+    return n_rows if device.type != "cpu" else max(32, BLOCK_ELEMENTS // max(n_cols, 1))
+
+
 class _IndexedInfoNCE(torch.autograd.Function):
     """sum_i [logsumexp_j S_ij - S_i,pos_i] with S = a c^T. At d = 32 the (B, N) logit matrix is the whole cost, so
     forward walks it in blocks of anchors and, for each block, turns exp(S - rowmax) into softmax - onehot in place
@@ -107,7 +113,7 @@ class _IndexedInfoNCE(torch.autograd.Function):
     @staticmethod
     def forward(ctx, a, c, pos):
         n_anchors, n_candidates = a.shape[0], c.shape[0]
-        block = n_anchors if a.device.type != "cpu" else max(32, BLOCK_ELEMENTS // max(n_candidates, 1))
+        block = row_block(n_anchors, n_candidates, a.device)
         grad_a, grad_c = torch.empty_like(a), torch.zeros_like(c)
         logits = torch.empty((min(block, n_anchors), n_candidates), dtype=a.dtype, device=a.device)
         loss = a.new_zeros(())
