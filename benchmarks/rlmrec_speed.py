@@ -1,9 +1,10 @@
 """Seconds per training epoch for every RLMRec backbone x {none, con, gen} on Amazon-book, and full-rank
 evaluation time, beside the paper's Table 4 (RTX 3090) and, for LightGCN, beside the official RLMRec code.
 
-The official code does not run here: its figures are constants, measured on 2026-12-02 in one run that alternated
-it with ours on an idle 2-core machine (``OFFICIAL``, issue #20); they print with that date and ours of the same run,
-and the load average now, since on a busy machine both slow down and ours more (``LOADED_2026_12_02``).
+The official figures printed here are constants, measured on 2026-12-02 in one run that alternated it with ours on
+an idle 2-core machine (``OFFICIAL``, issue #20); they print with that date and ours of the same run, and the load
+average now (``LOADED_2026_12_02``). To time the official code itself beside ours, in one run, idle and beside a
+competing job, give a checkout of HKUDS/RLMRec to ``load_robustness.py --official`` (via ``official_rlmrec.py``).
 
 Con and Gen with the paper's 1536-d vectors are bound by their MLPs (and Gen's masked-node similarity matrix): the
 same run times bare matrix products of exactly those shapes and prints our epoch time as a multiple of that floor.
@@ -39,8 +40,9 @@ from llmrec_cli.report.paper_rlmrec import TABLE4_AMAZON_SECONDS
 from llmrec_cli.rlmrec import config, registry, semantic, train
 
 ALIGNS = ("none", "con", "gen")
-# The official RLMRec code beside ours, (low, high) seconds of 2 repetitions per cell (issue #20). Constants: that
-# code cannot be run here. Keys: "backbone/align", and "evaluate" for one full-rank evaluation of the 11,000 users.
+# The official RLMRec code beside ours, (low, high) seconds of 2 repetitions per cell (issue #20), as measured that
+# day. Keys: "backbone/align", and "evaluate" for one full-rank evaluation (load_robustness.py --official times the
+# official code live).
 OFFICIAL_MEASURED = (
     "2026-12-02, one run alternating the official code and ours, 2 idle cores, torch 2.13.0 CPU, "
     "exact Amazon-book split, 1536-d vectors, 2 repetitions"

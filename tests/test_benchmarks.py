@@ -12,9 +12,65 @@ BENCHMARKS = sorted((Path(__file__).parents[1] / "benchmarks").glob("*.py"))
 
 @pytest.mark.parametrize("path", BENCHMARKS, ids=lambda p: p.stem)
 def test_benchmark_imports_and_has_an_entry_point(path, monkeypatch):
+    assert callable(getattr(load_benchmark(path.stem, monkeypatch), "main", None))
+
+
+def load_benchmark(name: str, monkeypatch):
+    path = Path(__file__).parents[1] / "benchmarks" / f"{name}.py"
     monkeypatch.syspath_prepend(str(path.parent))  # as `python benchmarks/NAME.py` sees its folder
-    spec = importlib.util.spec_from_file_location(f"bench_{path.stem}", path)
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
     module = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, spec.name, module)
     spec.loader.exec_module(module)
-    assert callable(getattr(module, "main", None))
+    return module
+
+
+def test_official_data_is_our_split_and_our_seeded_vectors(tmp_path, monkeypatch):
+    import pickle
+
+    import polars as pl
+
+    from llmrec_cli.rlmrec import semantic
+
+    official = load_benchmark("official_rlmrec", monkeypatch)
+    source = tmp_path / "split"
+    source.mkdir()
+    pairs = {"train": [(0, 1), (2, 0), (2, 2)], "valid": [(1, 1)], "test": [(0, 2), (1, 0)]}
+    for split, rows in pairs.items():
+        pl.DataFrame(rows, schema=["user_id", "item_id"], orient="row").write_parquet(source / f"{split}.parquet")
+    for entity, n in (("user", 3), ("item", 3)):
+        pl.DataFrame({"internal_id": range(n), "original_id": [f"{entity}{i}" for i in range(n)]}).write_parquet(
+            source / f"{entity}_map.parquet"
+        )
+    official.write_official_data(source, tmp_path / "data" / "amazon", 4)
+    with open(tmp_path / "data" / "amazon" / "trn_mat.pkl", "rb") as f:  # our own file, written just above
+        train = pickle.load(f)
+    assert train.shape == (3, 3)
+    assert sorted(zip(train.row.tolist(), train.col.tolist())) == pairs["train"]
+    assert train.data.tolist() == [1.0, 1.0, 1.0]
+    with open(tmp_path / "data" / "amazon" / "itm_emb_np.pkl", "rb") as f:
+        items = pickle.load(f)
+    expected = semantic.load("random:4", tmp_path, "amazon", 3, 3, official.SEMANTIC_SEED).items.numpy()
+    assert (items == expected).all()
+
+
+def test_load_summary_gives_the_measured_lead_or_a_bound(monkeypatch):
+    load = load_benchmark("load_robustness", monkeypatch)
+    rows = [
+        dict(code=code, cell="gen", threads=1, condition=condition, repetition=rep, seconds=seconds, load_average=0.0)
+        for code, condition, rep, seconds in (
+            ("ours", "idle", 0, 8.0),
+            ("ours", "idle", 1, 10.0),
+            ("ours", "loaded", 0, 12.0),
+            ("official", "idle", 0, 13.5),
+            ("official", "loaded", 0, 30.0),
+        )
+    ]
+    (line,) = load.summary(rows)
+    assert line["idle"] == 9.0 and line["official_idle"] == 13.5
+    assert line["lead_idle"] == 1.5 and line["lead_loaded"] == 2.5 and line["lead_loaded_measured"]
+    assert line["official_slowdown"] == 30.0 / 13.5
+    (bound,) = load.summary([r for r in rows if r["code"] == "ours"])
+    official_idle = sum(load.OFFICIAL["lightgcn/gen"]) / 2
+    assert not bound["lead_loaded_measured"] and bound["official_loaded"] is None
+    assert bound["lead_loaded"] == official_idle / 12.0
