@@ -51,7 +51,7 @@ class GenAlignment(Alignment):
     def pooled_loss(self, final: torch.Tensor, idx: torch.Tensor, unit_pool: torch.Tensor) -> torch.Tensor:
         """L_gen with the pool already normalised (Semantic.unit_pool, made once per training)."""
         left, right = lifted_factors(self.up, final[idx], unit_pool[idx], self.precision, self.re_temperature)
-        return self.recon_weight * _MaskedNCE.apply(left, right, self.precision)
+        return _MaskedNCE.apply(left, right, self.precision, self.recon_weight)
 
     @classmethod
     def build(cls, hp: dict, *, ego_dim: int, out_dim: int, sem_dim: int) -> "GenAlignment":
@@ -78,54 +78,63 @@ def lifted_factors(
     with wide_products(precision, x.device):
         hidden = up[1](up[0](x)).to(x.dtype)
         right = (s @ torch.cat([w, b[:, None]], 1)).to(x.dtype)  # [P, q] in one product
-    norms = _LiftSquares.apply(hidden, w, b, precision).clamp_min(1e-24).sqrt()  # clamped at 1e-12 as F.normalize
-    scale = 1.0 / (norms * temperature)
-    left = torch.cat([hidden, torch.ones_like(scale)[:, None]], 1) * scale[:, None]
-    return left, right
+    return _ScaledRows.apply(hidden, w, b, precision, temperature), right
 
 
-class _LiftSquares(torch.autograd.Function):
-    """||W2 h_i + b2||^2 for every row from the h x h Gram matrix G = W2^T W2: h^T G h + 2 (W2^T b2) . h + ||b2||^2.
+class _ScaledRows(torch.autograd.Function):
+    """left = [h_i, 1] / (||u_i|| t), u_i = W2 h_i + b2, with ||u_i||^2 = h_i^T G h_i + 2 (W2^T b2) . h_i + ||b2||^2
+    from the h x h Gram matrix G = W2^T W2, clamped at 1e-24 before the root (F.normalize clamps the norm at 1e-12).
 
-    The backward is written out because G is symmetric: dL/dh_i = 2 g_i (G h_i + W2^T b2) reuses the forward's G h,
-    and dL/dW2 = W2 (D + D^T) + b2 (dL/dc)^T with D = sum_i g_i h_i h_i^T takes one product where autograd takes two.
+    The backward is written out: it reuses the forward's G h, takes dL/dW2 = W2 (D + D^T) + b2 (dL/dc)^T with
+    D = sum_i g_i h_i h_i^T in one product where autograd takes two (G is symmetric), and builds dL/dh in one buffer
+    where autograd's concatenation, row scaling and norm graph each make and add M x h tensors.
     """
 
     @staticmethod
-    def forward(ctx, hidden, w, b, precision):
+    def forward(ctx, hidden, w, b, precision, temperature):
         with wide_products(precision, hidden.device):
             spread = (hidden @ (w.T @ w).to(hidden.dtype)).to(hidden.dtype)
         c = w.T @ b
-        ctx.save_for_backward(hidden, w, b, spread, c)
+        squares = torch.linalg.vecdot(spread, hidden) + 2 * (hidden @ c) + b @ b
+        clamped = squares.clamp_min(1e-24)
+        scale = 1.0 / (clamped.sqrt() * temperature)
+        left = hidden.new_empty((hidden.shape[0], hidden.shape[1] + 1))
+        torch.mul(hidden, scale[:, None], out=left[:, :-1])
+        left[:, -1] = scale
+        ctx.save_for_backward(hidden, w, b, spread, c, scale, clamped, squares >= 1e-24)
         ctx.precision = precision
-        return (spread * hidden).sum(1) + 2 * (hidden @ c) + b @ b
+        return left
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad):
-        hidden, w, b, spread, c = ctx.saved_tensors
-        d_hidden = 2 * grad[:, None] * (spread + c)
+        hidden, w, b, spread, c, scale, clamped, live = ctx.saved_tensors
+        d_scale = torch.linalg.vecdot(grad[:, :-1], hidden) + grad[:, -1]
+        g = d_scale * (-0.5 * scale / clamped) * live  # dL/d||u_i||^2 (zero where the clamp holds)
+        d_hidden = grad[:, :-1] * scale[:, None]
+        d_hidden.addcmul_(spread.add_(c), (2 * g)[:, None])  # + 2 g_i (G h_i + W2^T b2)
         with wide_products(ctx.precision, hidden.device):
-            d_gram = (hidden.T @ (grad[:, None] * hidden)).to(w.dtype)
+            d_gram = (hidden.T @ (g[:, None] * hidden)).to(w.dtype)
             d_w = (w @ (d_gram + d_gram.T)).to(w.dtype)
-        d_c = 2 * (hidden.T @ grad)
-        return d_hidden, d_w + torch.outer(b, d_c), w @ d_c + 2 * grad.sum() * b, None
+        d_c = 2 * (hidden.T @ g)
+        return d_hidden, d_w + torch.outer(b, d_c), w @ d_c + 2 * g.sum() * b, None, None
 
 
 class _MaskedNCE(torch.autograd.Function):
-    """mean_i -log( exp(c_ii) / (sum_j exp(c_ij) + 1e-8) + 1e-8 ) with c = left @ right.T, c_ii = left_i . right_i.
+    """weight * mean_i -log( exp(c_ii) / (sum_j exp(c_ij) + 1e-8) + 1e-8 ), c = left @ right.T, c_ii = left_i . right_i.
 
     Like the Con InfoNCE (backbones/base.py), forward walks the M x M logits in blocks of rows on the CPU, turns each
     block's exp in place into dL/dc and takes both factors' gradients right away (dL/dleft = G right,
     dL/dright = G^T left, plus the diagonal's terms): one pass over the logits instead of autograd's several, and no
-    M x M tensor kept for backward. No max is subtracted, as in the formula (|c| <= 1/t).
+    M x M tensor kept for backward. The weight rides in dL/dc's row factor, so backward has nothing to scale when
+    the term enters the total loss as it is (gradient 1). No max is subtracted, as in the formula (|c| <= 1/t).
     """
 
     @staticmethod
-    def forward(ctx, left, right, precision):
+    def forward(ctx, left, right, precision, weight):
         m = left.shape[0]
         block = row_block(m, m, left.device)
-        mole = (left * right).sum(1).exp()
+        mole = torch.linalg.vecdot(left, right).exp()
         ratio = torch.empty_like(mole)
         grad_left, grad_right = torch.empty_like(left), torch.empty_like(right)
         buffer = left.new_empty((min(block, m), m))
@@ -135,21 +144,24 @@ class _MaskedNCE(torch.autograd.Function):
             e = _product(left_rows, right.T, precision, buffer[: left_rows.shape[0]]).exp_()
             deno = e.sum(1) + 1e-8
             r = ratio[rows] = mole[rows] / deno
-            # dL/dc_ij = exp(c_ij) r_i / ((r_i + 1e-8) deno_i M), r_i = exp(c_ii) / deno_i
-            e.mul_((r / ((r + 1e-8) * deno * m))[:, None])
+            # dL/dc_ij = weight exp(c_ij) r_i / ((r_i + 1e-8) deno_i M), r_i = exp(c_ii) / deno_i
+            e.mul_((weight * r / ((r + 1e-8) * deno * m))[:, None])
             _product(e, right, precision, grad_left[rows])
             _product(e.T, left_rows, precision, grad_right, accumulate=start > 0)
-        diagonal = -ratio / ((ratio + 1e-8) * m)  # dL/dc_ii through the numerator
+        diagonal = -weight * ratio / ((ratio + 1e-8) * m)  # dL/dc_ii through the numerator
         grad_left.addcmul_(diagonal[:, None], right)
         grad_right.addcmul_(diagonal[:, None], left)
         ctx.grads = grad_left, grad_right
-        return -torch.log(ratio + 1e-8).mean()
+        return weight * -torch.log(ratio + 1e-8).mean()
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad):
         grad_left, grad_right = ctx.grads
-        return grad_left * grad, grad_right * grad, None
+        if grad.device.type != "cpu" or float(grad) != 1.0:  # reading a CPU scalar costs nothing; a GPU one syncs
+            grad_left.mul_(grad)
+            grad_right.mul_(grad)
+        return grad_left, grad_right, None, None
 
 
 def _product(a: torch.Tensor, b: torch.Tensor, precision: str, out: torch.Tensor, accumulate: bool = False):
