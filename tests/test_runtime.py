@@ -44,3 +44,22 @@ def test_cli_threads_reach_the_run_manifest_and_zero_is_refused(cli, restore_thr
     assert trained.code == 0, trained.err
     manifest = json.loads((tmp_path / "work" / "runs" / "t1" / "manifest.json").read_text())
     assert manifest["threads"] == 1
+
+
+@pytest.mark.parametrize(
+    "flags, native",
+    [("fpu avx512f avx512_vnni", False), ("fpu avx512f avx512_bf16", True), ("fpu amx_bf16 amx_tile", True)],
+)
+def test_native_bf16_is_read_from_the_cpu_flags(tmp_path, flags, native):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nmodel name\t: Some CPU\nflags\t\t: {flags}\n\nprocessor\t: 1\n")
+    assert runtime.cpu_has_native_bf16(cpuinfo) is native
+    assert runtime.cpu_has_native_bf16(tmp_path / "missing") is None
+
+
+@pytest.mark.parametrize("native, warned", [(False, True), (True, False), (None, False)])
+def test_bf16_on_a_cpu_without_it_is_warned_before_training(cli, monkeypatch, native, warned):
+    monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: native)
+    res = cli("--device", "cpu", "train-rlmrec", "--dataset", "absent", "--align", "con", "--align-precision", "bf16")
+    assert res.code != 0  # no such dataset: the warning comes first, then the one-line error
+    assert ("without AVX512-BF16 or AMX" in res.err) is warned

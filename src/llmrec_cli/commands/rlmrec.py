@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from llmrec_cli.commands.ui import console, globals_of, metrics_table
+from llmrec_cli.commands.ui import console, err_console, globals_of, metrics_table
 from llmrec_cli.errors import LLMRecError
 from llmrec_cli.paths import safe_name
 
@@ -71,7 +71,8 @@ def train_rlmrec(
     align_precision: str = typer.Option(
         "fp32",
         help="fp32 (as the paper) or bf16: Con/Gen's wide products in bfloat16 autocast, ~2x faster epochs on "
-        "CPUs with AVX512-BF16/AMX and on recent GPUs (docs/results.md has the measured speed and metric change).",
+        "CPUs with AVX512-BF16/AMX and on recent GPUs, slower on CPUs without them (a warning says so) "
+        "(docs/results.md has the measured speed and metric change).",
     ),
     run_id: Optional[str] = typer.Option(
         None, help="Run folder name under <workdir>/runs/ (default from the options)."
@@ -90,6 +91,8 @@ def train_rlmrec(
     if epochs is not None:
         overrides["max_epochs"] = epochs
     _alignment_options(backbone, align, align_weight, align_precision, overrides)
+    if align_precision == "bf16":
+        _warn_on_emulated_bf16(g.device)
     recipe = recipe_of(g.workdir, dataset)
     hp = rl_config.resolve(backbone, align, recipe, config, overrides)
     changed = rl_config.changed(hp, rl_config.resolve(backbone, align, recipe))
@@ -126,6 +129,17 @@ def _alignment_options(backbone: str, align: str, weight: float | None, precisio
         if strategy is None or "align_precision" not in strategy.defaults:
             raise LLMRecError(f"--align-precision {precision}: only con and gen have wide products to run in bf16")
         overrides["align_precision"] = precision
+
+
+def _warn_on_emulated_bf16(device: str) -> None:
+    """bf16 is a speed option: say so when this CPU would run it slower than fp32 (the run goes on as asked)."""
+    from llmrec_cli.runtime import cpu_has_native_bf16, resolve_device
+
+    if resolve_device(device) == "cpu" and cpu_has_native_bf16() is False:
+        err_console.print(
+            "[yellow]warning[/yellow]: --align-precision bf16 on a CPU without AVX512-BF16 or AMX: its products run "
+            "slower than fp32 here (docs/results.md); drop the option for speed"
+        )
 
 
 def _train_with_progress(req, workdir: Path):
