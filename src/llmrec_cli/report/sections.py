@@ -274,7 +274,9 @@ def _seed_view(frame: pl.DataFrame) -> pl.DataFrame:
 
 def _findings(frame: pl.DataFrame) -> str:
     """One sentence per (backbone, alignment, vectors): the change against base and whether it exceeds the seed
-    noise, and against its controls when they were run with the same vectors' encoder."""
+    noise, and against its controls when they were run with the same vectors' encoder; then one per run with
+    non-default settings (con+kd_temperature=0.5, con+align_precision=bf16) against the same variant and vectors
+    with the official settings."""
     lines = []
     for model in frame["model"].unique(maintain_order=True).to_list():
         # per variant and vectors, the configuration with the most seeds
@@ -291,7 +293,24 @@ def _findings(frame: pl.DataFrame) -> str:
                 + _control_note(sub.get((f"{variant}+shuffled", f"{vectors}-shuffled")), row, "shuffled profiles")
                 + _control_note(sub.get((f"{variant}+w0", vectors)), row, "no alignment term")
             )
+        lines += _settings_findings(model, sub)
     return "\n".join(lines) if lines else "_(no base run to compare with)_"
+
+
+def _settings_findings(model: str, sub: dict) -> list[str]:
+    """Each settings variant (a label with "=") against its variant's official settings, same vectors."""
+    lines = []
+    for (variant, vectors), row in sub.items():
+        parent, _, settings = variant.partition("+")
+        default = sub.get((parent, vectors))
+        if "=" not in settings or default is None:
+            continue
+        label = f"{model}+{variant}" + (f" ({vectors})" if vectors else "")
+        lines.append(
+            f"- {label}: R@20 {md.percent(row['recall@20'] / default['recall@20'] - 1)} vs {parent} with the official "
+            f"settings ({_significance(row, default)})"
+        )
+    return lines
 
 
 def _significance(row: dict, base: dict) -> str:
