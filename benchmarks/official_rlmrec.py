@@ -134,6 +134,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = ap.parse_args(argv)
     if not (args.official / "encoder" / "trainer" / "trainer.py").is_file():
         ap.error(f"--official {args.official}: no encoder/trainer/trainer.py there; pass a checkout of HKUDS/RLMRec")
+    if not (args.official / "encoder" / "trainer" / "utils.py").is_file():  # the stored copy we timed lacked it
+        ap.error(
+            f"--official {args.official}: encoder/trainer/utils.py, which its trainer imports, is missing; "
+            "HKUDS/SSLRec's trainer/utils.py (a no-op writer and a log-and-reraise wrapper) stands in for it"
+        )
     for name in ("train", "valid", "test", "user_map", "item_map"):
         if not (args.source / f"{name}.parquet").is_file():
             ap.error(f"--source {args.source}: {name}.parquet is missing; pass the amazon-book split's folder")
