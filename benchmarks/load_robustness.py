@@ -40,6 +40,7 @@ from llmrec_cli.data import prepare
 from llmrec_cli.data.dataset import Dataset
 
 sys.path.insert(0, str(Path(__file__).parent))
+from official_rlmrec import checkout_problem  # noqa: E402
 from rlmrec_speed import OFFICIAL, make_trainer, time_epochs, time_full_rank  # noqa: E402
 
 CELLS = ("none", "con", "gen", "evaluate")
@@ -202,8 +203,8 @@ def parse_args() -> argparse.Namespace:
     args.cells = [c.strip() for c in args.cells.split(",") if c.strip()]
     if not args.cells or set(args.cells) - set(CELLS):
         ap.error(f"--cells: expected a comma-separated list among {', '.join(CELLS)}")
-    if args.official is not None and not (args.official / "encoder" / "trainer" / "trainer.py").is_file():
-        ap.error(f"--official {args.official}: no encoder/trainer/trainer.py there; pass a checkout of HKUDS/RLMRec")
+    if args.official is not None and (problem := checkout_problem(args.official)):
+        ap.error(problem)
     if args.reps < 1 or not args.threads or min(args.threads) < 1:
         ap.error("--reps and every --threads value must be >= 1")
     return args

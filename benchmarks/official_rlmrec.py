@@ -1,12 +1,13 @@
 """Time the official RLMRec code (HKUDS/RLMRec: a checkout you provide; nothing of it is in this repository) on our
 exact Amazon-book split: its own ``Trainer.train_epoch`` (negative sampling, batches, loss, Adam) and its own
-full-rank evaluation (``Trainer.test``), in this process. ``load_robustness.py --official`` and
-``rlmrec_speed.py --official`` run it in a child process beside ours, alternating.
+full-rank evaluation (``Trainer.test``), in this process. ``load_robustness.py --official`` runs it in a child
+process beside ours, alternating.
 
     python benchmarks/official_rlmrec.py --official PATH/TO/RLMRec --source ../shared/data/amazon-book \
-        --model lightgcn_gene [--epochs 1] [--threads 2] [--dim 1536] [--evaluate]
+        --align gen [--epochs 1] [--threads 2] [--dim 1536] [--evaluate]
 
-Models: lightgcn (base), lightgcn_plus (RLMRec-Con), lightgcn_gene (RLMRec-Gen); the official yml settings untouched,
+--align none, con, gen run the official lightgcn, lightgcn_plus (RLMRec-Con), lightgcn_gene (RLMRec-Gen); the
+official yml settings untouched,
 ``--device cpu``. The official code reads its yml from ./encoder/config/modelconf/ and its data as pickles from
 ./data/amazon/, both relative to the working directory, and parses sys.argv when imported: this script writes the
 split as scipy matrices and the semantic vectors (the same seeded ``random:DIM`` Gaussian vectors ours trains on,
@@ -33,8 +34,22 @@ import numpy as np
 import polars as pl
 import torch
 
+from llmrec_cli.runtime import DEFAULT_SEED
+
 MODELS = {"none": "lightgcn", "con": "lightgcn_plus", "gen": "lightgcn_gene"}
-SEMANTIC_SEED = 2023  # the seed rlmrec_speed.make_trainer gives semantic.load for random:DIM
+SEMANTIC_SEED = DEFAULT_SEED  # the seed rlmrec_speed.make_trainer gives semantic.load for random:DIM
+
+
+def checkout_problem(checkout: Path) -> str | None:
+    """Why ``checkout`` cannot be run as the official RLMRec code, or None."""
+    if not (checkout / "encoder" / "trainer" / "trainer.py").is_file():
+        return f"--official {checkout}: no encoder/trainer/trainer.py there; pass a checkout of HKUDS/RLMRec"
+    if not (checkout / "encoder" / "trainer" / "utils.py").is_file():  # the stored copy we timed lacked it
+        return (
+            f"--official {checkout}: encoder/trainer/utils.py, which its trainer imports, is missing; "
+            "HKUDS/SSLRec's trainer/utils.py (a no-op writer and a log-and-reraise wrapper) stands in for it"
+        )
+    return None
 
 
 def split_matrix(path: Path, n_users: int, n_items: int):
@@ -132,13 +147,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--dim", type=int, default=1536, help="width of the seeded random semantic vectors")
     ap.add_argument("--evaluate", action="store_true", help="also time one full-rank test evaluation")
     args = ap.parse_args(argv)
-    if not (args.official / "encoder" / "trainer" / "trainer.py").is_file():
-        ap.error(f"--official {args.official}: no encoder/trainer/trainer.py there; pass a checkout of HKUDS/RLMRec")
-    if not (args.official / "encoder" / "trainer" / "utils.py").is_file():  # the stored copy we timed lacked it
-        ap.error(
-            f"--official {args.official}: encoder/trainer/utils.py, which its trainer imports, is missing; "
-            "HKUDS/SSLRec's trainer/utils.py (a no-op writer and a log-and-reraise wrapper) stands in for it"
-        )
+    if problem := checkout_problem(args.official):
+        ap.error(problem)
     for name in ("train", "valid", "test", "user_map", "item_map"):
         if not (args.source / f"{name}.parquet").is_file():
             ap.error(f"--source {args.source}: {name}.parquet is missing; pass the amazon-book split's folder")

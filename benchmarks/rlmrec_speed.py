@@ -38,6 +38,7 @@ from llmrec_cli.data.dataset import Dataset
 from llmrec_cli.evaluate import metrics, rank
 from llmrec_cli.report.paper_rlmrec import TABLE4_AMAZON_SECONDS
 from llmrec_cli.rlmrec import config, registry, semantic, train
+from llmrec_cli.runtime import DEFAULT_SEED
 
 ALIGNS = ("none", "con", "gen")
 # The official RLMRec code beside ours, (low, high) seconds of 2 repetitions per cell (issue #20), as measured that
@@ -90,7 +91,7 @@ def make_trainer(
     align: str,
     dim: int,
     device: str = "cpu",
-    seed: int = 2023,
+    seed: int = DEFAULT_SEED,
     precision: str = "fp32",
 ) -> train.Trainer:
     overrides = {} if align == "none" else {"align_precision": precision}  # base has no alignment to set
