@@ -50,7 +50,8 @@ class GenAlignment(Alignment):
 
     def pooled_loss(self, final: torch.Tensor, idx: torch.Tensor, unit_pool: torch.Tensor) -> torch.Tensor:
         """L_gen with the pool already normalised (Semantic.unit_pool, made once per training)."""
-        left, right = lifted_factors(self.up, final[idx], unit_pool[idx], self.precision, self.re_temperature)
+        profiles = unit_pool.index_select(0, idx)  # index_select gathers rows ~2x faster than unit_pool[idx]
+        left, right = lifted_factors(self.up, final[idx], profiles, self.precision, self.re_temperature)
         return _MaskedNCE.apply(left, right, self.precision, self.recon_weight)
 
     @classmethod
@@ -121,36 +122,37 @@ class _ScaledRows(torch.autograd.Function):
 
 
 class _MaskedNCE(torch.autograd.Function):
-    """weight * mean_i -log( exp(c_ii) / (sum_j exp(c_ij) + 1e-8) + 1e-8 ), c = left @ right.T, c_ii = left_i . right_i.
+    """weight * mean_i -log( exp(c_ii) / (sum_j exp(c_ij) + 1e-8) + 1e-8 ), c = left @ right.T.
 
     Like the Con InfoNCE (backbones/base.py), forward walks the M x M logits in blocks of rows on the CPU, turns each
     block's exp in place into dL/dc and takes both factors' gradients right away (dL/dleft = G right,
-    dL/dright = G^T left, plus the diagonal's terms): one pass over the logits instead of autograd's several, and no
-    M x M tensor kept for backward. The weight rides in dL/dc's row factor, so backward has nothing to scale when
-    the term enters the total loss as it is (gradient 1). No max is subtracted, as in the formula (|c| <= 1/t).
+    dL/dright = G^T left): one pass over the logits instead of autograd's several, and no M x M tensor kept for
+    backward. c_ii is read off the block's own diagonal, and its numerator term is added to that diagonal of dL/dc,
+    so neither needs a pass of its own. The weight rides in dL/dc's row factor, so backward has nothing to scale
+    when the term enters the total loss as it is (gradient 1). No max is subtracted, as in the formula (|c| <= 1/t).
     """
 
     @staticmethod
     def forward(ctx, left, right, precision, weight):
         m = left.shape[0]
         block = row_block(m, m, left.device)
-        mole = torch.linalg.vecdot(left, right).exp()
-        ratio = torch.empty_like(mole)
+        ratio = left.new_empty(m)
         grad_left, grad_right = torch.empty_like(left), torch.empty_like(right)
         buffer = left.new_empty((min(block, m), m))
         for start in range(0, m, block):
             rows = slice(start, start + block)
             left_rows = left[rows]
-            e = _product(left_rows, right.T, precision, buffer[: left_rows.shape[0]]).exp_()
+            e = _product(left_rows, right.T, precision, buffer[: left_rows.shape[0]])
+            diagonal = e.diagonal(offset=start)  # a view of c_ii, exp(c_ii) once exp_ has run
+            e.exp_()
             deno = e.sum(1) + 1e-8
-            r = ratio[rows] = mole[rows] / deno
-            # dL/dc_ij = weight exp(c_ij) r_i / ((r_i + 1e-8) deno_i M), r_i = exp(c_ii) / deno_i
-            e.mul_((weight * r / ((r + 1e-8) * deno * m))[:, None])
+            r = ratio[rows] = diagonal / deno
+            # dL/dc_ij = coef_i exp(c_ij) / deno_i - [i = j] coef_i, coef_i = weight r_i / ((r_i + 1e-8) M)
+            coef = weight * r / ((r + 1e-8) * m)
+            e.mul_((coef / deno)[:, None])
+            diagonal.sub_(coef)
             _product(e, right, precision, grad_left[rows])
             _product(e.T, left_rows, precision, grad_right, accumulate=start > 0)
-        diagonal = -weight * ratio / ((ratio + 1e-8) * m)  # dL/dc_ii through the numerator
-        grad_left.addcmul_(diagonal[:, None], right)
-        grad_right.addcmul_(diagonal[:, None], left)
         ctx.grads = grad_left, grad_right
         return weight * -torch.log(ratio + 1e-8).mean()
 
