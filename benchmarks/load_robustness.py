@@ -9,11 +9,13 @@ Without it the official side is the idle figures of 2026-12-02 (``rlmrec_speed.O
 slow it down, so official-idle / ours-loaded is then a lower bound on our lead under load.
 
     python benchmarks/load_robustness.py --source ../shared/data/amazon-book [--official PATH/TO/RLMRec]
-        [--threads 1,2] [--cells none,con,gen,evaluate] [--reps 2] [--csv F]
+        [--threads 1,2] [--cells none,con,gen,evaluate] [--conditions idle,loaded] [--reps 2] [--csv F]
 
 The competitor is one ``python -c "while True: pass"`` process, started before each loaded cell and stopped after
 it; idle and loaded cells alternate (which goes first swaps every repetition). Run it with nothing else on the
-machine: the load average before each cell is printed and written.
+machine: the load average before each cell is printed and written. Besides the lead from each side's median, the
+table gives the per-repetition leads (official / ours of the two runs made back to back), median and range: on a
+shared host whose speed drifts by 10-25 % from minute to minute these are the comparison to quote.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from rlmrec_speed import OFFICIAL, make_trainer, time_epochs, time_full_rank  # 
 
 CELLS = ("none", "con", "gen", "evaluate")
 CODES = ("ours", "official")
+CONDITIONS = ("idle", "loaded")
 CSV_SCHEMA = {
     "code": pl.Utf8,
     "cell": pl.Utf8,
@@ -97,7 +100,7 @@ def measure(ds: Dataset, workdir: Path, args, console: Console) -> list[dict]:
     codes = CODES if args.official else CODES[:1]
     rows = []
     for rep in range(args.reps):
-        conditions = ("idle", "loaded") if rep % 2 == 0 else ("loaded", "idle")
+        conditions = args.conditions if rep % 2 == 0 else args.conditions[::-1]
         order = codes if rep % 2 == 0 else codes[::-1]
         for threads in args.threads:
             torch.set_num_threads(threads)
@@ -134,15 +137,32 @@ def _median(rows: list[dict], code: str, cell: str, threads: int, condition: str
     return statistics.median(times) if times else None
 
 
+def paired_leads(rows: list[dict], cell: str, threads: int, condition: str) -> list[float]:
+    """official / ours of each repetition that timed both codes in this cell and condition: the two ran back to
+    back, so each ratio saw the same machine, where the medians of each side may come from different moments."""
+    seconds = {
+        (r["code"], r["repetition"]): r["seconds"]
+        for r in rows
+        if (r["cell"], r["threads"], r["condition"]) == (cell, threads, condition)
+    }
+    reps = sorted({rep for code, rep in seconds if code == "ours"})
+    return [seconds[("official", rep)] / seconds[("ours", rep)] for rep in reps if ("official", rep) in seconds]
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else a / b
+
+
 def summary(rows: list[dict]) -> list[dict]:
-    """Per (cell, threads): medians idle and loaded, ours and the official code's, and our lead (official / ours).
+    """Per (cell, threads): medians idle and loaded (None where that condition was not run), ours and the official
+    code's, our lead (official / ours) from the medians and the per-repetition leads (``paired_leads``).
     Without official rows the official side is its 2026-12-02 idle figure, and the loaded lead a lower bound."""
     out = []
     for cell in dict.fromkeys(r["cell"] for r in rows):
         for threads in sorted({r["threads"] for r in rows}):
             ours = {c: _median(rows, "ours", cell, threads, c) for c in ("idle", "loaded")}
             official = {c: _median(rows, "official", cell, threads, c) for c in ("idle", "loaded")}
-            measured = official["idle"] is not None
+            measured = any(v is not None for v in official.values())
             if not measured:
                 idle = statistics.mean(OFFICIAL["evaluate" if cell == "evaluate" else f"lightgcn/{cell}"])
                 official = {"idle": idle, "loaded": idle}
@@ -152,22 +172,36 @@ def summary(rows: list[dict]) -> list[dict]:
                     threads=threads,
                     idle=ours["idle"],
                     loaded=ours["loaded"],
-                    slowdown=ours["loaded"] / ours["idle"],
+                    slowdown=_ratio(ours["loaded"], ours["idle"]),
                     official_idle=official["idle"],
                     official_loaded=official["loaded"] if measured else None,
-                    official_slowdown=official["loaded"] / official["idle"] if measured else None,
-                    lead_idle=official["idle"] / ours["idle"],
-                    lead_loaded=official["loaded"] / ours["loaded"],
+                    official_slowdown=_ratio(official["loaded"], official["idle"]) if measured else None,
+                    lead_idle=_ratio(official["idle"], ours["idle"]),
+                    lead_loaded=_ratio(official["loaded"], ours["loaded"]),
                     lead_loaded_measured=measured,
+                    paired_idle=paired_leads(rows, cell, threads, "idle"),
+                    paired_loaded=paired_leads(rows, cell, threads, "loaded"),
                 )
             )
     return out
+
+
+def _seconds(value: float | None, suffix: str = "") -> str:
+    return "-" if value is None else f"{value:.2f}{suffix}"
+
+
+def _per_rep(leads: list[float]) -> str:
+    """'median (min-max, n)' of the per-repetition leads, '-' without any."""
+    if not leads:
+        return "-"
+    return f"{statistics.median(leads):.2f}x ({min(leads):.2f}-{max(leads):.2f}, {len(leads)})"
 
 
 def summary_table(lines: list[dict], dim: int) -> Table:
     table = Table(title=f"LightGCN on Amazon-book, {dim}-d: idle vs one competing process (medians)")
     headers = ("cell", "threads", "ours idle s", "ours loaded s", "ours loaded / idle", "official idle s")
     headers += ("official loaded s", "official loaded / idle", "our lead idle", "our lead loaded")
+    headers += ("per-rep lead idle", "per-rep lead loaded")
     for h in headers:
         table.add_column(h, justify="left" if h == "cell" else "right")
     for x in lines:
@@ -175,14 +209,16 @@ def summary_table(lines: list[dict], dim: int) -> Table:
         table.add_row(
             x["cell"],
             str(x["threads"]),
-            f"{x['idle']:.2f}",
-            f"{x['loaded']:.2f}",
-            f"{x['slowdown']:.2f}x",
-            f"{x['official_idle']:.2f}{fixed}",
-            "-" if x["official_loaded"] is None else f"{x['official_loaded']:.2f}",
-            "-" if x["official_slowdown"] is None else f"{x['official_slowdown']:.2f}x",
-            f"{x['lead_idle']:.2f}x",
-            f"{x['lead_loaded']:.2f}x" + ("" if x["lead_loaded_measured"] else " at least"),
+            _seconds(x["idle"]),
+            _seconds(x["loaded"]),
+            _seconds(x["slowdown"], "x"),
+            _seconds(x["official_idle"], fixed),
+            _seconds(x["official_loaded"]),
+            _seconds(x["official_slowdown"], "x"),
+            _seconds(x["lead_idle"], "x"),
+            _seconds(x["lead_loaded"], "x" + ("" if x["lead_loaded_measured"] else " at least")),
+            _per_rep(x["paired_idle"]),
+            _per_rep(x["paired_loaded"]),
         )
     return table
 
@@ -196,11 +232,19 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--threads", default="1,2", help="comma-separated torch thread counts")
     ap.add_argument("--cells", default=",".join(CELLS), help=f"comma-separated cells among {', '.join(CELLS)}")
     ap.add_argument("--reps", type=int, default=2, help="repetitions of every (cell, threads, condition)")
+    ap.add_argument(
+        "--conditions",
+        default="idle,loaded",
+        help="comma-separated among idle (nothing else running) and loaded (one competing CPU-bound process)",
+    )
     ap.add_argument("--dim", type=int, default=1536, help="width of the (random) semantic vectors")
     ap.add_argument("--csv", type=Path, default=None, help="also write every timing to this CSV file")
     args = ap.parse_args()
     args.threads = [int(t) for t in args.threads.split(",") if t.strip()]
     args.cells = [c.strip() for c in args.cells.split(",") if c.strip()]
+    args.conditions = tuple(dict.fromkeys(c.strip() for c in args.conditions.split(",") if c.strip()))
+    if not args.conditions or set(args.conditions) - set(CONDITIONS):
+        ap.error(f"--conditions: expected a comma-separated list among {', '.join(CONDITIONS)}")
     if not args.cells or set(args.cells) - set(CELLS):
         ap.error(f"--cells: expected a comma-separated list among {', '.join(CELLS)}")
     if args.official is not None and (problem := checkout_problem(args.official)):

@@ -74,3 +74,22 @@ def test_load_summary_gives_the_measured_lead_or_a_bound(monkeypatch):
     official_idle = sum(load.OFFICIAL["lightgcn/gen"]) / 2
     assert not bound["lead_loaded_measured"] and bound["official_loaded"] is None
     assert bound["lead_loaded"] == official_idle / 12.0
+
+
+def test_load_summary_pairs_each_repetition_and_allows_idle_only(monkeypatch):
+    load = load_benchmark("load_robustness", monkeypatch)
+    rows = [
+        dict(code=code, cell="gen", threads=2, condition="idle", repetition=rep, seconds=seconds, load_average=0.0)
+        for code, rep, seconds in (
+            ("ours", 0, 8.0),
+            ("official", 0, 12.0),
+            ("ours", 1, 10.0),
+            ("official", 1, 12.0),
+            ("ours", 2, 9.0),  # its official run is missing: no pair
+        )
+    ]
+    (line,) = load.summary(rows)
+    assert line["paired_idle"] == [1.5, 1.2] and line["paired_loaded"] == []
+    assert line["loaded"] is None and line["slowdown"] is None and line["lead_loaded"] is None
+    assert line["lead_idle"] == 12.0 / 9.0
+    assert load._per_rep(line["paired_idle"]) == "1.35x (1.20-1.50, 2)"
