@@ -82,8 +82,8 @@ bench-embed: setup-test
 
 # lint and format check first (ruff, configured in pyproject.toml), then the suite
 test: setup-test
-	$(PYTHON) -m ruff check src tests benchmarks
-	$(PYTHON) -m ruff format --check src tests benchmarks
+	$(PYTHON) -m ruff check src tests benchmarks datasets
+	$(PYTHON) -m ruff format --check src tests benchmarks datasets
 	$(PYTHON) -m pytest
 
 bench-prepare: setup-test

@@ -23,14 +23,23 @@ def main(steam: Path, out: Path) -> None:
     rng = np.random.default_rng(SEED)
     users = counts["user_id"].gather(np.sort(rng.choice(counts.height, N_USERS, replace=False)))
     pairs = pairs.filter(pl.col("user_id").is_in(users.implode())).sort(["user_id", "item_id"])
-    items = pl.read_parquet(steam / "items.parquet").filter(pl.col("item_id").is_in(pairs["item_id"].unique().implode()))
+    kept = pairs["item_id"].unique().implode()
+    items = pl.read_parquet(steam / "items.parquet").filter(pl.col("item_id").is_in(kept))
     interactions = pairs.select(
         ("steam-u" + pl.col("user_id").cast(pl.String)).alias("user"),
         pl.col("item_id").cast(pl.String).alias("item"),
     )
     item_text = items.select(
         pl.col("item_id").cast(pl.String).alias("item"),
-        "product_id", "app_name", "genres", "tags", "specs", "developer", "publisher", "release_date", "sentiment",
+        "product_id",
+        "app_name",
+        "genres",
+        "tags",
+        "specs",
+        "developer",
+        "publisher",
+        "release_date",
+        "sentiment",
     ).sort("item")
     interactions.write_parquet(out / "interactions.parquet", compression="zstd")
     item_text.write_parquet(out / "items.parquet", compression="zstd")
