@@ -29,13 +29,15 @@ Both wall and CPU seconds are recorded (CPU: the cell process's user + system ti
 work itself, little disturbed by other jobs on a shared machine, while the wall time is not). Growth exponents b
 (time ~ edges^b) are least-squares fits of log time on log edges over the sizes measured; memory growth is fitted on
 the peak above the process's footprint after imports and extrapolated with an exponent of at least 1 (Gen on a GPU:
-plus its M x M matrices, quadratic in the edges) to where the peak would reach the machine's memory.
+plus its logit blocks, quadratic in the edges up to 1 GiB each, linear beyond) to where the peak would reach the
+machine's memory.
 
 Gen's masked-node similarity is M x M with M = 15% of users + items (2.0 GB per matrix at 10^6 edges, 200 GB at
-10^7). On the CPU its loss walks that matrix in blocks of rows (alignments/gen.py), so its memory grows like M, not
-M^2; on a GPU it is one block: there a cell whose predicted need (``GEN_MATRICES`` such matrices) exceeds
-``--memory-cap-gib`` is not started. Every cell process runs with that address-space limit and oom_score_adj 1000,
-so running out of memory ends the cell, never another job on the machine.
+10^7). Its loss walks that matrix in blocks of rows (alignments/gen.py, ``row_block``): 8 MB blocks on the CPU, so its
+memory grows like M; on a GPU the whole matrix while it is at most 1 GiB, 1 GiB blocks beyond. There a cell whose
+predicted need (``GEN_MATRICES`` such blocks) exceeds ``--memory-cap-gib`` is not started. Every cell process runs
+with that address-space limit and oom_score_adj 1000, so running out of memory ends the cell, never another job on
+the machine.
 
     nice -n 19 python benchmarks/scale.py --out results/scale [--sizes 1e5,1e6,1e7] [--aligns none,con,gen]
         [--batches 5] [--eval-users 10000] [--threads 1] [--dim 384] [--device cpu] [--full-epoch-check]
@@ -81,7 +83,7 @@ SIZES = {  # name: (training edges, users, items)
 ALIGNS = ("none", "con", "gen")
 USER_OFFSET, ITEM_OFFSET, ZIPF_EXPONENT = 50.0, 20.0, 1.0
 TEST_SHARE = 0.2
-GEN_MATRICES = 3  # M x M fp32 matrices Gen's peak is allowed before a cell is started (2.2 measured at 1e6)
+GEN_MATRICES = 3  # Gen's logit blocks (M x M or less) its peak may hold before a cell is started (2.2 measured at 1e6)
 DATASET = "amazon-book"  # whose hyperparameters the trainer resolves
 CSV_SCHEMA = {
     "date": pl.String,
@@ -362,7 +364,7 @@ def measure_size(size: str, args, folder: Path, console: Console) -> list[dict]:
         }
         need = gen_matrices_bytes(n_users, n_items) if cell == "train/gen" and args.device != "cpu" else 0
         if args.cap_bytes and need > args.cap_bytes:
-            row["status"] = f"not run: Gen needs ~{need / 2**30:,.1f} GiB ({GEN_MATRICES} M x M matrices) > cap"
+            row["status"] = f"not run: Gen needs ~{need / 2**30:,.1f} GiB ({GEN_MATRICES} logit blocks) > cap"
         else:
             row.update(in_child(spec, args.cap_bytes, args.threads))
         rows.append(row)
@@ -392,9 +394,19 @@ def slope(x: list[float], y: list[float]) -> float | None:
     return float(np.polyfit(np.log(x), np.log(y), 1)[0])
 
 
+def gen_block_elements(m: int) -> int:
+    """Elements of one of Gen's logit blocks off the CPU: the whole M x M while it fits the accelerator budget,
+    else that budget's worth of rows (``row_block``)."""
+    import torch
+
+    from llmrec_cli.rlmrec.backbones.base import row_block
+
+    return row_block(m, m, torch.device("cuda")) * m  # only the device type is read
+
+
 def gen_matrices_bytes(n_users: int, n_items: int) -> int:
-    """What Gen's whole M x M matrices need on a GPU, where its loss is one block (``GEN_MATRICES`` of them)."""
-    return GEN_MATRICES * 4 * gen_masked_nodes(n_users, n_items) ** 2
+    """What Gen's logit blocks need on a GPU (``GEN_MATRICES`` of them, fp32)."""
+    return GEN_MATRICES * 4 * gen_block_elements(gen_masked_nodes(n_users, n_items))
 
 
 def fits(rows: list[dict], memory_bytes: int) -> list[dict]:
@@ -403,8 +415,8 @@ def fits(rows: list[dict], memory_bytes: int) -> list[dict]:
 
     Memory is extrapolated from the largest size measured with the fitted exponent but at least 1 (every cell holds
     per-edge arrays; a smaller fit reflects fixed overheads at the small sizes). Off the CPU, Gen's peak is modelled
-    as the base cell's plus c M x M fp32 matrices (M masked nodes, a fixed share of users + items, so M grows like
-    the edges), c measured at that size; on the CPU its blocked loss keeps no M x M matrix."""
+    as the base cell's plus c fp32 logit blocks (``gen_block_elements`` of M masked nodes, a fixed share of users +
+    items, so M grows like the edges), c measured at that size; on the CPU its 8 MB blocks are left to the fit."""
     out: dict[str, dict] = {}
     need_of: dict[str, object] = {}
     for cell in dict.fromkeys(r["cell"] for r in rows):
@@ -427,16 +439,10 @@ def fits(rows: list[dict], memory_bytes: int) -> list[dict]:
             "memory_limit_bytes": memory_bytes,
         }
         base = next((r for r in rows if r["cell"] == "train/none" and r["edges"] == last["edges"]), None)
-        one_block = last["device"] != "cpu"
-        if (
-            cell == "train/gen"
-            and one_block
-            and base is not None
-            and base["status"] == "ok"
-            and "train/none" in need_of
-        ):
+        off_cpu = last["device"] != "cpu"
+        if cell == "train/gen" and off_cpu and base is not None and base["status"] == "ok" and "train/none" in need_of:
             m = gen_masked_nodes(last["users"], last["items"])
-            fit["gen_matrices"] = max(last["peak_rss_bytes"] - base["peak_rss_bytes"], 0) / (4 * m * m)
+            fit["gen_matrices"] = max(last["peak_rss_bytes"] - base["peak_rss_bytes"], 0) / (4 * gen_block_elements(m))
             need_of[cell] = _gen_need(need_of["train/none"], fit["gen_matrices"], m, last["edges"])
         fit["edges_at_memory_limit"] = _edges_reaching(need_of[cell], memory_bytes)
         out[cell] = fit
@@ -448,7 +454,7 @@ def _power_need(baseline: int, edges: int, extra: int, exponent: float):
 
 
 def _gen_need(base_need, matrices: float, m: int, edges: int):
-    return lambda e: base_need(e) + matrices * 4 * (m * e / edges) ** 2
+    return lambda e: base_need(e) + matrices * 4 * gen_block_elements(max(int(m * e / edges), 1))
 
 
 def _edges_reaching(need, limit: float, low: float = 1e3, high: float = 1e12) -> float | None:
@@ -503,7 +509,7 @@ def _values(rows: list[dict], key: str) -> str:
 def fit_table(fit_rows: list[dict]) -> Table:
     limit = fit_rows[0]["memory_limit_bytes"] if fit_rows else 0
     table = Table(title=f"growth exponents b (cost ~ edges^b) and where the peak reaches {limit / 2**30:.1f} GiB")
-    for col in ("cell", "sizes", "b wall", "b CPU", "CPU s at 1e7 (fit)", "b memory", "Gen M x M", "memory out at"):
+    for col in ("cell", "sizes", "b wall", "b CPU", "CPU s at 1e7 (fit)", "b memory", "Gen blocks", "memory out at"):
         table.add_column(col, justify="right")
     for f in fit_rows:
         table.add_row(

@@ -93,3 +93,13 @@ def test_load_summary_pairs_each_repetition_and_allows_idle_only(monkeypatch):
     assert line["loaded"] is None and line["slowdown"] is None and line["lead_loaded"] is None
     assert line["lead_idle"] == 12.0 / 9.0
     assert load._per_rep(line["paired_idle"]) == "1.35x (1.20-1.50, 2)"
+
+
+def test_scale_gen_memory_off_the_cpu_is_one_block_then_bounded_blocks(monkeypatch):
+    scale = load_benchmark("scale", monkeypatch)
+    assert scale.gen_block_elements(3_049) == 3_049**2  # Amazon-book: the whole M x M, one block
+    m = 225_000  # 10^7 edges: M x M would be 200 GB
+    assert scale.gen_block_elements(m) == (2**28 // m) * m <= 2**28
+    need = scale._gen_need(lambda e: 0.0, 2.0, 3_049, 10**5)  # two blocks measured at 10^5 edges
+    assert need(10**5) == 2.0 * 4 * 3_049**2
+    assert need(10**8) <= 2.0 * 4 * 2**28  # grows no further than two 1 GiB blocks

@@ -285,6 +285,19 @@ def test_infonce_indexed_blocks_match_one_block_and_a_second_backward_repeats_th
         torch.testing.assert_close(got, want)
 
 
+def test_row_block_bounds_blocks_on_every_device():
+    from llmrec_cli.rlmrec.backbones.base import ACCELERATOR_BLOCK_ELEMENTS, BLOCK_ELEMENTS, row_block
+
+    cpu, gpu = torch.device("cpu"), torch.device("cuda")  # only the device type is read: no GPU needed
+    assert row_block(3049, 3049, cpu) == BLOCK_ELEMENTS // 3049 == 687
+    assert row_block(10, 3049, cpu) == 10  # never more rows than there are
+    assert row_block(100, 10**9, cpu) == 32  # at least 32 rows, however wide
+    assert row_block(3049, 3049, gpu) == 3049  # Amazon-book's Gen: one block on a GPU
+    m = 225_000  # Gen's masked nodes at 10^7 edges: 200 GB as one block
+    assert row_block(m, m, gpu) == ACCELERATOR_BLOCK_ELEMENTS // m == 1193
+    assert row_block(m, m, gpu) * m * 4 <= 2**30
+
+
 def _con_and_gen_losses(precision: str) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
     torch.manual_seed(0)
     con = ConAlignment(64, 8, {**CON_HP, "align_precision": precision})

@@ -99,10 +99,17 @@ BLOCK_ELEMENTS = 1 << 21
 from cache instead of memory (measured 1.7x faster than the whole (B, N) matrix at B = 4096, N = 11,000)."""
 
 
+ACCELERATOR_BLOCK_ELEMENTS = 1 << 28
+"""Logits per block off the CPU (1 GiB of fp32): the whole matrix while it fits (one block, fewest launches; every
+Amazon-book-sized case), and beyond that blocks, so memory grows like the rows instead of rows x columns (Gen's
+M x M at 10^7 edges would be 200 GB as one block)."""
+
+
 def row_block(n_rows: int, n_cols: int, device: torch.device) -> int:
-    """Rows per block of an (n_rows, n_cols) logit matrix walked block by block: BLOCK_ELEMENTS' worth (at least
-    32 rows) on the CPU, the whole matrix on a GPU."""
-    return n_rows if device.type != "cpu" else max(32, BLOCK_ELEMENTS // max(n_cols, 1))
+    """Rows per block of an (n_rows, n_cols) logit matrix walked block by block: BLOCK_ELEMENTS' worth on the CPU,
+    ACCELERATOR_BLOCK_ELEMENTS' worth elsewhere, at least 32 rows and at most n_rows."""
+    budget = BLOCK_ELEMENTS if device.type == "cpu" else ACCELERATOR_BLOCK_ELEMENTS
+    return max(1, min(n_rows, max(32, budget // max(n_cols, 1))))
 
 
 class _IndexedInfoNCE(torch.autograd.Function):
