@@ -98,6 +98,15 @@ def test_usage_errors_are_one_line_naming_the_command(cli, args, fragment):
     assert result.code == 2 and len(lines) == 1 and fragment in lines[0] and "--help` lists the options" in lines[0]
 
 
+@pytest.mark.parametrize("option", ["--device", "--threads", "-v"])
+def test_a_global_option_after_the_command_says_where_it_goes(cli, option):
+    result = cli("train-rlmrec", "--dataset", "x", option, *(["cuda"] if option == "--device" else []))
+    lines = result.err.strip().splitlines()
+    assert result.code == 2 and len(lines) == 1
+    assert f"llmrec train-rlmrec: {option} is an option of llmrec itself: put it before the command" in lines[0]
+    assert f"`llmrec {option} ... train-rlmrec ...`" in lines[0]
+
+
 def test_llmrec_alone_prints_its_help(cli, monkeypatch):
     import sys
 

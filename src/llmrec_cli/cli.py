@@ -166,9 +166,25 @@ def _interrupted() -> None:
 
 
 def _usage_message(exc: Exception) -> str:
-    """Click's message and where the options are explained: ``llmrec evaluate: Invalid value for '--k': ...``."""
-    path = exc.ctx.command_path if getattr(exc, "ctx", None) else "llmrec"
+    """Click's message and where the options are explained: ``llmrec evaluate: Invalid value for '--k': ...``.
+    An option of ``llmrec`` itself given after the command (``llmrec train-rlmrec --device cuda``) says where it
+    goes instead."""
+    ctx = getattr(exc, "ctx", None)
+    path = ctx.command_path if ctx else "llmrec"
+    option = getattr(exc, "option_name", None)
+    if ctx is not None and ctx.parent is not None and option in _root_options(ctx):
+        root = ctx.find_root().command_path
+        command = path.removeprefix(root).strip()
+        return (
+            f"{path}: {option} is an option of {root} itself: put it before the command "
+            f"(`{root} {option} ... {command} ...`; `{root} --help` lists these options)"
+        )
     return f"{path}: {exc.format_message()} (`{path} --help` lists the options)"
+
+
+def _root_options(ctx) -> set[str]:
+    """Every spelling of the options of the root command (``--device``, ``-v``, ...)."""
+    return {opt for param in ctx.find_root().command.params for opt in (*param.opts, *param.secondary_opts)}
 
 
 def _fail(error: LLMRecError) -> None:
