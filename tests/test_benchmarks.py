@@ -2,6 +2,7 @@
 otherwise: the benchmarks run by hand, not in CI)."""
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -103,3 +104,20 @@ def test_scale_gen_memory_off_the_cpu_is_one_block_then_bounded_blocks(monkeypat
     need = scale._gen_need(lambda e: 0.0, 2.0, 3_049, 10**5)  # two blocks measured at 10^5 edges
     assert need(10**5) == 2.0 * 4 * 3_049**2
     assert need(10**8) <= 2.0 * 4 * 2**28  # grows no further than two 1 GiB blocks
+
+
+def test_device_check_refuses_an_unknown_section_and_names_the_known_ones(tmp_path):
+    import subprocess
+
+    script = Path(__file__).parents[1] / "benchmarks" / "device_check.sh"
+    done = subprocess.run(
+        ["bash", str(script), "no-such-section"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "OUT": str(tmp_path / "out"), "DEVICE": "cpu"},
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "unknown section 'no-such-section' (sections: env tests cli rlmrec-speed scale-1e5 scale-1e6)" in done.stderr
+    assert not (tmp_path / "out" / "device_check.log").exists()  # nothing ran
