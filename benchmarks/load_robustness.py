@@ -43,7 +43,7 @@ from llmrec_cli.data.dataset import Dataset
 
 sys.path.insert(0, str(Path(__file__).parent))
 from official_rlmrec import checkout_problem  # noqa: E402
-from rlmrec_speed import OFFICIAL, make_trainer, time_epochs, time_full_rank  # noqa: E402
+from rlmrec_speed import OFFICIAL, fmt, make_trainer, ratio, time_epochs, time_full_rank  # noqa: E402
 
 CELLS = ("none", "con", "gen", "evaluate")
 CODES = ("ours", "official")
@@ -149,10 +149,6 @@ def paired_leads(rows: list[dict], cell: str, threads: int, condition: str) -> l
     return [seconds[("official", rep)] / seconds[("ours", rep)] for rep in reps if ("official", rep) in seconds]
 
 
-def _ratio(a: float | None, b: float | None) -> float | None:
-    return None if a is None or b is None else a / b
-
-
 def summary(rows: list[dict]) -> list[dict]:
     """Per (cell, threads): medians idle and loaded (None where that condition was not run), ours and the official
     code's, our lead (official / ours) from the medians and the per-repetition leads (``paired_leads``).
@@ -172,22 +168,18 @@ def summary(rows: list[dict]) -> list[dict]:
                     threads=threads,
                     idle=ours["idle"],
                     loaded=ours["loaded"],
-                    slowdown=_ratio(ours["loaded"], ours["idle"]),
+                    slowdown=ratio(ours["loaded"], ours["idle"]),
                     official_idle=official["idle"],
                     official_loaded=official["loaded"] if measured else None,
-                    official_slowdown=_ratio(official["loaded"], official["idle"]) if measured else None,
-                    lead_idle=_ratio(official["idle"], ours["idle"]),
-                    lead_loaded=_ratio(official["loaded"], ours["loaded"]),
+                    official_slowdown=ratio(official["loaded"], official["idle"]) if measured else None,
+                    lead_idle=ratio(official["idle"], ours["idle"]),
+                    lead_loaded=ratio(official["loaded"], ours["loaded"]),
                     lead_loaded_measured=measured,
                     paired_idle=paired_leads(rows, cell, threads, "idle"),
                     paired_loaded=paired_leads(rows, cell, threads, "loaded"),
                 )
             )
     return out
-
-
-def _seconds(value: float | None, suffix: str = "") -> str:
-    return "-" if value is None else f"{value:.2f}{suffix}"
 
 
 def _per_rep(leads: list[float]) -> str:
@@ -209,14 +201,14 @@ def summary_table(lines: list[dict], dim: int) -> Table:
         table.add_row(
             x["cell"],
             str(x["threads"]),
-            _seconds(x["idle"]),
-            _seconds(x["loaded"]),
-            _seconds(x["slowdown"], "x"),
-            _seconds(x["official_idle"], fixed),
-            _seconds(x["official_loaded"]),
-            _seconds(x["official_slowdown"], "x"),
-            _seconds(x["lead_idle"], "x"),
-            _seconds(x["lead_loaded"], "x" + ("" if x["lead_loaded_measured"] else " at least")),
+            fmt(x["idle"], "{:.2f}", "-"),
+            fmt(x["loaded"], "{:.2f}", "-"),
+            fmt(x["slowdown"], "{:.2f}x", "-"),
+            fmt(x["official_idle"], "{:.2f}" + fixed, "-"),
+            fmt(x["official_loaded"], "{:.2f}", "-"),
+            fmt(x["official_slowdown"], "{:.2f}x", "-"),
+            fmt(x["lead_idle"], "{:.2f}x", "-"),
+            fmt(x["lead_loaded"], "{:.2f}x" + ("" if x["lead_loaded_measured"] else " at least"), "-"),
             _per_rep(x["paired_idle"]),
             _per_rep(x["paired_loaded"]),
         )

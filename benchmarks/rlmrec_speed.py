@@ -179,7 +179,7 @@ def time_full_rank(trainer: train.Trainer, ds: Dataset) -> float:
     return time.perf_counter() - start
 
 
-def _ratio(a: float | None, b: float | None) -> float | None:
+def ratio(a: float | None, b: float | None) -> float | None:
     return a / b if a is not None and b else None
 
 
@@ -199,9 +199,9 @@ def measure(ds: Dataset, workdir: Path, backbone: str, align: str, args) -> tupl
         "precision": args.precision,
         "seconds_per_epoch": seconds,
         "floor_seconds": floor,
-        "ratio_to_floor": _ratio(seconds, floor),
+        "ratio_to_floor": ratio(seconds, floor),
         "paper_seconds": paper,
-        "ratio_to_paper": _ratio(seconds, paper),
+        "ratio_to_paper": ratio(seconds, paper),
         "threads": torch.get_num_threads(),
         "device": args.device,
         "load_average": load,
@@ -263,16 +263,17 @@ def results_table(rows: list[dict]) -> Table:
             f"{r['seconds_per_epoch']:.2f}",
             f"{r['paper_seconds']:.2f}",
             f"{r['ratio_to_paper']:.2f}x",
-            _fmt(r["floor_seconds"], "{:.2f}"),
-            _fmt(r["ratio_to_floor"], "{:.2f}x"),
-            _fmt(_ratio(r["seconds_per_epoch"], bound), "{:.2f}x"),
-            _fmt(_ratio(r["seconds_per_epoch"], own), "{:.2f}x"),
+            fmt(r["floor_seconds"], "{:.2f}"),
+            fmt(r["ratio_to_floor"], "{:.2f}x"),
+            fmt(ratio(r["seconds_per_epoch"], bound), "{:.2f}x"),
+            fmt(ratio(r["seconds_per_epoch"], own), "{:.2f}x"),
         )
     return table
 
 
-def _fmt(value: float | None, pattern: str) -> str:
-    return "" if value is None else pattern.format(value)
+def fmt(value: float | None, pattern: str, missing: str = "") -> str:
+    """``pattern`` filled with ``value``, or ``missing`` where there is no value."""
+    return missing if value is None else pattern.format(value)
 
 
 def official_table(rows: list[dict]) -> Table:
@@ -296,12 +297,12 @@ def official_table(rows: list[dict]) -> Table:
             table.add_row(
                 key,
                 f"{r['seconds_per_epoch']:.2f}",
-                _fmt(r["load_average"], "{:.1f}"),
+                fmt(r["load_average"], "{:.1f}"),
                 _span(OURS_BESIDE_OFFICIAL[key]),
                 _span(OFFICIAL[key]),
                 _span(OFFICIAL[key], 1 / r["seconds_per_epoch"], "x"),
-                _fmt(r["paper_seconds"], "{:.2f}"),
-                _fmt(r["ratio_to_paper"], "{:.2f}x"),
+                fmt(r["paper_seconds"], "{:.2f}"),
+                fmt(r["ratio_to_paper"], "{:.2f}x"),
             )
     return table
 

@@ -397,8 +397,6 @@ def slope(x: list[float], y: list[float]) -> float | None:
 def gen_block_elements(m: int) -> int:
     """Elements of one of Gen's logit blocks off the CPU: the whole M x M while it fits the accelerator budget,
     else that budget's worth of rows (``row_block``)."""
-    import torch
-
     from llmrec_cli.rlmrec.backbones.base import row_block
 
     return row_block(m, m, torch.device("cuda")) * m  # only the device type is read
